@@ -1,0 +1,195 @@
+"""The benchmark interface: a *space* of architectures and a *table* of their metrics.
+
+A space knows the cell rules: sample, validate, canonical id, tokens for the model, the
+benchmark's native string, mutation. A table holds every architecture a benchmark has
+results for, with metric columns named as in DESIGN.md ("Metric names"). An ``Oracle`` is
+a table seen by one run: it answers queries and counts the unique ones (the budget).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError, UnknownArchError
+
+Arch = Hashable  # a space-specific immutable value (NB201: a 6-tuple of op codes)
+
+
+class Space(ABC):
+    """A search space. Methods take and return ``Arch`` values of this space."""
+
+    name: str
+    #: length of the token sequence the model reads
+    seq_len: int
+    #: number of distinct token values (0 .. vocab_size-1)
+    vocab_size: int
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """One architecture drawn uniformly from the space."""
+
+    @abstractmethod
+    def is_valid(self, arch: Arch) -> bool:
+        """Whether ``arch`` obeys the cell rules."""
+
+    @abstractmethod
+    def canonical_id(self, arch: Arch) -> str:
+        """A string equal for all architectures the benchmark treats as one."""
+
+    @abstractmethod
+    def to_tokens(self, arch: Arch) -> np.ndarray:
+        """Integer tokens (shape ``(seq_len,)``) the model reads."""
+
+    @abstractmethod
+    def from_tokens(self, tokens: Sequence[int]) -> Arch:
+        """The architecture of ``tokens``, repaired to a nearby valid one when needed."""
+
+    def decode(self, logits: np.ndarray) -> Arch:
+        """The architecture a decoder's ``(seq_len, vocab_size)`` logits point to.
+
+        The default takes the arg-max per position and repairs; spaces with position-
+        specific vocabularies override this to mask tokens that cannot stand there.
+        """
+        return self.from_tokens(np.asarray(logits).argmax(axis=-1).tolist())
+
+    @abstractmethod
+    def to_native(self, arch: Arch) -> str:
+        """The benchmark's own text form (NB201 arch string; NB101 JSON of matrix + ops)."""
+
+    @abstractmethod
+    def from_native(self, text: str) -> Arch:
+        """Parse the native text form; raise ``UnknownArchError`` with a clear sentence."""
+
+    @abstractmethod
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """A valid neighbour of ``arch`` that differs from it."""
+
+    def token_relations(self) -> np.ndarray | None:
+        """Optional ``(seq_len, seq_len)`` bool matrix of token positions that touch in
+        the cell's DAG (for graph-aware attention); ``None`` when there is no fixed one."""
+        return None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Which metric a search optimises (signal) and which one is reported."""
+
+    name: str
+    signal: str
+    report: str
+    note: str = ""
+
+
+@dataclass
+class Table:
+    """Every architecture of a benchmark with results, and their metric columns.
+
+    ``tokens[i]`` encodes row ``i``; ``metrics[name][i]`` is NaN where unknown.
+    """
+
+    benchmark: str
+    space: Space
+    tokens: np.ndarray
+    metrics: dict[str, np.ndarray]
+    datasets: dict[str, DatasetSpec]
+    source: dict = field(default_factory=dict)
+    _index: dict[str, int] | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.tokens.shape[0])
+
+    def arch(self, i: int) -> Arch:
+        return self.space.from_tokens(self.tokens[i].tolist())
+
+    def native(self, i: int) -> str:
+        return self.space.to_native(self.arch(i))
+
+    def index_of(self, arch: Arch) -> int | None:
+        """Row of ``arch`` (by canonical id), or ``None`` when the table lacks it."""
+        if self._index is None:
+            self._index = {self.space.canonical_id(self.arch(i)): i for i in range(len(self))}
+        return self._index.get(self.space.canonical_id(arch))
+
+    def dataset(self, name: str) -> DatasetSpec:
+        if name not in self.datasets:
+            have = ", ".join(sorted(self.datasets)) or "none"
+            raise ConfigError(
+                f"Benchmark '{self.benchmark}' has no dataset '{name}'; it has: {have}."
+            )
+        return self.datasets[name]
+
+    def metric(self, name: str) -> np.ndarray:
+        if name not in self.metrics:
+            raise ConfigError(
+                f"Benchmark '{self.benchmark}' has no metric '{name}'; "
+                f"it has: {', '.join(sorted(self.metrics))}."
+            )
+        return self.metrics[name]
+
+    def rank_of(self, value: float, metric: str) -> tuple[int, float]:
+        """1-based rank of ``value`` among the known values of ``metric`` (1 = best), and
+        its percentile (100 = best)."""
+        col = self.metric(metric)
+        known = col[~np.isnan(col)]
+        rank = int((known > value).sum()) + 1
+        pct = 100.0 * float((known <= value).sum()) / max(len(known), 1)
+        return rank, pct
+
+
+class Oracle:
+    """The benchmark as one run sees it: answers queries and counts unique ones.
+
+    Each distinct row queried costs one query of the budget, whatever the method; asking
+    again for a known row is free (every method remembers what it paid for).
+    """
+
+    def __init__(self, table: Table, dataset: str, budget: int | None = None):
+        self.table = table
+        self.spec = table.dataset(dataset)
+        self.signal_col = table.metric(self.spec.signal)
+        self.report_col = table.metric(self.spec.report)
+        self.budget = budget
+        self.queried: dict[int, float] = {}  # row -> signal, in query order
+
+    @property
+    def n_queries(self) -> int:
+        return len(self.queried)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.budget is not None and self.n_queries >= self.budget
+
+    def answerable(self, row: int | None) -> bool:
+        return row is not None and not np.isnan(self.signal_col[row])
+
+    def query(self, row: int) -> float:
+        """The search signal of ``row``; counts it when new."""
+        if row in self.queried:
+            return self.queried[row]
+        if self.exhausted:
+            raise ConfigError(f"The query budget of {self.budget} is used up.")
+        value = float(self.signal_col[row])
+        if np.isnan(value):
+            raise UnknownArchError(
+                f"Benchmark '{self.table.benchmark}' has no '{self.spec.signal}' "
+                f"result for {self.table.native(row)}."
+            )
+        self.queried[row] = value
+        return value
+
+    def query_many(self, rows: Iterable[int]) -> list[float]:
+        return [self.query(r) for r in rows]
+
+    def best(self) -> int:
+        """The queried row with the best signal (ties: the first queried)."""
+        if not self.queried:
+            raise ConfigError("No architecture has been queried yet.")
+        return max(self.queried, key=lambda r: self.queried[r])
+
+    def report(self, row: int) -> float:
+        """The reported metric of ``row`` (free: it is never used to choose)."""
+        return float(self.report_col[row])

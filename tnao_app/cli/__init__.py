@@ -1,0 +1,52 @@
+"""The ``tnao`` command: headless runs, history, data; no arguments opens the TUI.
+
+Every user error is a ``TnaoError``: ``main()`` prints its one sentence and exits
+non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from ..errors import TnaoError
+
+app = typer.Typer(
+    name="tnao",
+    help="Two-stage Neural Architecture Optimization on NAS-Bench-101/201.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+# Each module adds its commands to `app` with register(app).
+_MODULES = ("data", "run", "experiment", "history")
+
+
+@app.callback(invoke_without_command=True)
+def _root(ctx: typer.Context) -> None:
+    """With no command, open the guided terminal app (tnao-tui)."""
+    if ctx.invoked_subcommand is None:
+        # Imported here only: the engine never imports the UI at module level.
+        tui = importlib.import_module("tnao_app.screens.app")
+        tui.main()
+
+
+for _name in _MODULES:
+    importlib.import_module(f"{__name__}.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except TnaoError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        sys.exit(130)

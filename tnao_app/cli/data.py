@@ -1,0 +1,74 @@
+"""``tnao data``: which benchmarks are ready, import official files, fetch them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from .. import benchmarks
+
+data_app = typer.Typer(help="Benchmark data: status, import, fetch.", no_args_is_help=True)
+console = Console()
+
+
+@data_app.command("status")
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show each benchmark: ready or not, source, cache path, size, architectures."""
+    rows = benchmarks.status()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    t = RichTable(title="Benchmarks")
+    for col in ("benchmark", "status", "archs", "datasets", "source", "cache", "MB"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        state = (
+            "[green]ready[/]" if r["ready"]
+            else f"[red]error[/]: {r['error']}" if r.get("error")
+            else f"[yellow]not ready[/]: {r['hint']}"
+        )
+        t.add_row(
+            r["benchmark"], state, f"{r['archs']:,}" if r["ready"] else "",
+            ", ".join(r["datasets"]), r["source"], r["cache"],
+            f"{r['size_mb']:.1f}" if r["ready"] else "",
+        )
+    console.print(t)
+
+
+@data_app.command("import")
+def import_(
+    path: Path = typer.Argument(..., help="Official file/folder or CSV table."),
+    benchmark: str = typer.Option(..., "--benchmark", "-b", help="nb201 or nb101."),
+) -> None:
+    """Convert an official benchmark file (format detected) into the local cache."""
+    with console.status(f"Converting {path.name} ..."):
+        out = benchmarks.import_file(path, benchmark)
+    table = benchmarks.load(benchmark)
+    console.print(
+        f"[green]{benchmark} ready[/]: {len(table):,} architectures, datasets "
+        f"{', '.join(sorted(table.datasets))}; cache {out}"
+    )
+
+
+@data_app.command("fetch")
+def fetch(
+    benchmark: str = typer.Argument(..., help="nb101 or nb201."),
+    url: str = typer.Option(None, "--url", help="Download from this address instead."),
+    dest: Path = typer.Option(None, "--dest", help="Folder for the download."),
+    no_import: bool = typer.Option(False, "--no-import", help="Only download."),
+) -> None:
+    """Download the official file (resumable, sha256-checked) and import it."""
+    from ..benchmarks import fetch as fetch_mod
+
+    path = fetch_mod.fetch(benchmark, url=url, dest=dest, console=console)
+    console.print(f"Downloaded {path}")
+    if not no_import:
+        import_(path, benchmark)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

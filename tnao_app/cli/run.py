@@ -1,0 +1,5 @@
+"""Placeholder until this command group lands."""
+
+
+def register(app) -> None:
+    return None

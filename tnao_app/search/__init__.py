@@ -1,0 +1,1 @@
+"""Search methods: TNAO's competitive swarm and the baselines, one module each."""
