@@ -88,7 +88,9 @@ class DatasetSpec:
 class Table:
     """Every architecture of a benchmark with results, and their metric columns.
 
-    ``tokens[i]`` encodes row ``i``; ``metrics[name][i]`` is NaN where unknown.
+    ``tokens[i]`` encodes row ``i`` (all -1 where a table knows a row only by its id,
+    e.g. an NB101 CSV with module hashes only); ``metrics[name][i]`` is NaN where unknown.
+    ``ids``, when given, are the canonical ids of the rows (saves recomputing them).
     """
 
     benchmark: str
@@ -97,6 +99,7 @@ class Table:
     metrics: dict[str, np.ndarray]
     datasets: dict[str, DatasetSpec]
     source: dict = field(default_factory=dict)
+    ids: np.ndarray | None = None
     _index: dict[str, int] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -111,7 +114,12 @@ class Table:
     def index_of(self, arch: Arch) -> int | None:
         """Row of ``arch`` (by canonical id), or ``None`` when the table lacks it."""
         if self._index is None:
-            self._index = {self.space.canonical_id(self.arch(i)): i for i in range(len(self))}
+            if self.ids is not None:
+                self._index = {str(k): i for i, k in enumerate(self.ids.tolist())}
+            else:
+                self._index = {
+                    self.space.canonical_id(self.arch(i)): i for i in range(len(self))
+                }
         return self._index.get(self.space.canonical_id(arch))
 
     def dataset(self, name: str) -> DatasetSpec:

@@ -52,14 +52,26 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
-def save(benchmark: str, tokens: np.ndarray, metrics: dict[str, np.ndarray], meta: dict) -> Path:
-    """Write the cache of ``benchmark`` atomically and return its path."""
+def save(
+    benchmark: str,
+    tokens: np.ndarray,
+    metrics: dict[str, np.ndarray],
+    meta: dict,
+    ids: np.ndarray | None = None,
+) -> Path:
+    """Write the cache of ``benchmark`` atomically and return its path.
+
+    ``ids`` (optional, one string per row) stores canonical ids such as NB101 module
+    hashes, so loading never recomputes them.
+    """
     n = tokens.shape[0]
     for name, col in metrics.items():
         if col.shape != (n,):
             raise ValueError(f"metric {name} has shape {col.shape}, expected ({n},)")
     meta = dict(meta, format_version=FORMAT_VERSION, n_archs=int(n), created=time.time())
     arrays = {"tokens": tokens.astype(np.int8), "meta": np.array(json.dumps(meta))}
+    if ids is not None:
+        arrays["ids"] = np.asarray(ids, dtype=str)
     arrays.update({f"m:{k}": np.asarray(v, dtype=np.float64) for k, v in metrics.items()})
     path = cache_path(benchmark)
     atomic_write(path, lambda f: np.savez(f, **arrays))
@@ -67,7 +79,11 @@ def save(benchmark: str, tokens: np.ndarray, metrics: dict[str, np.ndarray], met
 
 
 def load(benchmark: str) -> tuple[np.ndarray, dict[str, np.ndarray], dict] | None:
-    """``(tokens, metrics, meta)`` of the cache, or ``None`` when there is none."""
+    """``(tokens, metrics, meta)`` of the cache, or ``None`` when there is none.
+
+    When the cache holds ids they are in ``metrics`` under the key ``"ids"``; use
+    :func:`split_ids` to take them out.
+    """
     path = cache_path(benchmark)
     if not path.exists():
         return None
@@ -76,6 +92,8 @@ def load(benchmark: str) -> tuple[np.ndarray, dict[str, np.ndarray], dict] | Non
             meta = json.loads(str(z["meta"]))
             tokens = z["tokens"]
             metrics = {k[2:]: z[k] for k in z.files if k.startswith("m:")}
+            if "ids" in z.files:
+                metrics["ids"] = z["ids"]
     except Exception as exc:  # any unreadable cache is the same problem for the user
         raise DataError(
             f"The cache {path} is unreadable ({exc.__class__.__name__}); "
@@ -95,3 +113,9 @@ def remove(benchmark: str) -> bool:
         path.unlink()
         return True
     return False
+
+
+def split_ids(metrics: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Separate the ``ids`` array that :func:`load` puts among the metrics."""
+    metrics = dict(metrics)
+    return metrics, metrics.pop("ids", None)
