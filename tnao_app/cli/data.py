@@ -23,20 +23,26 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         print(json.dumps(rows, indent=2))
         return
     t = RichTable(title="Benchmarks")
-    for col in ("benchmark", "status", "archs", "datasets", "source", "cache", "MB"):
+    for col in ("benchmark", "status", "archs", "datasets", "source", "MB"):
         t.add_column(col, overflow="fold")
     for r in rows:
         state = (
             "[green]ready[/]" if r["ready"]
-            else f"[red]error[/]: {r['error']}" if r.get("error")
-            else f"[yellow]not ready[/]: {r['hint']}"
+            else "[red]error[/]" if r.get("error")
+            else "[yellow]not ready[/]"
         )
         t.add_row(
             r["benchmark"], state, f"{r['archs']:,}" if r["ready"] else "",
-            ", ".join(r["datasets"]), r["source"], r["cache"],
+            ", ".join(r["datasets"]), r["source"],
             f"{r['size_mb']:.1f}" if r["ready"] else "",
         )
     console.print(t)
+    for r in rows:
+        if r.get("error"):
+            console.print(f"[red]{r['benchmark']}[/]: {r['error']}")
+        elif not r["ready"]:
+            console.print(f"[yellow]{r['benchmark']}[/]: {r['hint']}.")
+    console.print(f"Caches in {Path(rows[0]['cache']).parent}")
 
 
 @data_app.command("import")

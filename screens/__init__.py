@@ -1,0 +1,1 @@
+"""The Textual app (installed as tnao_app.screens)."""

@@ -1,0 +1,1 @@
+"""Run history in SQLite (installed as tnao_app.storage)."""
