@@ -12,8 +12,8 @@ from .base import Arch, DatasetSpec, Oracle, Space, Table
 NAMES = ("analog", "nb201", "nb101")
 
 HOW_TO_GET = {
-    "nb201": "import the official file or a CSV table with "
-    "'tnao data import PATH --benchmark nb201' (see the README)",
+    "nb201": "run 'tnao data fetch nb201' (NATS-Bench archive from Google Drive), or "
+    "import a file with 'tnao data import PATH --benchmark nb201' (see the README)",
     "nb101": "run 'tnao data fetch nb101', or import a file with "
     "'tnao data import PATH --benchmark nb101'",
     "analog": "reinstall the package 'analog-nasbench'",

@@ -66,11 +66,15 @@ def fetch(
     url: str = typer.Option(None, "--url", help="Download from this address instead."),
     dest: Path = typer.Option(None, "--dest", help="Folder for the download."),
     no_import: bool = typer.Option(False, "--no-import", help="Only download."),
+    source: str = typer.Option(
+        None, "--source",
+        help="nb101: only108 (default) or full; nb201: nats-tss-simple (default), v1_1, v1_0.",
+    ),
 ) -> None:
     """Download the official file (resumable, sha256-checked) and import it."""
     from ..benchmarks import fetch as fetch_mod
 
-    path = fetch_mod.fetch(benchmark, url=url, dest=dest, console=console)
+    path = fetch_mod.fetch(benchmark, url=url, dest=dest, console=console, source=source)
     console.print(f"Downloaded {path}")
     if not no_import:
         import_(path, benchmark)
