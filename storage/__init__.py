@@ -1,1 +1,17 @@
-"""Run history in SQLite (installed as tnao_app.storage)."""
+"""Run history in SQLite (installed as tnao_app.storage).
+
+``Store`` opens the history (default ``paths.default_db()``); ``Store.recorder(run_id)``
+gives the listener that records a run's events and checkpoints; ``runner.start_run`` and
+``runner.resume_run`` drive the pipeline with it attached.
+"""
+
+from tnao_app.errors import StorageError
+
+from .db import HEARTBEAT_S, STALE_S, STATUSES, Store, effective_status
+from .migrations import SCHEMA_VERSION
+from .recorder import KEEP_CHECKPOINTS, Recorder
+
+__all__ = [
+    "HEARTBEAT_S", "KEEP_CHECKPOINTS", "SCHEMA_VERSION", "STALE_S", "STATUSES", "Recorder",
+    "Store", "StorageError", "effective_status",
+]

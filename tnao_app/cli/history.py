@@ -1,5 +1,240 @@
-"""Placeholder until this command group lands."""
+"""``tnao history``, ``show``, ``export``, ``delete``, ``resume``: the run history.
+
+Every command takes ``--db PATH`` (default: the history in TNAO_HOME). Reading commands
+refuse a ``--db`` file that does not exist rather than creating an empty history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from ..errors import ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
+
+DB_HELP = "Run-history database (default: history.db in TNAO_HOME)."
+STATUS_STYLE = {
+    "finished": "green", "running": "cyan", "created": "cyan", "failed": "red",
+    "stopped": "yellow", "interrupted": "magenta",
+}
 
 
-def register(app) -> None:
-    return None
+def _store(db: Path | None, must_exist: bool = True):
+    from ..storage import Store
+
+    # The default history may simply not exist yet (no run so far): open it (empty).
+    return Store(db, create=not (must_exist and db is not None))
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return ""
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _num(v, fmt: str = "{:.2f}") -> str:
+    return "" if v is None else fmt.format(v)
+
+
+def _status(s: str) -> str:
+    return f"[{STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+def history(
+    benchmark: str = typer.Option(None, "--benchmark", "-b", help="Only this benchmark."),
+    status: str = typer.Option(None, "--status", "-s", help="Only runs with this status."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """List recorded runs, newest first."""
+    from ..storage import STATUSES
+
+    if status and status not in STATUSES:
+        raise ConfigError(f"Status '{status}' is unknown; expected one of {', '.join(STATUSES)}.")
+    runs = _store(db).list_runs(benchmark=benchmark, status=status)
+    if as_json:
+        keep = ("id", "name", "benchmark", "dataset", "method", "seed", "status", "created_at",
+                "finished_at", "n_queries", "best_arch", "best_valid", "best_test", "resumes")
+        print(json.dumps([{k: r[k] for k in keep} for r in runs], indent=2))
+        return
+    if not runs:
+        console.print("No runs recorded yet." if not (benchmark or status)
+                      else "No run matches these filters.")
+        return
+    t = RichTable(title=f"Runs ({len(runs)})")
+    named = any(r["name"] for r in runs)
+    cols = ["id", *(["name"] if named else []), "benchmark", "dataset", "method", "seed",
+            "status", "started", "queries", "best test", "best arch"]
+    for col in cols:
+        t.add_column(col, overflow="fold", no_wrap=col in ("id", "status"),
+                     justify="right" if col in ("seed", "queries", "best test") else "left")
+    for r in runs:
+        t.add_row(
+            r["id"], *([r["name"]] if named else []), r["benchmark"], r["dataset"],
+            r["method"], str(r["seed"]), _status(r["status"]),
+            _when(r["started_at"] or r["created_at"]), _num(r["n_queries"], "{}"),
+            _num(r["best_test"]), r["best_arch"] or "",
+        )
+    console.print(t)
+
+
+def show(
+    run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Show one run: config, stage timeline, training and search summary, leaderboard."""
+    store = _store(db)
+    r = store.get_run(run)
+    rid = r["id"]
+    stages, board = store.stages(rid), store.leaderboard(rid)
+    epochs, gens = store.epochs(rid), store.generations(rid)
+    if as_json:
+        print(json.dumps({"run": r, "stages": stages, "leaderboard": board,
+                          "epochs": epochs, "generations": gens}, indent=2))
+        return
+    head = (f"[bold]{rid}[/] {r['name']}  {r['benchmark']}/{r['dataset']}  {r['method']}  "
+            f"seed {r['seed']}  {_status(r['status'])}")
+    console.print(head)
+    console.print(f"created {_when(r['created_at'])}  started {_when(r['started_at'])}  "
+                  f"ended {_when(r['finished_at'])}  tnao {r['tnao_version']}  "
+                  f"device {r['device']}  resumes {r['resumes']}")
+    if r["message"]:
+        console.print(f"message: {r['message']}", highlight=False)
+    cfg = RichTable(title="Config", show_header=False)
+    cfg.add_column("section")
+    cfg.add_column("values", overflow="fold")
+    for section, values in (r["config"] or {}).items():
+        cfg.add_row(section, ", ".join(f"{k}={v}" for k, v in values.items()))
+    console.print(cfg)
+    if stages:
+        t = RichTable(title="Stages")
+        for col in ("round", "stage", "status", "started", "seconds", "summary"):
+            t.add_column(col, overflow="fold")
+        for s in stages:
+            t.add_row(str(s["round"]), s["stage"], _status(s["status"]), _when(s["started_at"]),
+                      _num(s["seconds"], "{:.1f}"),
+                      ", ".join(f"{k}={v}" for k, v in list(s["summary"].items())[:6]))
+        console.print(t)
+    if epochs:
+        last = epochs[-1]
+        console.print(f"training: {len(epochs)} epochs recorded; last: loss "
+                      f"{_num(last['loss_total'], '{:.4f}')}, val tau "
+                      f"{_num(last['val_tau'], '{:.3f}')}")
+    if gens:
+        last = gens[-1]
+        console.print(f"search: {len(gens)} generations recorded; last: best score "
+                      f"{_num(last['best_score'], '{:.4f}')}, distinct {last['distinct_archs']}")
+    if board:
+        t = RichTable(title="Leaderboard")
+        for col in ("rank", "arch", "predicted", "valid", "test", "percentile"):
+            t.add_column(col, overflow="fold", justify="left" if col == "arch" else "right")
+        for b in board:
+            t.add_row(str(b["rank"]), b["arch"], _num(b["predicted"], "{:.4f}"),
+                      _num(b["valid"]), _num(b["test"]), _num(b["percentile"], "{:.2f}"))
+        console.print(t)
+    else:
+        console.print("No leaderboard yet.")
+
+
+def export(
+    run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    fmt: str = typer.Option("json", "--format", "-f", help="json, csv, arch or torch."),
+    top: int = typer.Option(None, "--top", "-k", help="Only the best K (torch: default 1)."),
+    out: Path = typer.Option(None, "--output", "-o", help="Write to FILE (default: stdout)."),
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Export a run's leaderboard (json, csv), architectures (arch) or network (torch)."""
+    from ..export import export_run
+
+    text = export_run(_store(db), run, fmt, top=top, out=out)
+    if out is None:
+        print(text, end="")
+    else:
+        err_console.print(f"Wrote {fmt} export of run {run} to {out}", highlight=False)
+
+
+def delete(
+    run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (asked only on a terminal)."),
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Delete a run, its records and its checkpoint files."""
+    store = _store(db)
+    rid = store.resolve(run)
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete run {rid}?"):
+        raise typer.Exit(1)
+    store.delete_run(rid)
+    console.print(f"Deleted run {rid}.")
+
+
+class _Printer:
+    """A quiet console listener for a resumed run: stage lines and a few epoch lines."""
+
+    def __call__(self, e) -> None:
+        kind = e.kind
+        if kind == "RunStarted":
+            err_console.print(f"Resuming run {e.run_id} ({e.benchmark}/{e.dataset}, "
+                              f"{e.method}, seed {e.seed}) on {e.device}")
+        elif kind == "StageStarted":
+            err_console.print(f"  {e.stage} (round {e.round}) ...")
+        elif kind == "StageFinished":
+            err_console.print(f"  {e.stage} done in {e.seconds:.1f} s")
+        elif kind == "CheckpointSaved":
+            pass
+        elif kind == "RunFailed":
+            err_console.print(f"[red]failed[/]: {e.message}", highlight=False)
+
+
+def resume(
+    run: str = typer.Argument(..., help="Run id (or a unique prefix)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    db: Path = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Continue a stopped, failed or interrupted run from its last checkpoint."""
+    from ..search.base import Stopped
+    from ..storage.runner import resume_run
+
+    store = _store(db)
+    rid = store.resolve(run)
+    stop = {"asked": False}
+
+    def on_sigint(signum, frame):  # first ^C: stop cleanly at the next batch; second: now
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        err_console.print("Stopping after the current step (^C again to abort) ...")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = resume_run(rid, db=store, listeners=[_Printer()],
+                            should_stop=lambda: stop["asked"])
+    except Stopped:
+        err_console.print(f"Run {rid} stopped; continue it with 'tnao resume {rid}'.")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    best = result.get("best", {})
+    console.print(f"Run {rid} finished: best {best.get('arch')} valid "
+                  f"{_num(best.get('valid'))} test {_num(best.get('test'))} "
+                  f"(rank {best.get('rank')}), {result.get('queries')} queries.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("history")(history)
+    app.command("show")(show)
+    app.command("export")(export)
+    app.command("delete")(delete)
+    app.command("resume")(resume)

@@ -1,0 +1,429 @@
+"""The run-history database: open it safely, read and write runs.
+
+One SQLite file (WAL journal, foreign keys on) holds every run: its resolved config,
+status and heartbeat, stage timeline, sampled architectures, epochs, CSO generations,
+queries, leaderboard and checkpoint files. A ``Store`` gives each thread its own
+connection (sqlite3 connections must not cross threads), so the TUI's worker, the
+recorder's heartbeat thread and the UI can share one ``Store``.
+
+Like Optuna's RDB storage, a live run refreshes a heartbeat; a run whose process died
+(the pid is gone, or no heartbeat for ``STALE_S`` seconds) reads as ``interrupted``.
+Every failure a user can cause (not SQLite, locked, newer schema, unknown run id) is a
+``StorageError`` with one sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import os
+import secrets
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from tnao_app import __version__, paths
+from tnao_app.config import Config
+from tnao_app.errors import StorageError
+
+from .migrations import MIGRATIONS, SCHEMA_VERSION
+
+#: seconds between heartbeats of a live run
+HEARTBEAT_S = 5.0
+#: a live-looking run with no heartbeat for this long is shown as interrupted
+STALE_S = 30.0
+LIVE = ("created", "running")
+STATUSES = ("created", "running", "finished", "failed", "stopped", "interrupted")
+_ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are read aloud
+
+
+def clean(value):
+    """NaN -> None (SQLite has no NaN; JSON neither)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def effective_status(row: dict, now: float | None = None) -> str:
+    """The recorded status, or ``interrupted`` for a live-looking run whose process died."""
+    status = row["status"]
+    if status not in LIVE:
+        return status
+    now = time.time() if now is None else now
+    if row.get("host") == socket.gethostname() and row.get("pid"):
+        if row["pid"] != os.getpid() and not _pid_alive(int(row["pid"])):
+            return "interrupted"
+    beat = row.get("heartbeat_at")
+    if beat is None or now - beat > STALE_S:
+        return "interrupted"
+    return status
+
+
+def _translate(path: Path, exc: sqlite3.Error) -> StorageError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return StorageError(
+            f"The run history {path} is locked by another writer; try again when it is done."
+        )
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return StorageError(f"{path} is not a SQLite database; expected a TNAO run history.")
+    if "unable to open" in text or "readonly" in text or "read-only" in text:
+        return StorageError(f"The run history {path} cannot be opened for writing ({exc}).")
+    return StorageError(f"The run history {path} could not be used ({exc}).")
+
+
+@contextlib.contextmanager
+def sql_errors(path: Path) -> Iterator[None]:
+    """Inside: any sqlite3 error becomes one StorageError sentence about ``path``."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _translate(path, exc) from None
+
+
+def _guarded(fn):
+    """Turn any sqlite3 error inside a Store method into one StorageError sentence."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _translate(self.path, exc) from None
+
+    return wrapper
+
+
+class Store:
+    """The run history at ``path`` (default: ``paths.default_db()``).
+
+    ``create=False`` refuses a missing file instead of creating an empty history.
+    ``timeout`` is how long a write waits for another writer (env ``TNAO_DB_TIMEOUT``,
+    default 10 s) before failing with "locked".
+    """
+
+    def __init__(
+        self, path: str | os.PathLike | None = None, *, create: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser() if path is not None else paths.default_db()
+        if timeout is None:
+            timeout = float(os.environ.get("TNAO_DB_TIMEOUT", "10"))
+        self.timeout = timeout
+        self._local = threading.local()
+        self._check_file(create)
+        self.db  # noqa: B018 - open now so a bad file fails here, not at first use
+
+    # -- connection --------------------------------------------------------------------
+    def _check_file(self, create: bool) -> None:
+        p = self.path
+        if p.is_dir():
+            raise StorageError(f"{p} is a folder; expected a TNAO run-history database file.")
+        if p.exists():
+            # Never open() the file ourselves: closing any descriptor of a SQLite file drops
+            # every POSIX lock this process holds on it (also other connections' locks), and
+            # another process may then reset the WAL under them. SQLite itself reports a
+            # file that is not a database on the first read (see _open).
+            return
+        if not create:
+            raise StorageError(
+                f"There is no run history at {p}; runs are recorded there by 'tnao run'."
+            )
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"The folder of {p} cannot be created ({exc.strerror}).") from None
+
+    @property
+    def db(self) -> Database:
+        """This thread's connection (opened, checked and migrated on first use)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._open()
+            self._local.db = db
+        return db
+
+    def _open(self) -> Database:
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=self.timeout)
+        except sqlite3.Error as exc:
+            raise _translate(self.path, exc) from None
+        try:
+            db = Database(conn, execute_plugins=False)
+            db.execute("PRAGMA foreign_keys = ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} was written by a newer TNAO (history schema {version}; "
+                    f"this version reads up to {SCHEMA_VERSION}); upgrade tnao to open it."
+                )
+            tables = set(db.table_names())
+            if version == 0 and tables and MIGRATIONS.migrations_table not in tables:
+                raise StorageError(
+                    f"{self.path} is a SQLite database but not a TNAO run history "
+                    f"(it holds tables {', '.join(sorted(tables)[:3])})."
+                )
+            if db.journal_mode != "wal":
+                db.enable_wal()
+            if version < SCHEMA_VERSION:
+                self._migrate(db)
+            db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable at checkpoints
+        except StorageError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _translate(self.path, exc) from None
+        return db
+
+    def _migrate(self, db: Database) -> None:
+        try:
+            MIGRATIONS.apply(db)
+        except sqlite3.OperationalError as exc:
+            # Another process migrated at the same moment: fine if it is done now.
+            if "already exists" not in str(exc) or MIGRATIONS.pending(db):
+                raise
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Database]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE) so a lock shows here."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _translate(self.path, exc) from None
+        try:
+            yield db
+        except BaseException:
+            db.conn.rollback()
+            raise
+        else:
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                db.conn.rollback()
+                raise _translate(self.path, exc) from None
+
+    # -- runs --------------------------------------------------------------------------
+    @_guarded
+    def create_run(self, config: Config) -> str:
+        """Record a new run (status ``created``) and return its short id."""
+        config.validate()
+        r = config.run
+        now = time.time()
+        with self.write() as db:
+            while True:
+                run_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+                if not db.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
+                    break
+            db["runs"].insert(
+                {
+                    "id": run_id, "name": r.name or "", "benchmark": r.benchmark,
+                    "dataset": r.dataset, "method": r.method, "seed": r.seed,
+                    "config": json.dumps(config.to_dict()), "status": "created",
+                    "device": r.device, "tnao_version": __version__, "created_at": now,
+                    "heartbeat_at": now, "pid": os.getpid(), "host": socket.gethostname(),
+                }
+            )
+        return run_id
+
+    @_guarded
+    def resolve(self, run_id: str) -> str:
+        """The full id of ``run_id`` (exact, or a unique prefix)."""
+        key = (run_id or "").strip()
+        db = self.db
+        if key and db.execute("SELECT 1 FROM runs WHERE id = ?", [key]).fetchone():
+            return key
+        hits = []
+        if key:
+            pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            hits = [
+                row[0] for row in db.execute(
+                    "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id", [pattern]
+                )
+            ]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise StorageError(
+                f"Run id '{key}' is ambiguous: it starts {', '.join(hits[:5])}; "
+                "give more characters."
+            )
+        raise StorageError(f"There is no run '{key}' in {self.path}; 'tnao history' lists them.")
+
+    @staticmethod
+    def _run_dict(row: dict, now: float) -> dict:
+        out = dict(row)
+        out["recorded_status"] = row["status"]
+        out["status"] = effective_status(row, now)
+        for key in ("config", "resolved", "result"):
+            out[key] = json.loads(row[key]) if row.get(key) else None
+        return out
+
+    @_guarded
+    def get_run(self, run_id: str) -> dict:
+        """The run's row: config/resolved/result parsed, status with ``interrupted``."""
+        rid = self.resolve(run_id)
+        row = next(self.db.query("SELECT * FROM runs WHERE id = ?", [rid]))
+        return self._run_dict(row, time.time())
+
+    @_guarded
+    def list_runs(self, benchmark: str | None = None, status: str | None = None) -> list[dict]:
+        """Runs, newest first, optionally only one benchmark and/or one status."""
+        sql, params = "SELECT * FROM runs", []
+        if benchmark:
+            sql += " WHERE benchmark = ?"
+            params.append(benchmark)
+        sql += " ORDER BY created_at DESC, rowid DESC"
+        now = time.time()
+        runs = [self._run_dict(r, now) for r in self.db.query(sql, params)]
+        if status:
+            runs = [r for r in runs if r["status"] == status]
+        return runs
+
+    def _rows(self, sql: str, run_id: str) -> list[dict]:
+        rid = self.resolve(run_id)
+        return list(self.db.query(sql, [rid]))
+
+    @_guarded
+    def leaderboard(self, run_id: str) -> list[dict]:
+        return self._rows(
+            "SELECT rank, arch, predicted, valid, test, percentile FROM leaderboard "
+            "WHERE run_id = ? ORDER BY rank", run_id,
+        )
+
+    @_guarded
+    def epochs(self, run_id: str) -> list[dict]:
+        return self._rows(
+            "SELECT round, epoch, epochs, loss_rec, loss_rank, loss_total, val_tau, "
+            "val_spearman, seconds, device FROM epochs WHERE run_id = ? ORDER BY round, epoch",
+            run_id,
+        )
+
+    @_guarded
+    def generations(self, run_id: str) -> list[dict]:
+        return self._rows(
+            "SELECT round, gen, generations, best_score, mean_score, distinct_archs "
+            "FROM generations WHERE run_id = ? ORDER BY round, gen", run_id,
+        )
+
+    @_guarded
+    def stages(self, run_id: str) -> list[dict]:
+        rows = self._rows(
+            "SELECT round, stage, status, started_at, finished_at, seconds, summary "
+            "FROM stages WHERE run_id = ? ORDER BY started_at, rowid", run_id,
+        )
+        for r in rows:
+            r["summary"] = json.loads(r["summary"]) if r["summary"] else {}
+        return rows
+
+    @_guarded
+    def sampled(self, run_id: str) -> list[dict]:
+        return self._rows(
+            "SELECT idx, arch, signal FROM sampled WHERE run_id = ? ORDER BY idx", run_id
+        )
+
+    @_guarded
+    def queries(self, run_id: str) -> list[dict]:
+        return self._rows(
+            "SELECT n, arch, signal, budget, at FROM queries WHERE run_id = ? ORDER BY n",
+            run_id,
+        )
+
+    @_guarded
+    def artifacts(self, run_id: str) -> list[dict]:
+        return self._rows(
+            "SELECT id, kind, stage, step, path, sha256, bytes, created_at FROM artifacts "
+            "WHERE run_id = ? ORDER BY id", run_id,
+        )
+
+    @_guarded
+    def heartbeat(self, run_id: str) -> None:
+        self.db.execute(
+            "UPDATE runs SET heartbeat_at = ? WHERE id = ?", [time.time(), run_id]
+        )
+
+    @_guarded
+    def claim(self, run_id: str) -> dict:
+        """Mark a stopped/failed/interrupted run as ours again, before resuming it.
+
+        Refuses a finished run and one whose process is still alive, so two processes
+        never drive one run.
+        """
+        rid = self.resolve(run_id)
+        with self.write() as db:
+            row = next(db.query("SELECT * FROM runs WHERE id = ?", [rid]))
+            status = effective_status(row)
+            if status == "finished":
+                raise StorageError(f"Run {rid} has already finished; there is nothing to resume.")
+            if status in LIVE:
+                raise StorageError(
+                    f"Run {rid} is still {status} (pid {row['pid']} on {row['host']}); "
+                    "stop it before resuming."
+                )
+            now = time.time()
+            db.execute(
+                "UPDATE runs SET status = 'running', message = '', finished_at = NULL, "
+                "heartbeat_at = ?, pid = ?, host = ?, resumes = resumes + 1 WHERE id = ?",
+                [now, os.getpid(), socket.gethostname(), rid],
+            )
+        return self.get_run(rid)
+
+    @_guarded
+    def delete_run(self, run_id: str) -> str:
+        """Delete a run, its rows and its checkpoint files; refuse a live one."""
+        rid = self.resolve(run_id)
+        row = next(self.db.query("SELECT * FROM runs WHERE id = ?", [rid]))
+        if effective_status(row) in LIVE:
+            raise StorageError(
+                f"Run {rid} is still running (pid {row['pid']} on {row['host']}); "
+                "stop it before deleting it."
+            )
+        files = [Path(a["path"]) for a in self.artifacts(rid)]
+        # Rows first, files after: the history never points to a missing file.
+        with self.write() as db:
+            db.execute("DELETE FROM runs WHERE id = ?", [rid])
+        for f in files:
+            with contextlib.suppress(OSError):
+                f.unlink()
+        folder = paths.runs_dir() / rid
+        if folder.is_dir():
+            for f in folder.iterdir():
+                with contextlib.suppress(OSError):
+                    f.unlink()
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        return rid
+
+    def recorder(self, run_id: str, notify=()):
+        """A ``Recorder`` writing the events of ``run_id`` into this history."""
+        from .recorder import Recorder
+
+        return Recorder(self, self.resolve(run_id), notify=notify)

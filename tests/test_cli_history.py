@@ -1,0 +1,205 @@
+"""``tnao history / show / export / delete`` and their bad-input sentences.
+
+``test_every_run_appears_in_history`` runs real (tiny) searches on the embedded analog
+benchmark through ``tnao run``; the other tests record synthetic events (made-up scores)
+to check the commands' mechanics quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from tnao_app.storage import SCHEMA_VERSION, Store
+
+from tnao_app import events as ev
+from tnao_app.cli import main
+from tnao_app.config import Config
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+TINY = {"run": {"benchmark": "analog", "budget": 24, "device": "cpu", "threads": 1},
+        "sample": {"n_labelled": 16, "n_unlabelled": 300},
+        "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 4},
+        "train": {"epochs": 2, "finetune_epochs": 1},
+        "search": {"particles": 8, "generations": 3, "rounds": 1}}
+
+
+@pytest.fixture(autouse=True)
+def _home(tnao_home):
+    """Every test here keeps TNAO_HOME (checkpoint folders) in its temp dir."""
+    return tnao_home
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``tnao ARGS`` in-process: (exit code, stdout, stderr)."""
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def fails_with(capsys, phrase: str, *args: str) -> str:
+    code, out, err = cli(capsys, *args)
+    assert code != 0, (out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    flat = " ".join(err.split())  # rich wraps long lines at the console width
+    assert phrase in flat, err
+    assert flat.count("Error:") == 1 and flat.endswith("."), err  # one sentence
+    return flat
+
+
+def _synthetic(db, benchmark="nb201", status="finished") -> str:
+    store = Store(db)
+    cfg = Config()
+    cfg.run.benchmark = benchmark
+    rid = store.create_run(cfg)
+    with store.recorder(rid) as rec:
+        rec(ev.RunStarted(rid, benchmark, "cifar10", "tnao", 0, "cpu", cfg.to_dict()))
+        rec(ev.StageStarted("sample"))
+        rec(ev.StageFinished("sample", 0.1, {"sampled": 2}))
+        rec(ev.Leaderboard((ev.LeaderRow(1, ARCH, 0.5, 91.0, 94.0, 99.0),)))
+        if status == "finished":
+            rec(ev.RunFinished({"queries": 2, "best": {"arch": ARCH, "valid": 91.0,
+                                                       "test": 94.0}}))
+        elif status == "stopped":
+            rec(ev.RunStopped("sample"))
+    return rid
+
+
+def test_every_run_appears_in_history(capsys, tnao_home, tmp_path):
+    db = tmp_path / "runs.db"
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps(TINY))
+    ids = []
+    for seed in (0, 1):
+        code, out, err = cli(capsys, "run", "--config", str(cfg), "--seed", str(seed),
+                             "--db", str(db), "--json")
+        assert code == 0, err
+        ids.append(json.loads(out)["run_id"])
+    code, out, _ = cli(capsys, "history", "--db", str(db), "--json")
+    runs = json.loads(out)
+    assert code == 0 and {r["id"] for r in runs} == set(ids)
+    assert all(r["status"] == "finished" and r["best_arch"] for r in runs)
+    code, out, _ = cli(capsys, "history", "--db", str(db))
+    assert code == 0 and all(i in out for i in ids) and "finished" in out
+    code, out, _ = cli(capsys, "show", ids[0], "--db", str(db))
+    assert code == 0
+    for word in ("Config", "Stages", "sample", "train", "search", "evaluate", "Leaderboard"):
+        assert word in out
+    store = Store(db)
+    assert store.leaderboard(ids[0])[0]["arch"] in out.replace("\n", "").replace(" ", "") or \
+        store.leaderboard(ids[0])[0]["arch"][:20] in out
+    assert len(store.epochs(ids[0])) >= 2 and len(store.generations(ids[0])) >= 3
+
+
+def test_history_filters_and_default_db(capsys, tnao_home):
+    code, out, _ = cli(capsys, "history")
+    assert code == 0 and "No runs recorded yet" in out  # default db in TNAO_HOME, empty
+    a = _synthetic(None, "nb201")
+    b = _synthetic(None, "analog", status="stopped")
+    code, out, _ = cli(capsys, "history", "--json", "--benchmark", "analog")
+    assert [r["id"] for r in json.loads(out)] == [b]
+    code, out, _ = cli(capsys, "history", "--json", "--status", "finished")
+    assert [r["id"] for r in json.loads(out)] == [a]
+    code, out, _ = cli(capsys, "history", "--status", "interrupted")
+    assert code == 0 and "No run matches" in out
+    fails_with(capsys, "Status 'done' is unknown", "history", "--status", "done")
+
+
+def test_export_and_delete(capsys, tnao_home, tmp_path):
+    db = str(tmp_path / "h.db")
+    rid = _synthetic(db)
+    code, out, _ = cli(capsys, "export", rid, "--db", db, "--format", "arch")
+    assert code == 0 and out == ARCH + "\n"
+    target = tmp_path / "lb.csv"
+    code, _, err = cli(capsys, "export", rid[:5], "--db", db, "-f", "csv", "-o", str(target))
+    assert code == 0 and target.read_text().splitlines()[1].startswith(f"1,{ARCH},0.5,91.0")
+    code, _, _ = cli(capsys, "export", rid, "--db", db, "-f", "torch", "-o",
+                     str(tmp_path / "net.py"))
+    assert code == 0 and "class Network(nn.Module)" in (tmp_path / "net.py").read_text()
+    code, out, _ = cli(capsys, "delete", rid, "--db", db)
+    assert code == 0 and rid in out
+    assert Store(db).list_runs() == []
+    fails_with(capsys, f"no run '{rid}'", "show", rid, "--db", db)
+
+
+# -- bad input: one sentence, non-zero exit, nothing lost -------------------------------------
+def test_not_sqlite(capsys, tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("hello\n")
+    for cmd in (["history"], ["show", "abc"], ["delete", "abc"], ["export", "abc"],
+                ["resume", "abc"]):
+        fails_with(capsys, "is not a SQLite database", *cmd, "--db", str(p))
+    assert p.read_text() == "hello\n"
+
+
+def test_missing_db_file(capsys, tmp_path):
+    fails_with(capsys, "no run history", "history", "--db", str(tmp_path / "nope.db"))
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_newer_schema(capsys, tmp_path):
+    db = tmp_path / "h.db"
+    rid = _synthetic(db)
+    con = sqlite3.connect(db)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    con.close()
+    fails_with(capsys, "newer TNAO", "history", "--db", str(db))
+    fails_with(capsys, "newer TNAO", "delete", rid, "--db", str(db))
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM leaderboard").fetchone()[0] == 1
+    con.close()
+
+
+def test_locked_by_another_writer(capsys, tmp_path, monkeypatch):
+    db = tmp_path / "h.db"
+    rid = _synthetic(db)
+    monkeypatch.setenv("TNAO_DB_TIMEOUT", "0.1")
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        fails_with(capsys, "locked by another writer", "delete", rid, "--db", str(db))
+        code, out, _ = cli(capsys, "history", "--db", str(db), "--json")  # reads still work
+        assert code == 0 and json.loads(out)[0]["id"] == rid
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert Store(db).get_run(rid)["status"] == "finished"  # nothing lost
+
+
+def test_unknown_run_id(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    _synthetic(db)
+    for cmd in ("show", "delete", "export", "resume"):
+        fails_with(capsys, "no run 'zz99zz'", cmd, "zz99zz", "--db", db)
+
+
+def test_export_path_cannot_be_written(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    rid = _synthetic(db)
+    fails_with(capsys, "Cannot write the export", "export", rid, "--db", db, "-o",
+               str(tmp_path / "no" / "such" / "dir.json"))
+    fails_with(capsys, "Cannot write the export", "export", rid, "--db", db, "-o",
+               str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.db", "h.db-shm", "h.db-wal"] or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["h.db"]
+
+
+def test_resume_refuses_finished_and_live_runs(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    done = _synthetic(db)
+    fails_with(capsys, "already finished", "resume", done, "--db", db)
+    store = Store(db)
+    live = store.create_run(Config())  # created by this (live) process
+    fails_with(capsys, "still created", "resume", live, "--db", db)
+
+
+@pytest.mark.parametrize("fmt", ["xml"])
+def test_bad_export_format(capsys, tmp_path, fmt):
+    db = str(tmp_path / "h.db")
+    rid = _synthetic(db)
+    fails_with(capsys, "format 'xml' is unknown", "export", rid, "--db", db, "-f", fmt)
