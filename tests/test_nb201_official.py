@@ -15,6 +15,9 @@ import gzip
 import io
 import os
 import pickle
+import subprocess
+import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -202,18 +205,147 @@ class _RunsCode:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_pth_with_disallowed_global_is_refused(tnao_home, tmp_path, genuine):
+@pytest.mark.parametrize("zipfmt", [True, False], ids=["zip", "legacy"])
+def test_pth_with_disallowed_global_is_refused(tnao_home, tmp_path, genuine, zipfmt):
     marker = tmp_path / "code_ran"
     layout = pth_layout(genuine)
     layout["arch2infos"][0]["full"]["extra"] = _RunsCode(marker)
     path = tmp_path / "evil.pth"
-    torch.save(layout, path)
+    torch.save(layout, path, _use_new_zipfile_serialization=zipfmt)
     with pytest.raises(DataError) as err:
         benchmarks.import_file(path, "nb201")
     assert f"type {os.system.__module__}.system" in str(err.value)
     assert "evil.pth" in str(err.value)
     assert not marker.exists()
     assert no_cache_left()
+
+
+def test_pth_holding_a_whole_model_is_refused(tnao_home, tmp_path, genuine):
+    # A legacy file with an nn.Module pickles its class (and source code) by name.
+    layout = pth_layout(genuine)
+    layout["arch2infos"][0]["full"]["net"] = torch.nn.Linear(2, 2)
+    path = tmp_path / "model_inside.pth"
+    torch.save(layout, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(DataError, match=r"model_inside\.pth holds a value of type "
+                       r"torch\.nn\.modules\.linear\.Linear"):
+        benchmarks.import_file(path, "nb201")
+    assert no_cache_left()
+
+
+def write_zip_pth(path, data_pkl: bytes, extra: dict[str, bytes] | None = None) -> None:
+    """A zip in torch's layout around a hand-made data.pkl (synthetic, for mechanics)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", data_pkl)
+        zf.writestr("archive/version", b"3\n")
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+
+
+def test_pth_persistent_record_other_than_storage_is_refused(tnao_home, tmp_path):
+    class WithPid(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("module", "os", "x.py", "import os") if obj == "here" else None
+
+    buf = io.BytesIO()
+    WithPid(buf, protocol=2).dump({"meta_archs": ["here"], "arch2infos": {}})
+    path = tmp_path / "pid.pth"
+    write_zip_pth(path, buf.getvalue())
+    with pytest.raises(DataError, match="pid.pth holds a value of type torch persistent "
+                       "record 'module'"):
+        benchmarks.import_file(path, "nb201")
+    assert no_cache_left()
+
+
+def test_pth_zip_without_data_pkl(tnao_home, tmp_path):
+    path = tmp_path / "other.pth"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("readme.txt", "not torch")
+    with pytest.raises(DataError, match=r"other\.pth could not be read as a PyTorch file "
+                       r"\(a zip without exactly one <archive>/data\.pkl\)"):
+        benchmarks.import_file(path, "nb201")
+    assert no_cache_left()
+
+
+def test_pth_legacy_without_magic_number(tnao_home, tmp_path):
+    path = tmp_path / "plain.pth"
+    path.write_bytes(pickle.dumps(42, protocol=2) + pickle.dumps({"meta_archs": []}))
+    with pytest.raises(DataError, match=r"plain\.pth could not be read as a PyTorch file "
+                       r"\(no torch magic number"):
+        benchmarks.import_file(path, "nb201")
+    assert no_cache_left()
+
+
+def end_of_main_pickle(raw: bytes) -> int:
+    """Offset just past the 4th pickle of a legacy torch file (test-only, trusted data)."""
+
+    class Trusting(pickle.Unpickler):
+        def persistent_load(self, pid):
+            return None
+
+        def find_class(self, module, name):
+            if module.startswith("torch"):  # tensors: only their extent matters here
+                return lambda *args: None
+            return super().find_class(module, name)
+
+    f = io.BytesIO(raw)
+    for _ in range(4):
+        Trusting(f).load()
+    return f.tell()
+
+
+@pytest.mark.parametrize("zipfmt", [True, False], ids=["zip", "legacy"])
+def test_pth_tensors_become_stubs_and_storages_are_never_read(
+        tnao_home, tmp_path, genuine, csv_rows, zipfmt):
+    # Files with trained weights in net_state_dict (float and int64 BN buffers): the
+    # records are read while the storage bytes are absent from the file altogether.
+    layout = pickle.loads(pickle.dumps(pth_layout(genuine)))  # leave the fixture as is
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    for info in layout["arch2infos"].values():
+        for state in info.values():
+            for rc in state["all_results"].values():
+                rc["net_state_dict"] = net.state_dict()
+    layout["probe"] = {"w": torch.zeros(2, 3), "p": torch.nn.Parameter(torch.ones(5))}
+    path = tmp_path / "weights.pth"
+    torch.save(layout, path, _use_new_zipfile_serialization=zipfmt)
+    if zipfmt:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            kept = {n: zf.read(n) for n in names if "/data/" not in n}
+        assert len(kept) < len(names)
+        path.unlink()
+        with zipfile.ZipFile(path, "w") as zf:
+            for n, data in kept.items():
+                zf.writestr(n, data)
+    else:
+        raw = path.read_bytes()
+        # A file saved from a GPU names torch.cuda storages: no CUDA is needed to read it.
+        raw = raw.replace(b"torch\nFloatStorage", b"torch.cuda\nFloatStorage")
+        path.write_bytes(raw[: end_of_main_pickle(raw)])
+    obj, sha = nb201_official.read_pth(path)
+    assert sha == cache.sha256_of(path)
+    assert isinstance(obj["probe"]["w"], nb201_official.TensorStub)
+    assert obj["probe"]["w"].shape == (2, 3) and obj["probe"]["p"].shape == (5,)
+    benchmarks.import_file(path, "nb201")
+    check_against_csv(benchmarks.load("nb201"), csv_rows)
+
+
+def test_pth_import_needs_no_torch(tnao_home, tmp_path, genuine):
+    # torch.load is not used (nor torch imported): the import runs where torch is absent.
+    paths = []
+    for zipfmt in (True, False):
+        paths.append(tmp_path / f"{'zip' if zipfmt else 'legacy'}.pth")
+        torch.save(pth_layout(genuine), paths[-1], _use_new_zipfile_serialization=zipfmt)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from tnao_app import benchmarks\n"
+        "for p in sys.argv[1:]:\n"
+        "    benchmarks.import_file(p, 'nb201'); print(len(benchmarks.load('nb201')))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True,
+                       text=True, env=dict(os.environ, TNAO_HOME=str(tnao_home)),
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["3", "3"]
 
 
 def test_pth_wrong_layout(tnao_home, tmp_path):

@@ -332,7 +332,7 @@ def import_file(path: Path) -> Path:
     lower = path.name.lower()
     if lower.endswith((".csv", ".csv.gz")):
         return import_csv(path)
-    from . import nb201_official  # torch/bz2 readers: loaded only when needed
+    from . import nb201_official  # pickle/bz2 readers: loaded only when needed
 
     if path.is_dir():
         return nb201_official.import_nats_simple(path)
