@@ -108,19 +108,34 @@ class Table:
     def arch(self, i: int) -> Arch:
         return self.space.from_tokens(self.tokens[i].tolist())
 
+    def id_of(self, i: int) -> str:
+        """The stored canonical id of row ``i`` (ids may be stored as bytes)."""
+        k = self.ids[i]
+        return k.decode() if isinstance(k, bytes) else str(k)
+
     def native(self, i: int) -> str:
+        if self.ids is not None and (self.tokens[i] < 0).all():
+            return self.id_of(i)  # known only by its id (an NB101 module hash)
         return self.space.to_native(self.arch(i))
 
     def index_of(self, arch: Arch) -> int | None:
         """Row of ``arch`` (by canonical id), or ``None`` when the table lacks it."""
         if self._index is None:
             if self.ids is not None:
-                self._index = {str(k): i for i, k in enumerate(self.ids.tolist())}
+                self._index = {
+                    (k.decode() if isinstance(k, bytes) else str(k)): i
+                    for i, k in enumerate(self.ids.tolist())
+                }
             else:
                 self._index = {
                     self.space.canonical_id(self.arch(i)): i for i in range(len(self))
                 }
-        return self._index.get(self.space.canonical_id(arch))
+        row = self._index.get(self.space.canonical_id(arch))
+        if row is not None and self.tokens[row][0] < 0:
+            # A row known only by its id: remember the cell (the same one up to
+            # isomorphism) so the model can read it from now on.
+            self.tokens[row] = self.space.to_tokens(arch)
+        return row
 
     def dataset(self, name: str) -> DatasetSpec:
         if name not in self.datasets:
