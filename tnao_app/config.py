@@ -23,41 +23,56 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     name: str = ""
+    threads: int = 0  # torch CPU threads; 0 = 1 (fastest for this small model)
 
 
 @dataclass
 class SampleConfig:
-    n_labelled: int = 50  # queried for training (counts against the budget)
-    n_unlabelled: int = 0  # reconstruction-only samples (free); 0 = the whole space if small
+    n_labelled: int = 20  # queried for training (counts against the budget)
+    # reconstruction-only samples (free: no query); 0 = the whole space when it is
+    # enumerable and small (NB201: all 15,625 cells), else 20,000 samples
+    n_unlabelled: int = 0
 
 
 @dataclass
 class ModelConfig:
-    d_model: int = 64
+    d_model: int = 32
     n_heads: int = 4
     n_layers: int = 2
     d_latent: int = 16
     dropout: float = 0.0
+    n_predictors: int = 4  # ensemble of predictor heads on z (their mean ranks)
+    graph_attention: bool = True  # attention bias from the cell's DAG, where the space has one
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 256
+    epochs: int = 12  # first round: passes over the reconstruction pool
+    finetune_epochs: int = 3  # each later round (multi-round): fine-tune on all labels
+    finetune_batches: int = 8  # pool batches per fine-tuning epoch (0 = the whole pool)
+    batch_size: int = 512
+    label_batch: int = 256  # labelled archs per batch for the ranking loss
     lr: float = 2e-3
     weight_decay: float = 1e-4
     rank_weight: float = 1.0
-    val_fraction: float = 0.2
-    patience: int = 10  # early stopping on validation tau
+    rank_loss: str = "bpr"  # bpr (pairwise logistic) or hinge
+    margin: float = 0.1  # hinge margin
+    z_noise: float = 0.0  # std of noise on z for the decoder (denoising), 0 = off
+    val_fraction: float = 0.0  # labelled archs held out for tau / early stopping
+    patience: int = 5  # early stopping on validation tau (only with a validation split)
 
 
 @dataclass
 class SearchConfig:
     particles: int = 64  # CSO swarm size (even)
-    generations: int = 40
+    generations: int = 30
     phi: float = 0.1
-    top_k: int = 25  # distinct decoded archs queried per round
-    rounds: int = 2  # 1 = the paper's single pass
+    top_k: int = 0  # distinct decoded archs queried per round; 0 = spread budget over rounds
+    rounds: int = 8  # 1 = the paper's single pass
+    init: str = "pool"  # swarm start: best-predicted latents of the pool, or "labelled"
+    init_noise: float = 0.1  # noise on the start latents, relative to the latent box size
+    remap: bool = True  # move a particle onto the latent of the architecture it decodes to
+    restart_patience: int = 10  # generations without a new best before the losers restart
 
 
 @dataclass
@@ -66,8 +81,25 @@ class BaselinesConfig:
     tournament: int = 5
     predictor_init: int = 20  # predictor-guided: random queries before the first fit
     predictor_batch: int = 10  # queries per refit
+    predictor_hidden: int = 64  # width of the ranker's two hidden layers
+    predictor_epochs: int = 200  # full-batch Adam steps per fit
+    predictor_ensemble: int = 5  # rankers per fit; they take turns filling a batch
+    predictor_candidates: int = 20000  # rows scored per fit when a table is too big to score all
     nao_steps: int = 20  # gradient-ascent steps per candidate
     nao_step_size: float = 0.5
+
+    def check(self) -> BaselinesConfig:
+        """Raise one ``ConfigError`` sentence for the first bad value."""
+        for name in ("population", "tournament", "predictor_init", "predictor_batch",
+                     "predictor_hidden", "predictor_epochs", "predictor_ensemble",
+                     "predictor_candidates"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"baselines.{name} must be a positive integer, got {value!r}.")
+        if self.predictor_init < 2:
+            raise ConfigError("baselines.predictor_init must be at least 2 (a ranker needs "
+                              f"a pair to learn from), got {self.predictor_init}.")
+        return self
 
 
 @dataclass
@@ -94,7 +126,7 @@ class Config:
             for key, value in (values or {}).items():
                 if key not in names:
                     raise ConfigError(f"Unknown config field '{section}.{key}'.")
-                setattr(target, key, value)
+                setattr(target, key, _typed(f"{section}.{key}", getattr(target, key), value))
         return cfg
 
     def validate(self) -> Config:
@@ -124,11 +156,45 @@ class Config:
         need(t.epochs >= 1, f"epochs must be >= 1, got {t.epochs}.")
         need(t.batch_size >= 1, f"batch size must be >= 1, got {t.batch_size}.")
         need(t.lr > 0, f"learning rate must be > 0, got {t.lr}.")
+        need(t.finetune_epochs >= 0, f"finetune_epochs must be >= 0, got {t.finetune_epochs}.")
+        need(t.finetune_batches >= 0,
+             f"finetune_batches must be >= 0, got {t.finetune_batches}.")
+        need(t.label_batch >= 2, f"label_batch must be >= 2, got {t.label_batch}.")
+        need(t.rank_loss in ("bpr", "hinge"),
+             f"rank_loss '{t.rank_loss}' is unknown; expected bpr or hinge.")
+        need(t.z_noise >= 0, f"z_noise must be >= 0, got {t.z_noise}.")
+        need(t.patience >= 1, f"patience must be >= 1, got {t.patience}.")
+        need(m.n_predictors >= 1, f"n_predictors must be >= 1, got {m.n_predictors}.")
+        need(r.threads >= 0, f"threads must be >= 0, got {r.threads}.")
         need(0.0 <= t.val_fraction < 1.0, f"val_fraction must be in [0, 1), got "
              f"{t.val_fraction}.")
         need(c.particles >= 2 and c.particles % 2 == 0,
              f"particles must be an even number >= 2, got {c.particles}.")
         need(c.generations >= 1, f"generations must be >= 1, got {c.generations}.")
-        need(c.top_k >= 1, f"top_k must be >= 1, got {c.top_k}.")
+        need(c.top_k >= 0, f"top_k must be >= 0 (0 = automatic), got {c.top_k}.")
+        need(c.phi >= 0, f"phi must be >= 0, got {c.phi}.")
+        need(c.init in ("pool", "labelled"),
+             f"search init '{c.init}' is unknown; expected pool or labelled.")
+        need(c.init_noise >= 0, f"init_noise must be >= 0, got {c.init_noise}.")
+        need(c.restart_patience >= 1,
+             f"restart_patience must be >= 1, got {c.restart_patience}.")
         need(c.rounds >= 1, f"rounds must be >= 1, got {c.rounds}.")
+        self.baselines.check()
         return self
+
+
+def _typed(name: str, default: object, value: object) -> object:
+    """``value`` checked against the type of the field's default (JSON gives loose types)."""
+    kind = type(default)
+    ok = (
+        isinstance(value, bool) if kind is bool
+        else isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float
+        else isinstance(value, int) and not isinstance(value, bool) if kind is int
+        else isinstance(value, kind)
+    )
+    if not ok:
+        what = {bool: "true or false", float: "a number", int: "an integer", str: "a string"}
+        raise ConfigError(
+            f"Config field '{name}' must be {what.get(kind, kind.__name__)}, got {value!r}."
+        )
+    return float(value) if kind is float else value

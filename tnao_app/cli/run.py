@@ -1,5 +1,149 @@
-"""Placeholder until this command group lands."""
+"""``tnao run``: one search run, headless, with live progress; ``--json`` for scripts.
+
+The run is recorded in the history database through ``tnao_app.storage.runner.start_run``
+when that module is installed (it records every event and checkpoints, so ``tnao resume``
+can continue it); otherwise the pipeline runs unrecorded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..config import Config
+from ..errors import ConfigError
+from ..events import Event
+
+console = Console(stderr=True)
+out = Console()
 
 
-def register(app) -> None:
-    return None
+def build_config(
+    config_file: Path | None, overrides: dict[str, dict[str, object]]
+) -> Config:
+    """A config from an optional JSON file, then the command-line overrides (not None)."""
+    data: dict = {}
+    if config_file is not None:
+        try:
+            data = json.loads(Path(config_file).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"Config file {config_file} does not exist.") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"Config file {config_file} is not valid JSON ({exc}).") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"Config file {config_file} must hold a JSON object of sections.")
+    cfg = Config.from_dict(data)
+    for section, values in overrides.items():
+        for key, value in values.items():
+            if value is not None:
+                setattr(getattr(cfg, section), key, value)
+    return cfg.validate()
+
+
+class LiveView:
+    """Renders run events as a rich progress display (stage bar + one status line)."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.fields[stage]:<8}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("", total=1, stage="", info="")
+        self.info = ""
+
+    def __call__(self, ev: Event) -> None:
+        k, p, t = ev.kind, self.progress, self.task
+        if k == "RunStarted":
+            p.start()
+            console.print(f"[bold]{ev.method}[/] on {ev.benchmark}/{ev.dataset}, seed {ev.seed},"
+                          f" device {ev.device}")
+        elif k == "StageStarted":
+            p.update(t, stage=f"{ev.stage} r{ev.round}", completed=0, total=1, info=self.info)
+        elif k == "Progress":
+            p.update(t, completed=ev.done, total=ev.total)
+        elif k == "EpochEnded":
+            tau = "" if math.isnan(ev.val_tau) else f" tau {ev.val_tau:.3f}"
+            self.info = f"epoch {ev.epoch}/{ev.epochs} loss {ev.loss_total:.4f}{tau}"
+            p.update(t, info=self.info)
+        elif k == "Generation":
+            self.info = f"gen {ev.gen}/{ev.generations} best {ev.best_score:.3f} " \
+                        f"distinct {ev.distinct}"
+            p.update(t, completed=ev.gen, total=ev.generations, info=self.info)
+        elif k == "Queried":
+            p.update(t, info=f"{self.info}  queries {ev.n_queries}/{ev.budget}")
+        elif k in ("RunFinished", "RunStopped", "RunFailed"):
+            p.stop()
+
+
+def print_result(res: dict) -> None:
+    b = res["best"]
+    out.print(f"[bold green]Found[/] {b['arch']}", soft_wrap=True)
+    out.print(f"  {res['signal']} (search signal): {b['valid']:.4f}")
+    out.print(f"  {res['report']} (reported):     {b['test']:.4f}")
+    out.print(f"  rank {b['rank']:,} in the table (percentile {b['percentile']:.2f}); "
+              f"table optimum {res['optimum']['test']:.4f}")
+    out.print(f"  queries used: {res['queries']} of {res['budget']}; {res['seconds']:.1f} s "
+              f"on {res['device']}" + (f"; run {res['run_id']}" if res.get("run_id") else ""))
+    if res.get("note"):
+        out.print(f"  note: {res['note']}")
+
+
+def storage_available() -> bool:
+    try:
+        return importlib.util.find_spec("tnao_app.storage.runner") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def execute(cfg: Config, db: Path | None, listeners: list) -> dict:
+    if storage_available():
+        from ..storage.runner import start_run
+
+        return start_run(cfg, db=db, listeners=listeners)
+    from ..pipeline import run_pipeline
+
+    return run_pipeline(cfg, listeners=listeners)
+
+
+def run(
+    benchmark: str = typer.Option(None, "--benchmark", "-b", help="analog, nb201 or nb101."),
+    dataset: str = typer.Option(None, "--dataset", "-d", help="cifar10, cifar100, imagenet16."),
+    method: str = typer.Option(None, "--method", "-m",
+                               help="tnao, random, evolution, nao or predictor."),
+    budget: int = typer.Option(None, "--budget", help="Unique benchmark queries allowed."),
+    seed: int = typer.Option(None, "--seed", help="Seed: same seed, same result."),
+    device: str = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    samples: int = typer.Option(None, "--samples", help="Architectures sampled for training."),
+    epochs: int = typer.Option(None, "--epochs", help="Training epochs (first round)."),
+    particles: int = typer.Option(None, "--particles", help="CSO swarm size (even)."),
+    generations: int = typer.Option(None, "--generations", help="CSO generations per round."),
+    rounds: int = typer.Option(None, "--rounds", help="Search rounds (1 = single pass)."),
+    config_file: Path = typer.Option(None, "--config", help="JSON config (sections)."),
+    db: Path = typer.Option(None, "--db", help="Run-history database."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
+) -> None:
+    """Run one architecture search and print what it found."""
+    cfg = build_config(config_file, {
+        "run": {"benchmark": benchmark, "dataset": dataset, "method": method,
+                "budget": budget, "seed": seed, "device": device},
+        "sample": {"n_labelled": samples},
+        "train": {"epochs": epochs},
+        "search": {"particles": particles, "generations": generations, "rounds": rounds},
+    })
+    listeners = [] if as_json else [LiveView()]
+    res = execute(cfg, db, listeners)
+    if as_json:
+        print(json.dumps(res, indent=2, default=str))
+    else:
+        print_result(res)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

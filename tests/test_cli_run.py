@@ -1,0 +1,81 @@
+"""`tnao run` end to end (tiny config on the real NB201 table) and its bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tnao_app.cli import main
+
+TINY = {
+    "sample": {"n_labelled": 10, "n_unlabelled": 200},
+    "model": {"d_model": 16, "n_heads": 2, "d_latent": 8, "n_predictors": 1},
+    "train": {"epochs": 1, "finetune_epochs": 1, "finetune_batches": 1, "batch_size": 128},
+    "search": {"particles": 4, "generations": 2, "rounds": 2},
+}
+
+
+def _run(argv, capsys) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path):
+    p = tmp_path / "tiny.json"
+    p.write_text(json.dumps(TINY))
+    return p
+
+
+def test_run_json(nb201_table, tiny_cfg, tmp_path, capsys):
+    code, out, err = _run(["run", "--benchmark", "nb201", "--dataset", "cifar10", "--method",
+                           "tnao", "--budget", "20", "--seed", "1", "--device", "cpu",
+                           "--config", str(tiny_cfg), "--db", str(tmp_path / "h.db"),
+                           "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["queries"] == 20 and res["method"] == "tnao" and res["seed"] == 1
+    assert set(res["best"]) == {"arch", "valid", "test", "rank", "percentile"}
+    assert res["optimum"]["test"] > res["best"]["test"] - 1e-9
+    assert res["device"] == "cpu" and res["leaderboard"]
+
+
+def test_run_human_output(nb201_table, tiny_cfg, tmp_path, capsys):
+    code, out, err = _run(["run", "-b", "nb201", "--budget", "14", "--samples", "10",
+                           "--particles", "4", "--generations", "1", "--epochs", "1",
+                           "--config", str(tiny_cfg), "--db", str(tmp_path / "h.db")], capsys)
+    assert code == 0, err
+    assert "Found" in out and "rank" in out and "queries used: 14 of 14" in out
+    assert "|" in out.split("Found", 1)[1].splitlines()[0]  # the native arch string
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--budget", "5"], "below the sample size"),
+    (["--dataset", "mnist"], "no dataset 'mnist'"),
+    (["--particles", "3"], "particles must be an even number"),
+    (["--method", "magic"], "method 'magic' is unknown"),
+    (["--device", "tpu"], "device 'tpu' is unknown"),
+])
+def test_bad_input_one_sentence_nonzero(nb201_table, tmp_path, capsys, argv, msg):
+    code, out, err = _run(["run", "-b", "nb201", "--db", str(tmp_path / "h.db"), *argv], capsys)
+    assert code != 0
+    text = " ".join(err.split())
+    assert msg in text and "Traceback" not in text
+
+
+def test_benchmark_not_ready(tnao_home, tmp_path, capsys):
+    code, _, err = _run(["run", "-b", "nb201", "--db", str(tmp_path / "h.db")], capsys)
+    assert code != 0 and "tnao data import" in " ".join(err.split())
+
+
+def test_bad_config_file(tmp_path, capsys):
+    p = tmp_path / "bad.json"
+    p.write_text('{"train": {"epochs": "many"}}')
+    code, _, err = _run(["run", "--config", str(p)], capsys)
+    assert code != 0 and "train.epochs" in err

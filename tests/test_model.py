@@ -1,0 +1,68 @@
+"""The TNAO model and its losses (synthetic tokens: these test mechanics only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tnao_app.benchmarks.nb201 import SPACE
+from tnao_app.model import ModelShape, TNAOModel, ranking_loss, reconstruction_loss
+
+
+def _model(rel=True, **kw) -> TNAOModel:
+    torch.manual_seed(0)
+    return TNAOModel(ModelShape(6, 5, d_model=16, n_heads=2, d_latent=8, **kw),
+                     SPACE.token_relations() if rel else None)
+
+
+def test_shapes_and_eval_matches_train_mode():
+    m = _model(n_predictors=3)
+    t = torch.randint(0, 5, (7, 6))
+    z, logits, s = m(t)
+    assert z.shape == (7, 8) and logits.shape == (7, 6, 5) and s.shape == (7, 3)
+    with torch.no_grad():
+        m.rel_bias.copy_(torch.randn(2, 2))  # a non-trivial graph bias
+        train_out = m.predict(m.encode(t))
+        m.eval()
+        eval_out = m.predict(m.encode(t))
+    assert torch.isfinite(eval_out).all()
+    assert torch.allclose(train_out, eval_out)
+
+
+def test_graph_bias_changes_the_encoding():
+    m = _model()
+    t = torch.randint(0, 5, (4, 6))
+    with torch.no_grad():
+        a = m.encode(t)
+        m.rel_bias.copy_(torch.tensor([[3.0, -3.0], [3.0, -3.0]]))
+        b = m.encode(t)
+    assert not torch.allclose(a, b)
+    assert _model(rel=False).relations is None
+
+
+def test_ranking_loss_prefers_correct_order():
+    y = torch.tensor([3.0, 2.0, 1.0])
+    good = ranking_loss(torch.tensor([3.0, 2.0, 1.0]), y)
+    bad = ranking_loss(torch.tensor([1.0, 2.0, 3.0]), y)
+    assert good < bad
+    assert ranking_loss(torch.tensor([1.0, 2.0, 3.0]), y, "hinge", 0.1) > 0
+    assert ranking_loss(torch.tensor([3.0, 2.0, 1.0]), y, "hinge", 0.1) == 0
+    # no pair with different targets: zero, and still differentiable
+    s = torch.zeros(3, requires_grad=True)
+    ranking_loss(s, torch.ones(3)).backward()
+
+
+def test_autoencoder_learns_to_reconstruct_nb201_cells():
+    m = _model()
+    rng = np.random.default_rng(0)
+    toks = torch.as_tensor(np.stack([SPACE.to_tokens(SPACE.sample(rng)) for _ in range(128)]))
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    for _ in range(100):
+        _, logits, _ = m(toks)
+        loss = reconstruction_loss(logits, toks)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        acc = (m.decode(m.encode(toks)).argmax(-1) == toks).float().mean()
+    assert acc > 0.95

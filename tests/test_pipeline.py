@@ -1,0 +1,137 @@
+"""The pipeline end to end on the real NB201 table, with tiny configs (seconds): events,
+result, checkpoint/resume identical to an uninterrupted run, partial tables, bad input."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from tnao_app import benchmarks
+from tnao_app.config import Config
+from tnao_app.errors import ConfigError, NotReadyError
+from tnao_app.pipeline import run_pipeline
+from tnao_app.search.base import Stopped
+from tnao_app.search.registry import get_method
+
+try:  # the storage helper's serialisation, when present: checkpoints must survive it
+    from tnao_app.storage.checkpoints import from_bytes, to_bytes
+except ImportError:  # pragma: no cover
+    from_bytes = to_bytes = None
+
+
+def tiny(method="tnao", **run) -> Config:
+    return Config.from_dict({
+        "run": {"benchmark": "nb201", "dataset": "cifar10", "method": method, "budget": 30,
+                "seed": 3, "device": "cpu", "threads": 1, **run},
+        "sample": {"n_labelled": 12, "n_unlabelled": 300},
+        "model": {"d_model": 16, "n_heads": 2, "d_latent": 8, "n_predictors": 2},
+        "train": {"epochs": 2, "finetune_epochs": 1, "finetune_batches": 1, "batch_size": 128},
+        "search": {"particles": 8, "generations": 3, "rounds": 3},
+        "baselines": {"nao_steps": 3},
+    })
+
+
+def _strip(res: dict) -> dict:
+    return {k: v for k, v in res.items() if k not in ("seconds", "run_id")}
+
+
+def _roundtrip(state: dict) -> dict:
+    return from_bytes(to_bytes(state)) if to_bytes else copy.deepcopy(state)
+
+
+def test_events_and_result(nb201_table):
+    events = []
+    res = run_pipeline(tiny(), run_id="r1", listeners=[events.append])
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "RunStarted" and kinds[-1] == "RunFinished"
+    for k in ("StageStarted", "Sampled", "Queried", "EpochEnded", "Generation", "Progress",
+              "Leaderboard", "StageFinished"):
+        assert k in kinds, k
+    assert kinds.index("Leaderboard") < kinds.index("RunFinished")
+    assert res["queries"] == 30 and res["budget"] == 30
+    assert sum(k == "Queried" for k in kinds) == 30  # every unique query, samples included
+    assert res["signal"] == "cifar10-valid/x-valid@200"
+    assert res["report"] == "cifar10/ori-test@200"
+    assert res["optimum"]["test"] == pytest.approx(94.37333, abs=1e-4)
+    b = res["best"]
+    row = nb201_table.index_of(nb201_table.space.from_native(b["arch"]))
+    assert b["test"] == nb201_table.metric("cifar10/ori-test@200")[row]
+    assert b["rank"] >= 1 and 0 < b["percentile"] <= 100
+    lb = res["leaderboard"]
+    assert len(lb) == 10 and lb[0]["arch"] == b["arch"]
+    assert [r["valid"] for r in lb] == sorted((r["valid"] for r in lb), reverse=True)
+    assert all(np.isfinite(r["predicted"]) for r in lb)
+    # the best found is at least as good as the best of the random sample
+    sampled = next(e for e in events if e.kind == "Sampled")
+    assert b["valid"] >= max(sampled.signal)
+
+
+@pytest.mark.parametrize("stop_at", [("train", 0), ("search", 1)])
+@pytest.mark.parametrize("method", ["tnao", "nao"])
+def test_resume_is_identical_to_uninterrupted(nb201_table, method, stop_at):
+    full_ckpts = []
+    ref = run_pipeline(tiny(method), checkpoint=lambda *a: full_ckpts.append(a))
+    stages = {c[0] for c in full_ckpts}
+    assert {"sample", "train", "search", "evaluate"} <= stages
+    # Stop mid-stage: after the 2nd checkpoint of `stage` in round `rnd` (or later)
+    stage, rnd = stop_at
+    saved, seen = [], {"n": 0}
+
+    def ckpt(st, step, state):
+        saved.append({"stage": st, "step": step, "state": _roundtrip(state)})
+        if st == stage and state["round"] >= rnd:
+            seen["n"] += 1
+
+    events = []
+    with pytest.raises(Stopped):
+        run_pipeline(tiny(method), checkpoint=ckpt, should_stop=lambda: seen["n"] >= 1,
+                     listeners=[events.append])
+    assert events[-1].kind == "RunStopped"
+    last = saved[-1]
+    assert last["stage"] == stage
+    resumed = run_pipeline(tiny(method), resume=last)
+    assert _strip(resumed) == _strip(ref)
+
+
+def test_partial_table_never_proposes_unanswerable(nb201_table, monkeypatch):
+    part = copy.copy(nb201_table)
+    part.metrics = dict(nb201_table.metrics)
+    sig = part.metrics["cifar10-valid/x-valid@200"].copy()
+    missing = np.random.default_rng(0).random(len(sig)) < 0.6  # the table lacks 60%
+    sig[missing] = np.nan
+    part.metrics["cifar10-valid/x-valid@200"] = sig
+    monkeypatch.setattr(benchmarks, "load", lambda name: part)
+    events = []
+    res = run_pipeline(tiny(budget=40), listeners=[events.append])
+    assert res["queries"] == 40
+    for e in events:
+        if e.kind == "Queried":
+            row = part.index_of(part.space.from_native(e.arch))
+            assert not missing[row]
+    assert res["summary"]["skipped_unanswerable"] > 0
+
+
+def test_bad_input_is_one_sentence(nb201_table):
+    with pytest.raises(ConfigError, match="below the sample size"):
+        run_pipeline(tiny(budget=5))
+    with pytest.raises(ConfigError, match="no dataset 'imagenet99'"):
+        run_pipeline(tiny(dataset="imagenet99"))
+    with pytest.raises(ConfigError, match="particles"):
+        cfg = tiny()
+        cfg.search.particles = 7
+        run_pipeline(cfg)
+
+
+def test_benchmark_not_ready_says_how(tnao_home):
+    events = []
+    with pytest.raises(NotReadyError, match="tnao data import"):
+        run_pipeline(tiny(), listeners=[events.append])  # an empty home: no nb201 data
+    assert events == []  # bad input: nothing emitted, nothing half-written
+
+
+def test_registry_knows_all_methods():
+    assert get_method("tnao").name == "tnao" and get_method("nao").name == "nao"
+    with pytest.raises(ConfigError):
+        get_method("bogus")

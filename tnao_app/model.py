@@ -1,0 +1,152 @@
+"""The TNAO model: a Transformer auto-encoder of architecture tokens with a predictor head.
+
+    tokens (B, L) --embed + position--> Transformer encoder --flatten--> z (B, d_latent)
+    z --MLP--> per-position logits (B, L, V)          (decoder: reconstruction)
+    z --K small MLPs, averaged--> score (B,)          (predictor: ranks architectures)
+
+The predictor is trained with a ranking loss, so the latent space is ordered by
+performance rather than fitted to absolute accuracies; the decoder keeps z a faithful map
+of the architecture, so a search in z can be turned back into an architecture.
+
+"Improved" attention *(choice)*: when the space gives ``token_relations`` (which token
+positions touch in the cell's DAG), each head learns one additive bias for related and one
+for unrelated pairs, so attention can prefer a cell's graph neighbours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class ModelShape:
+    seq_len: int
+    vocab_size: int
+    d_model: int = 32
+    n_heads: int = 4
+    n_layers: int = 2
+    d_latent: int = 16
+    dropout: float = 0.0
+    n_predictors: int = 4
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block: self-attention with an optional additive bias per
+    head, then an MLP (written out, as torch's fused encoder mishandles per-head float
+    masks in eval mode)."""
+
+    def __init__(self, d: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads = n_heads
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+        self.drop = nn.Dropout(dropout)
+        self.p = dropout
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        B, L, D = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(D, dim=2)
+        q, k, v = (t.view(B, L, self.n_heads, D // self.n_heads).transpose(1, 2)
+                   for t in (q, k, v))
+        if bias is not None:
+            bias = bias.to(q.dtype)
+        a = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias, dropout_p=self.p if self.training else 0.0
+        )
+        x = x + self.drop(self.proj(a.transpose(1, 2).reshape(B, L, D)))
+        return x + self.drop(self.mlp(self.ln2(x)))
+
+
+class TNAOModel(nn.Module):
+    def __init__(self, shape: ModelShape, relations: np.ndarray | None = None):
+        super().__init__()
+        self.shape = shape
+        L, V, D = shape.seq_len, shape.vocab_size, shape.d_model
+        self.tok = nn.Embedding(V, D)
+        self.pos = nn.Parameter(torch.randn(L, D) * 0.02)
+        self.blocks = nn.ModuleList(
+            Block(D, shape.n_heads, shape.dropout) for _ in range(shape.n_layers)
+        )
+        self.norm = nn.LayerNorm(D)
+        # Flatten rather than mean-pool: z must keep which op sits on which edge.
+        self.to_z = nn.Linear(L * D, shape.d_latent)
+        self.decoder = nn.Sequential(
+            nn.Linear(shape.d_latent, 4 * D), nn.GELU(), nn.Linear(4 * D, L * V)
+        )
+        # An ensemble of small heads: their mean ranks better than one head on few labels.
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Linear(shape.d_latent, 2 * D), nn.GELU(), nn.Linear(2 * D, 1))
+            for _ in range(shape.n_predictors)
+        )
+        if relations is not None:
+            self.register_buffer("relations", torch.as_tensor(relations, dtype=torch.bool))
+            self.rel_bias = nn.Parameter(torch.zeros(shape.n_heads, 2))
+        else:
+            self.relations = None
+            self.rel_bias = None
+
+    def _attn_bias(self) -> torch.Tensor | None:
+        if self.relations is None:
+            return None
+        b = self.rel_bias  # (H, 2): bias for related / unrelated token pairs
+        return torch.where(self.relations, b[:, :1, None], b[:, 1:, None])[None]  # (1,H,L,L)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Latent ``z`` (B, d_latent) of integer tokens (B, L)."""
+        h = self.tok(tokens) + self.pos
+        bias = self._attn_bias()
+        for block in self.blocks:
+            h = block(h, bias)
+        return self.to_z(self.norm(h).flatten(1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Per-position logits (B, L, V) of latents (B, d_latent)."""
+        return self.decoder(z).view(z.shape[0], self.shape.seq_len, self.shape.vocab_size)
+
+    def predict_all(self, z: torch.Tensor) -> torch.Tensor:
+        """Each head's score (B, K)."""
+        return torch.cat([h(z) for h in self.heads], dim=1)
+
+    def predict(self, z: torch.Tensor) -> torch.Tensor:
+        """The ensemble's score (B,): higher = better architecture."""
+        return self.predict_all(z).mean(dim=1)
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        z = self.encode(tokens)
+        return z, self.decode(z), self.predict_all(z)
+
+
+def reconstruction_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the decoder's logits against the input tokens."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens.reshape(-1))
+
+
+def ranking_loss(
+    scores: torch.Tensor, target: torch.Tensor, kind: str = "bpr", margin: float = 0.1
+) -> torch.Tensor:
+    """Pairwise ranking loss over every ordered pair with different targets.
+
+    ``scores`` is (B,) or (B, K) (one column per head, each trained on the same pairs);
+    ``target`` (B,) is the search signal. ``bpr``: -log sigmoid(s_i - s_j) for y_i > y_j;
+    ``hinge``: max(0, margin - (s_i - s_j)).
+    """
+    if scores.dim() == 1:
+        scores = scores[:, None]
+    scores = scores.float()
+    better = target[:, None] > target[None, :]  # (B, B): row i beats column j
+    if not bool(better.any()):
+        return scores.sum() * 0.0
+    diff = scores[:, None, :] - scores[None, :, :]  # (B, B, K)
+    d = diff[better]  # (P, K)
+    if kind == "hinge":
+        loss = F.relu(margin - d)
+    else:
+        loss = F.softplus(-d)
+    return loss.mean()

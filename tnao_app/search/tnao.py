@@ -1,0 +1,357 @@
+"""TNAO: sample -> train -> search -> evaluate, optionally in several rounds.
+
+Round 0 samples ``n_labelled`` architectures uniformly from the whole space and queries
+them; every round then trains (round 0: from scratch; later rounds: fine-tunes on all
+labels so far), searches the latent space with CSO under the remapping scoring scheme, and
+queries the best distinct decoded architectures the swarm visited that the table can
+answer. ``rounds=1`` is the paper's single pass.
+
+Everything the run needs to continue sits in one state dict, checkpointed after the sample,
+after every epoch, every generation and every evaluate step; ``ctx.resume`` restores it, so
+an interrupted run ends exactly as an uninterrupted one with the same seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+
+from ..events import Generation, Progress, Queried, Sampled, StageFinished, StageStarted
+from ..model import ModelShape, TNAOModel
+from ..train import EpochStats, Trainer, rank_corr
+from .base import SearchContext, SearchMethod, _ignore
+from .cso import CSO, RemapScorer
+
+ENUMERATE_MAX = 100_000  # spaces up to this size train reconstruction on every cell
+DEFAULT_UNLABELLED = 20_000
+FALLBACK_ROWS = 20_000  # table rows scored when the swarm found too few answerable archs
+
+
+class TNAOSearch(SearchMethod):
+    name = "tnao"
+    search_stage = "search"
+
+    def __init__(self, ctx: SearchContext):
+        super().__init__(ctx)
+        self.cfg = ctx.config
+        self.space = ctx.table.space
+        self.predicted: dict[int, float] = {}  # row -> latest predicted score (leaderboard)
+        self.summary: dict = {"skipped_unanswerable": 0, "filled_from_pool": 0, "rounds": 0}
+
+    # -- building blocks -------------------------------------------------------------
+    def _pool(self) -> np.ndarray:
+        """Tokens of the free reconstruction pool (deterministic per seed; no queries)."""
+        n = self.cfg.sample.n_unlabelled
+        enum = getattr(self.space, "enumerate", None)
+        if n == 0 and enum is not None and len(self.ctx.table) <= ENUMERATE_MAX:
+            archs = enum()
+        else:
+            rng = np.random.default_rng([self.cfg.run.seed, 1])
+            seen: dict[str, object] = {}
+            for _ in range((n or DEFAULT_UNLABELLED) * 2):
+                a = self.space.sample(rng)
+                seen.setdefault(self.space.canonical_id(a), a)
+                if len(seen) >= (n or DEFAULT_UNLABELLED):
+                    break
+            archs = list(seen.values())
+        return np.stack([self.space.to_tokens(a) for a in archs]).astype(np.int64)
+
+    def _model(self) -> TNAOModel:
+        m = self.cfg.model
+        torch.manual_seed(self.cfg.run.seed)
+        shape = ModelShape(
+            self.space.seq_len, self.space.vocab_size, m.d_model, m.n_heads, m.n_layers,
+            m.d_latent, m.dropout, m.n_predictors,
+        )
+        rel = self.space.token_relations() if m.graph_attention else None
+        return TNAOModel(shape, rel)
+
+    def _labelled(self) -> tuple[list[int], np.ndarray, np.ndarray]:
+        rows = list(self.ctx.oracle.queried)
+        x = np.stack([self.ctx.table.tokens[r] for r in rows]).astype(np.int64)
+        y = np.array([self.ctx.oracle.queried[r] for r in rows], dtype=np.float64)
+        return rows, x, y
+
+    def _query(self, rows: list[int]) -> None:
+        o = self.ctx.oracle
+        for r in rows:
+            if o.exhausted:
+                break
+            new = r not in o.queried
+            v = o.query(r)
+            if new:
+                self.ctx.emit(Queried(self.ctx.table.native(r), v, o.n_queries, o.budget or 0))
+
+    def _snapshot(self, st: dict) -> dict:
+        """A deep copy of the run state plus every RNG, for ``ctx.checkpoint``."""
+        out = copy.deepcopy({k: v for k, v in st.items() if k != "trainer"})
+        out["rng"] = copy.deepcopy(self.rng.bit_generator.state)
+        out["queried"] = list(self.ctx.oracle.queried.items())
+        out["predicted"] = dict(self.predicted)
+        out["summary"] = dict(self.summary)
+        out["trainer"] = self.trainer.state_dict() if self.trainer is not None else None
+        return out
+
+    def _save(self, stage: str, step: int, st: dict) -> None:
+        if self.ctx.checkpoint is not _ignore:  # snapshots cost copies: only when kept
+            self.ctx.checkpoint(stage, step, self._snapshot(st))
+
+    def _quota(self, rnd: int) -> int:
+        o, c = self.ctx.oracle, self.cfg.search
+        left = (o.budget or 0) - o.n_queries
+        if c.top_k:
+            return min(c.top_k, left)
+        return math.ceil(left / max(c.rounds - rnd, 1))
+
+    # -- the run ---------------------------------------------------------------------
+    def run(self) -> None:
+        ctx = self.ctx
+        self.pool = self._pool()
+        self.trainer: Trainer | None = None
+        if ctx.resume:
+            st = self._restore(ctx.resume["state"])
+        else:
+            st = {"round": 0, "phase": "sample", "swarm": None, "scorer": None}
+        while st["phase"] != "done":
+            ctx.check_stop()
+            phase = st["phase"]
+            if phase == "sample":
+                self._sample(st)
+            elif phase == "train":
+                self._train(st)
+            elif phase == "search":
+                self._search(st)
+            elif phase == "evaluate":
+                self._evaluate(st)
+        self.summary["rounds"] = st["round"]
+
+    def _restore(self, state: dict) -> dict:
+        o = self.ctx.oracle
+        o.queried = dict((int(r), float(v)) for r, v in state["queried"])
+        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+        self.predicted = dict(state["predicted"])
+        self.summary = dict(state["summary"])
+        if state["trainer"] is not None:
+            self.trainer = self._new_trainer()
+            self.trainer.load_state_dict(state["trainer"])
+        return {k: copy.deepcopy(v) for k, v in state.items()
+                if k not in ("rng", "queried", "predicted", "summary", "trainer")}
+
+    def _new_trainer(self) -> Trainer:
+        ctx = self.ctx
+        seed = self.cfg.run.seed
+
+        def on_batch(done: int, total: int, loss: float) -> None:
+            ctx.emit(Progress("train", done, total, f"loss {loss:.4f}"))
+
+        return Trainer(
+            self._model(), self.cfg.train, device=ctx.device, seed=seed,
+            on_batch=on_batch, on_epoch=None, should_stop=ctx.should_stop,
+        )
+
+    def _sample(self, st: dict) -> None:
+        ctx, o, t0 = self.ctx, self.ctx.oracle, time.perf_counter()
+        ctx.emit(StageStarted("sample", 0))
+        rows: list[int] = []
+        seen: set[int] = set()
+        n = min(self.cfg.sample.n_labelled, o.budget or self.cfg.sample.n_labelled)
+        tries = 0
+        # Uniform over the whole space; archs the table cannot answer are skipped (counted).
+        while len(rows) < n and tries < 1000 * n:
+            tries += 1
+            a = self.space.sample(self.rng)
+            r = ctx.table.index_of(a)
+            if not o.answerable(r):
+                self.summary["skipped_unanswerable"] += 1
+                continue
+            if r not in seen:
+                seen.add(r)
+                rows.append(r)
+        self._query(rows)
+        ctx.emit(Sampled(tuple(ctx.table.native(r) for r in rows),
+                         tuple(o.queried[r] for r in rows)))
+        ctx.emit(StageFinished("sample", time.perf_counter() - t0,
+                               {"sampled": len(rows), "queries": o.n_queries}, 0))
+        st["phase"] = "train"
+        self._save("sample", 0, st)
+
+    def _train(self, st: dict) -> None:
+        ctx, tc, rnd = self.ctx, self.cfg.train, st["round"]
+        t0 = time.perf_counter()
+        ctx.emit(StageStarted("train", rnd))
+        if self.trainer is None:
+            self.trainer = self._new_trainer()
+        target = tc.epochs + rnd * tc.finetune_epochs
+        if st.pop("fresh_round", False):
+            self.trainer.begin_round()  # a fresh early-stopping record for this round
+        _, x, y = self._labelled()
+        pool = np.concatenate([self.pool, x])
+
+        def on_epoch(s: EpochStats) -> None:
+            ctx.emit(_epoch_event(s, ctx.device, rnd))
+            self._save("train", s.epoch, st)
+
+        self.trainer.on_epoch = on_epoch
+        last = self.trainer.fit(pool, x, y, target, split_seed=self.cfg.run.seed + rnd,
+                                max_batches=tc.finetune_batches if rnd else 0)
+        st["phase"] = "search"
+        st["swarm"] = st["scorer"] = None
+        summary = {"labels": len(y), "epochs": self.trainer.epoch}
+        if last is not None:
+            summary.update(val_tau=last.val_tau, train_tau=last.train_tau, loss=last.loss_total)
+        ctx.emit(StageFinished("train", time.perf_counter() - t0, summary, rnd))
+
+    # -- search ----------------------------------------------------------------------
+    def _pool_latents(self, scorer: RemapScorer) -> tuple[np.ndarray, np.ndarray]:
+        """Latents and predicted scores of the whole reconstruction pool."""
+        zs, ss = [], []
+        model, dev = self.trainer.model, self.ctx.device
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, len(self.pool), 4096):
+                t = torch.as_tensor(self.pool[i : i + 4096], device=dev)
+                z = model.encode(t)
+                zs.append(z.float().cpu().numpy())
+                ss.append(model.predict(z).float().cpu().numpy())
+        return np.concatenate(zs).astype(np.float64), np.concatenate(ss).astype(np.float64)
+
+    def _setup_search(self, st: dict) -> tuple[RemapScorer, np.ndarray, np.ndarray, np.ndarray]:
+        scorer = RemapScorer(self.trainer.model, self.space, self.ctx.table, self.ctx.oracle,
+                             self.ctx.device)
+        z_pool, s_pool = self._pool_latents(scorer)
+        lo, hi = z_pool.min(axis=0), z_pool.max(axis=0)
+        return scorer, z_pool, s_pool, (lo, hi)
+
+    def _start_points(self, z_pool, s_pool, n: int) -> np.ndarray:
+        """Where the swarm starts: the best latents (by the predictor over the pool, or by
+        signal over the labelled set) plus noise scaled to the latent box."""
+        c = self.cfg.search
+        span = z_pool.max(axis=0) - z_pool.min(axis=0)
+        if c.init == "labelled":
+            rows, x, y = self._labelled()
+            z_lab, _ = RemapScorer(self.trainer.model, self.space, self.ctx.table,
+                                   self.ctx.oracle, self.ctx.device).encode_archs(
+                [self.space.from_tokens(t.tolist()) for t in x])
+            order = np.argsort(-y, kind="stable")
+            base = z_lab[order[np.arange(n) % len(order)]]
+        else:
+            order = np.argsort(-s_pool, kind="stable")
+            base = z_pool[order[np.arange(n) % len(order)]]
+        return base + self.rng.normal(size=base.shape) * c.init_noise * span
+
+    def _search(self, st: dict) -> None:
+        ctx, c, rnd = self.ctx, self.cfg.search, st["round"]
+        t0 = time.perf_counter()
+        ctx.emit(StageStarted(self.search_stage, rnd))
+        scorer, z_pool, s_pool, (lo, hi) = self._setup_search(st)
+        span = hi - lo
+        order = np.argsort(-s_pool, kind="stable")
+        cursor = {"i": c.particles}
+
+        def restart_points(n: int) -> np.ndarray:
+            # Next-best pool latents the swarm has not started from, plus noise.
+            idx = order[(cursor["i"] + np.arange(n)) % len(order)]
+            cursor["i"] += n
+            return z_pool[idx] + self.rng.normal(size=(n, z_pool.shape[1])) * c.init_noise * span
+
+        swarm = CSO(scorer, lo, hi, self.rng, phi=c.phi, remap=c.remap,
+                    restart_patience=c.restart_patience, restart_points=restart_points)
+        if st["swarm"] is not None:
+            scorer.load_state_dict(st["scorer"])
+            swarm.load_state_dict(st["swarm"])
+            cursor["i"] = st["cursor"]
+        else:
+            swarm.start(self._start_points(z_pool, s_pool, c.particles))
+        while swarm.gen < c.generations:
+            ctx.check_stop()
+            swarm.step()
+            ctx.emit(Generation(swarm.gen, c.generations, swarm.best_f, float(swarm.f.mean()),
+                                len(scorer.visits), rnd))
+            st["swarm"], st["scorer"] = swarm.state_dict(), scorer.state_dict()
+            st["cursor"] = cursor["i"]
+            self._save("search", rnd * c.generations + swarm.gen, st)
+        st["scorer"] = scorer.state_dict()
+        st["pool_best"] = float(s_pool.max()) if len(s_pool) else float("nan")
+        st["phase"] = "evaluate"
+        ctx.emit(StageFinished(self.search_stage, time.perf_counter() - t0, {
+            "distinct": len(scorer.visits), "best_score": swarm.best_f,
+            "restarts": swarm.restarts, "pool_best_score": st["pool_best"],
+        }, rnd))
+
+    # -- evaluate --------------------------------------------------------------------
+    def _evaluate(self, st: dict) -> None:
+        ctx, o, rnd = self.ctx, self.ctx.oracle, st["round"]
+        t0 = time.perf_counter()
+        ctx.emit(StageStarted("evaluate", rnd))
+        scorer = RemapScorer(self.trainer.model, self.space, ctx.table, o, ctx.device)
+        scorer.load_state_dict(st["scorer"])
+        q = self._quota(rnd)
+        picks: list[int] = []
+        skipped = 0
+        for v in scorer.ranked():
+            if len(picks) >= q:
+                break
+            if v.row is None or not v.answerable:
+                skipped += 1  # the table cannot answer it: never proposed
+                continue
+            if v.row not in o.queried and v.row not in picks:
+                picks.append(v.row)
+                self.predicted[v.row] = v.score
+        filled = self._fill(picks, q, scorer)
+        self.summary["skipped_unanswerable"] += skipped
+        self.summary["filled_from_pool"] += filled
+        # Honest check of the predictor that chose them: tau on the new, unseen labels.
+        before = o.n_queries
+        self._query(picks)
+        got = [r for r in picks if r in o.queried]
+        tau, _ = rank_corr(np.array([self.predicted[r] for r in got]),
+                           np.array([o.queried[r] for r in got]))
+        self._refresh_predictions(scorer)
+        st["round"] = rnd + 1
+        more = not o.exhausted and st["round"] < self.cfg.search.rounds
+        st["phase"] = "train" if more else "done"
+        st["fresh_round"] = more
+        st["swarm"] = st["scorer"] = None
+        ctx.emit(StageFinished("evaluate", time.perf_counter() - t0, {
+            "queried": o.n_queries - before, "queries": o.n_queries,
+            "skipped_unanswerable": skipped, "filled_from_pool": filled,
+            "tau_on_new": tau, "best_signal": max(o.queried.values()),
+        }, rnd))
+        self._save("evaluate", rnd, st)
+
+    def _fill(self, picks: list[int], q: int, scorer: RemapScorer) -> int:
+        """Too few answerable distinct archs visited: take the best-predicted unqueried
+        answerable table rows instead (knowing which archs a table covers costs no query)."""
+        if len(picks) >= q:
+            return 0
+        o, table = self.ctx.oracle, self.ctx.table
+        rows = np.arange(len(table))
+        if len(rows) > FALLBACK_ROWS:
+            rows = np.sort(self.rng.choice(rows, FALLBACK_ROWS, replace=False))
+        rows = [int(r) for r in rows if (table.tokens[r] >= 0).all() and o.answerable(int(r))
+                and int(r) not in o.queried and int(r) not in picks]
+        if not rows:
+            return 0
+        _, s = scorer.encode_archs([table.arch(r) for r in rows])
+        n0 = len(picks)
+        for k in np.argsort(-s, kind="stable")[: q - n0]:
+            picks.append(rows[k])
+            self.predicted[rows[k]] = float(s[k])
+        return len(picks) - n0
+
+    def _refresh_predictions(self, scorer: RemapScorer) -> None:
+        """The current model's score of every queried row (for the leaderboard)."""
+        rows = list(self.ctx.oracle.queried)
+        _, s = scorer.encode_archs([self.ctx.table.arch(r) for r in rows])
+        self.predicted.update({r: float(v) for r, v in zip(rows, s, strict=False)})
+
+
+def _epoch_event(s: EpochStats, device: str, rnd: int):
+    from ..events import EpochEnded
+
+    return EpochEnded(s.epoch, s.epochs, s.loss_rec, s.loss_rank, s.loss_total,
+                      s.val_tau, s.val_spearman, s.seconds, device, rnd)
