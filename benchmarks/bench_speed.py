@@ -214,8 +214,8 @@ def main() -> None:
             b = max(batches)
             v = tnao_throughput(dev, b, L, V, n_rows=b * (8 if dev == "cuda" else 3),
                                 same_size=same)
-            t.add_row("TNAO Trainer", dev,
-                      f"batch {b}, {'d128, 4 enc layers + MLP decoder' if same else 'default model'}",
+            size = "d128, 4 enc layers + MLP decoder" if same else "default model"
+            t.add_row("TNAO Trainer", dev, f"batch {b}, {size}",
                       f"{v:,.0f} archs/s", f"{v / best:.2f}x")
     if not args.skip_run:
         bench = "nb201" if any(r["ready"] and r["benchmark"] == "nb201"
