@@ -1,5 +1,128 @@
-"""Placeholder until this command group lands."""
+"""``tnao experiment``: methods x seeds x budgets on one benchmark, as a table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from .. import experiment as ex
+from ..errors import ConfigError
+
+console = Console()
+err_console = Console(stderr=True)
 
 
-def register(app) -> None:
-    return None
+def _read_config(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path} ({exc.strerror}).") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"The config file {path} is not valid JSON ({exc}).") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ConfigError(
+            f"The config file {path} must hold a JSON object of sections, like "
+            '{"baselines": {"population": 20}}.'
+        )
+    return data
+
+
+def _median(v: float | None) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+def render(exp: ex.Experiment) -> RichTable:
+    o = exp.optimum
+    t = RichTable(
+        title=f"{exp.benchmark} {exp.dataset}: {len(exp.seeds)} seeds",
+        caption_justify="left",
+        caption=(
+            f"search signal {exp.signal}; reported {exp.report}"
+            + (f" ({exp.note})" if exp.note else "")
+            + f".\ntop-test = the table's best {exp.report} "
+            f"({o['top_test']['value']:.4f}, row {', '.join(map(str, o['top_test']['rows']))})"
+            f"; top-signal = its best {exp.signal} ({o['top_signal']['value']:.4f}, row "
+            f"{', '.join(map(str, o['top_signal']['rows']))}).\ntop-test / top-signal: "
+            "seeds that queried that architecture within the budget; med q: median position "
+            "of its first query, over the seeds that found it within that budget; s/run: "
+            "seconds per run (anytime methods run once, at the largest budget)."
+        ),
+    )
+    for col, just in (("method", "left"), ("budget", "right"), ("test ± std", "right"),
+                      ("top-test", "right"), ("med q", "right"),
+                      ("top-signal", "right"), ("med q ", "right"), ("s/run", "right")):
+        t.add_column(col, justify=just, no_wrap=True)
+    last = None
+    for r in exp.rows:
+        if last is not None and r["method"] != last:
+            t.add_section()
+        last = r["method"]
+        mean = "nan" if math.isnan(r["test_mean"]) else f"{r['test_mean']:.3f}"
+        t.add_row(
+            r["method"], str(r["budget"]), f"{mean}±{r['test_std']:.3f}",
+            f"{r['top_test_found']}/{r['seeds']}", _median(r["top_test_median_queries"]),
+            f"{r['top_signal_found']}/{r['seeds']}", _median(r["top_signal_median_queries"]),
+            f"{r['seconds_mean']:.1f}",
+        )
+    return t
+
+
+def experiment(
+    benchmark: str = typer.Option("analog", "--benchmark", "-b", help="analog, nb201 or nb101."),
+    dataset: str = typer.Option("cifar10", "--dataset", "-d", help="Dataset of the benchmark."),
+    methods: str = typer.Option(
+        "tnao,random,evolution,nao,predictor", "--methods", "-m",
+        help="Comma-separated methods.",
+    ),
+    seeds: str = typer.Option("0-9", "--seeds", "-s", help="Seeds: 0-29 or 0,1,5."),
+    budgets: str = typer.Option("50,100,150,200", "--budgets", help="Query budgets: 50,100."),
+    workers: int = typer.Option(0, "--workers", "-w",
+                                help="Worker processes (0 = one per CPU core)."),
+    config: Path = typer.Option(None, "--config", "-c",
+                                help="JSON file of method settings (config sections)."),
+    csv_path: Path = typer.Option(None, "--csv", help="Also write the summary as CSV here."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
+) -> None:
+    """Compare search methods over seeds and budgets; anytime methods run once per seed
+    at the largest budget and are read off their query trajectory."""
+    method_list = ex.parse_methods(methods)
+    seed_list = ex.parse_seeds(seeds)
+    budget_list = ex.parse_budgets(budgets)
+    if workers < 0:
+        raise ConfigError(f"--workers must be 0 (one per core) or more, got {workers}.")
+    base = _read_config(config)
+    if as_json:
+        result = ex.run_experiment(benchmark, dataset, method_list, seed_list, budget_list,
+                                   workers=workers or None, config=base)
+    else:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                      transient=True) as bar:
+            task = bar.add_task("runs", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = ex.run_experiment(benchmark, dataset, method_list, seed_list,
+                                       budget_list, workers=workers or None, config=base,
+                                       progress=progress)
+    if csv_path is not None:
+        ex.write_csv(result, csv_path)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        console.print(render(result))
+        if csv_path is not None:
+            console.print(f"Summary written to {csv_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("experiment")(experiment)

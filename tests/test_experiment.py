@@ -1,0 +1,152 @@
+"""`tnao experiment` and tnao_app.experiment: parsing, the anytime trajectory reading,
+the summary, the process pool, and the CLI's exit codes. Runs on the analog table (the
+embedded default) with tiny settings."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from tnao_app import benchmarks
+from tnao_app import experiment as ex
+from tnao_app.cli import main
+from tnao_app.errors import ConfigError
+
+TINY = {"baselines": {"predictor_init": 8, "predictor_batch": 8, "predictor_epochs": 20,
+                      "predictor_ensemble": 2}}
+
+
+def test_parse_seeds_budgets_methods():
+    assert ex.parse_seeds("0-3") == [0, 1, 2, 3]
+    assert ex.parse_seeds("5,1, 1,2-3") == [1, 2, 3, 5]
+    assert ex.parse_budgets("100,50,50") == [50, 100]
+    assert ex.parse_methods("random, predictor,random") == ["random", "predictor"]
+    for bad in ("", "a-b", "3-1", "-1", "1,,2", "1.5"):
+        with pytest.raises(ConfigError):
+            ex.parse_seeds(bad)
+    for bad in ("", "0", "10,x", "-5", "1e3"):
+        with pytest.raises(ConfigError):
+            ex.parse_budgets(bad)
+    with pytest.raises(ConfigError, match="'bogus'"):
+        ex.parse_methods("random,bogus")
+
+
+def test_plan_runs_anytime_once():
+    got = ex.plan(["random", "tnao"], [0, 1], [20, 40])
+    assert ("random", 0, 40) in got and ("random", 0, 20) not in got
+    assert {("tnao", 0, 20), ("tnao", 0, 40)} <= set(got)
+    assert len(got) == 2 + 4
+
+
+def test_summary_reads_budgets_off_one_trajectory(analog_table):
+    """Synthetic trajectories (mechanics only): the optimum queried 3rd in seed 0 and
+    never in seed 1."""
+    t = analog_table
+    sig = t.metric("baseline")
+    opt = int(np.nanargmax(sig))
+    others = [int(r) for r in np.argsort(sig)[:6]]  # six of the worst rows
+    traj0 = others[:2] + [opt] + others[2:5]
+    traj1 = others[:6]
+    results = [
+        {"method": "random", "seed": 0, "budget": 6, "rows": traj0,
+         "signal": [float(sig[r]) for r in traj0], "seconds": 1.0},
+        {"method": "random", "seed": 1, "budget": 6, "rows": traj1,
+         "signal": [float(sig[r]) for r in traj1], "seconds": 3.0},
+    ]
+    e = ex.summarize(t, "cifar10", results, ["random"], [0, 1], [2, 3, 6])
+    by_b = {r["budget"]: r for r in e.rows}
+    assert by_b[2]["top_test_found"] == 0 and by_b[2]["top_test_median_queries"] is None
+    assert by_b[3]["top_test_found"] == 1 and by_b[3]["top_test_median_queries"] == 3
+    assert by_b[6]["top_test_share"] == 0.5 and by_b[6]["top_signal_found"] == 1
+    best1 = max(traj1, key=lambda r: sig[r])
+    assert by_b[6]["test_mean"] == pytest.approx((sig[opt] + sig[best1]) / 2)
+    assert by_b[6]["seconds_mean"] == 2.0
+    run0 = [r for r in e.runs if r["seed"] == 0 and r["budget"] == 2][0]
+    assert run0["best_row"] == max(traj0[:2], key=lambda r: sig[r])
+
+
+def test_experiment_tiny_and_pool_agrees(analog_table):
+    """2 seeds, the three baselines, budgets 20 and 40: the numbers come from real runs
+    and the process pool gives exactly what one process gives."""
+    args = ("analog", "cifar10", ["random", "evolution", "predictor"], [0, 1], [20, 40])
+    one = ex.run_experiment(*args, workers=1, config=TINY)
+    assert [(r["method"], r["budget"]) for r in one.rows] == [
+        (m, b) for m in ("random", "evolution", "predictor") for b in (20, 40)]
+    for r in one.rows:
+        assert r["seeds"] == 2 and 80 < r["test_mean"] < 95
+    # each budget-20 row is the first 20 queries of the budget-40 run of that seed
+    for run in one.runs:
+        if run["budget"] == 20:
+            full = next(x for x in one.runs if x["budget"] == 40 and x["seed"] == run["seed"]
+                        and x["method"] == run["method"])
+            assert run["best_row"] in full["trajectory"][:20]
+            assert run["queries"] == 20 and len(full["trajectory"]) == 40
+    # the pool (spawned workers) gives exactly what one process gives; the two cheap
+    # methods keep this quick
+    cheap = ("analog", "cifar10", ["random", "evolution"], [0, 1], [20, 40])
+    pooled = ex.run_experiment(*cheap, workers=2, config=TINY)
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k != "seconds_mean"} for r in rows]
+
+    assert strip(pooled.rows) == strip(one.rows[:4])
+
+
+def test_cli_json_and_csv(analog_table, tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(TINY))
+    out = tmp_path / "sum.csv"
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "--methods", "random,evolution", "--seeds", "0-1",
+              "--budgets", "10,20", "--workers", "1", "--config", str(cfg),
+              "--csv", str(out), "--json"])
+    assert exc.value.code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["benchmark"] == "analog" and len(data["summary"]) == 4
+    assert data["optimum"]["top_test"]["rows"] == [int(np.nanargmax(
+        analog_table.metric("baseline")))]
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["method"], r["budget"]) for r in rows] == [
+        ("random", "10"), ("random", "20"), ("evolution", "10"), ("evolution", "20")]
+
+
+def test_cli_table(analog_table, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "--methods", "random", "--seeds", "0", "--budgets", "5",
+              "--workers", "1"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "analog cifar10" in out and "top-test" in out and "random" in out
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    (["--methods", "random,foo"], 2, "Method 'foo' is unknown"),
+    (["--seeds", "9-2"], 2, "runs backwards"),
+    (["--budgets", "10,ten"], 2, "Budgets '10,ten'"),
+    (["--dataset", "mnist", "--methods", "random"], 2, "no dataset 'mnist'"),
+    (["--benchmark", "nope", "--methods", "random"], 2, "Unknown benchmark 'nope'"),
+    (["--benchmark", "nb201", "--methods", "random"], 1, "has no data yet"),
+    (["--workers", "-1", "--methods", "random"], 2, "--workers"),
+    (["--config", "/nonexistent/x.json", "--methods", "random"], 2, "Cannot read"),
+])
+def test_cli_bad_input(tnao_home, capsys, argv, code, words):
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "--seeds", "0", "--budgets", "5", *argv])
+    assert exc.value.code == code
+    err = capsys.readouterr().err
+    assert words in err.replace("\n", " ")
+    assert "Traceback" not in err
+
+
+def test_cli_bad_config_values(tnao_home, tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"baselines": {"population": 0}}))
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "--methods", "evolution", "--seeds", "0", "--budgets", "5",
+              "--config", str(cfg)])
+    assert exc.value.code == 2
+    assert "baselines.population" in capsys.readouterr().err
+    assert benchmarks.load("analog") is not None

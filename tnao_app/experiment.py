@@ -1,0 +1,370 @@
+"""Experiments: methods x seeds x budgets on one benchmark and dataset, summarised.
+
+Each (method, seed, budget) run is deterministic per seed and independent of the others,
+so runs go to a process pool (one torch thread per worker) and the summary does not
+depend on the number of workers or the order runs finish in.
+
+*Anytime* methods (random, evolution, predictor) query in an order that does not depend on
+the budget: a run at budget b queries exactly the first b rows of a run at a larger
+budget. They run once per seed at the largest budget, and every smaller budget is read
+off the query trajectory (the oracle keeps query order). TNAO and NAO plan their stages
+around the budget, so they run once per budget.
+
+What a budget b reports, per seed: the returned architecture (best search signal among the
+first b queries; ties: the first queried), its reported metric, and whether the table's
+optimum was among those queries, for two optima: the best *reported* value of the whole
+table (``top_test``) and the best *search signal* (``top_signal``; the target where the
+signal is a proxy, e.g. 12-epoch validation for cifar100 / ImageNet16-120). Tied optimum
+values count as one target: any of them found counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from . import benchmarks
+from .benchmarks.base import Oracle, Table
+from .config import METHODS, Config
+from .errors import ConfigError, NotReadyError
+from .search.base import SearchContext, SearchMethod
+
+ANYTIME = ("random", "evolution", "predictor")
+SUMMARY_FIELDS = (
+    "method", "budget", "seeds", "test_mean", "test_std", "top_test_found",
+    "top_test_share", "top_test_median_queries", "top_signal_found", "top_signal_share",
+    "top_signal_median_queries", "seconds_mean",
+)
+
+
+# ---------------------------------------------------------------- parsing user input
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-29', '0,1,5' or a mix ('0-4,10') -> sorted distinct seeds."""
+    out: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not m:
+            raise ConfigError(
+                f"Seeds '{text}' are not understood; expected a range like 0-29 or a "
+                "list like 0,1,5 of non-negative integers."
+            )
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo:
+            raise ConfigError(f"Seed range '{part}' runs backwards; expected low-high.")
+        out.update(range(lo, hi + 1))
+    return sorted(out)
+
+
+def parse_budgets(text: str) -> list[int]:
+    """'50,100,150' -> sorted distinct positive budgets."""
+    out: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise ConfigError(
+                f"Budgets '{text}' are not understood; expected positive integers "
+                "separated by commas, like 50,100,150."
+            )
+        out.add(int(part))
+    return sorted(out)
+
+
+def parse_methods(text: str) -> list[str]:
+    """'tnao,random' -> method names in the given order, checked against METHODS."""
+    out: list[str] = []
+    for part in str(text).split(","):
+        name = part.strip()
+        if name not in METHODS:
+            raise ConfigError(
+                f"Method '{name}' is unknown; expected a comma-separated list of "
+                f"{', '.join(METHODS)}."
+            )
+        if name not in out:
+            out.append(name)
+    return out
+
+
+# ---------------------------------------------------------------- methods and runs
+
+
+def method_class(name: str) -> type[SearchMethod]:
+    """The class of method ``name``: from the engine's registry when it is there, with
+    the baselines always available (they live beside this module)."""
+    try:
+        from .search.registry import get_method
+    except ImportError:
+        get_method = None
+    if get_method is not None:
+        return get_method(name)
+    if name == "random":
+        from .search.random import RandomSearch
+
+        return RandomSearch
+    if name == "evolution":
+        from .search.evolution import RegularizedEvolution
+
+        return RegularizedEvolution
+    if name == "predictor":
+        from .search.predictor import PredictorGuided
+
+        return PredictorGuided
+    raise NotReadyError(f"Method '{name}' is not available in this build yet.")
+
+
+def load_table(benchmark: str) -> Table:
+    """The table of ``benchmark`` with a one-sentence error for any reason it is absent."""
+    try:
+        return benchmarks.load(benchmark)
+    except ImportError:
+        raise NotReadyError(
+            f"Benchmark '{benchmark}' is not available in this build yet."
+        ) from None
+
+
+_TABLES: dict[str, Table] = {}  # per process: a worker loads each table once
+
+
+def _table(benchmark: str) -> Table:
+    if benchmark not in _TABLES:
+        _TABLES[benchmark] = load_table(benchmark)
+    return _TABLES[benchmark]
+
+
+def task_config(base: dict, benchmark: str, dataset: str, method: str, seed: int,
+                budget: int) -> Config:
+    """The resolved, validated config of one run."""
+    data = {k: dict(v) for k, v in (base or {}).items()}
+    data.setdefault("run", {}).update(
+        benchmark=benchmark, dataset=dataset, method=method, seed=seed, budget=budget,
+        device="cpu",
+    )
+    cfg = Config.from_dict(data).validate()
+    cfg.baselines.check()
+    return cfg
+
+
+def run_one(task: tuple) -> dict:
+    """One run (picklable for the pool): returns its query trajectory."""
+    benchmark, dataset, method, seed, budget, base = task
+    cfg = task_config(base, benchmark, dataset, method, seed, budget)
+    table = _table(benchmark)
+    oracle = Oracle(table, dataset, budget)
+    ctx = SearchContext(table=table, oracle=oracle, config=cfg, device="cpu")
+    t0 = time.perf_counter()
+    method_class(method)(ctx).run()
+    return {
+        "method": method, "seed": seed, "budget": budget,
+        "rows": [int(r) for r in oracle.queried],
+        "signal": [float(v) for v in oracle.queried.values()],
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _init_worker() -> None:
+    """One torch thread per worker: the pool already uses every core. The variable is
+    read when torch is first imported, so a worker that never needs torch skips it."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def plan(methods: Sequence[str], seeds: Sequence[int], budgets: Sequence[int]) -> list:
+    """(method, seed, budget) runs: anytime methods once at the largest budget."""
+    top = max(budgets)
+    out = []
+    for m in methods:
+        for s in seeds:
+            for b in ([top] if m in ANYTIME else budgets):
+                out.append((m, s, b))
+    return out
+
+
+# ---------------------------------------------------------------- summary
+
+
+@dataclass
+class Experiment:
+    benchmark: str
+    dataset: str
+    signal: str
+    report: str
+    note: str
+    methods: list[str]
+    seeds: list[int]
+    budgets: list[int]
+    optimum: dict
+    rows: list[dict] = field(default_factory=list)  # one per (method, budget)
+    runs: list[dict] = field(default_factory=list)  # one per (method, seed, budget)
+
+    def to_dict(self) -> dict:
+        return {
+            "benchmark": self.benchmark, "dataset": self.dataset, "signal": self.signal,
+            "report": self.report, "note": self.note, "methods": self.methods,
+            "seeds": self.seeds, "budgets": self.budgets, "optimum": self.optimum,
+            "summary": self.rows, "runs": self.runs,
+        }
+
+    def csv_text(self) -> str:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+        w.writeheader()
+        for r in self.rows:
+            w.writerow({k: r[k] for k in SUMMARY_FIELDS})
+        return buf.getvalue()
+
+
+def _first_hit(rows: Sequence[int], targets: set[int]) -> int | None:
+    """1-based position of the first row in ``targets``."""
+    for i, r in enumerate(rows):
+        if r in targets:
+            return i + 1
+    return None
+
+
+def optima(table: Table, dataset: str) -> dict:
+    """The table's best reported value and best signal, with the rows that hold them."""
+    spec = table.dataset(dataset)
+    rep, sig = table.metric(spec.report), table.metric(spec.signal)
+    answerable = ~np.isnan(sig)  # an arch no query can reach cannot count as a target
+    best_rep = float(np.nanmax(np.where(answerable, rep, np.nan)))
+    best_sig = float(np.nanmax(sig))
+    top_test = np.flatnonzero(answerable & (rep == best_rep)).tolist()
+    top_signal = np.flatnonzero(sig == best_sig).tolist()
+    return {
+        "top_test": {"value": best_rep, "rows": top_test,
+                     "archs": [_native(table, r) for r in top_test]},
+        "top_signal": {"value": best_sig, "rows": top_signal,
+                       "archs": [_native(table, r) for r in top_signal],
+                       "report": [float(rep[r]) for r in top_signal]},
+    }
+
+
+def _native(table: Table, row: int) -> str:
+    return table.native(row) if (table.tokens[row] >= 0).all() else str(row)
+
+
+def summarize(table: Table, dataset: str, results: Sequence[dict], methods: Sequence[str],
+              seeds: Sequence[int], budgets: Sequence[int]) -> Experiment:
+    spec = table.dataset(dataset)
+    rep = table.metric(spec.report)
+    opt = optima(table, dataset)
+    t_test, t_sig = set(opt["top_test"]["rows"]), set(opt["top_signal"]["rows"])
+    exp = Experiment(table.benchmark, dataset, spec.signal, spec.report, spec.note,
+                     list(methods), list(seeds), list(budgets), opt)
+    by_key = {(r["method"], r["seed"], r["budget"]): r for r in results}
+    top = max(budgets)
+    for m in methods:
+        for b in budgets:
+            per_seed = []
+            for s in seeds:
+                res = by_key[(m, s, top if m in ANYTIME else b)]
+                rows, signal = res["rows"][:b], res["signal"][:b]
+                if not rows:
+                    continue
+                best = rows[int(np.argmax(signal))]  # argmax: first of ties
+                q_test, q_sig = _first_hit(rows, t_test), _first_hit(rows, t_sig)
+                run = {
+                    "method": m, "seed": s, "budget": b, "queries": len(rows),
+                    "best_row": best, "best_arch": _native(table, best),
+                    "best_signal": float(max(signal)), "best_test": float(rep[best]),
+                    "top_test_at": q_test, "top_signal_at": q_sig,
+                    "seconds": res["seconds"], "shared_run_budget": res["budget"],
+                }
+                if b == (top if m in ANYTIME else b):
+                    run["trajectory"] = res["rows"]
+                exp.runs.append(run)
+                per_seed.append(run)
+            tests = np.array([r["best_test"] for r in per_seed])
+            hits_t = [r["top_test_at"] for r in per_seed if r["top_test_at"] is not None]
+            hits_s = [r["top_signal_at"] for r in per_seed if r["top_signal_at"] is not None]
+            n = len(per_seed)
+            exp.rows.append({
+                "method": m, "budget": b, "seeds": n,
+                "test_mean": float(tests.mean()) if n else math.nan,
+                "test_std": float(tests.std(ddof=1)) if n > 1 else 0.0,
+                "top_test_found": len(hits_t),
+                "top_test_share": len(hits_t) / n if n else math.nan,
+                "top_test_median_queries": float(np.median(hits_t)) if hits_t else None,
+                "top_signal_found": len(hits_s),
+                "top_signal_share": len(hits_s) / n if n else math.nan,
+                "top_signal_median_queries": float(np.median(hits_s)) if hits_s else None,
+                "seconds_mean": float(np.mean([r["seconds"] for r in per_seed])) if n else 0.0,
+            })
+    return exp
+
+
+# ---------------------------------------------------------------- the driver
+
+
+def run_experiment(
+    benchmark: str,
+    dataset: str,
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    *,
+    workers: int | None = None,
+    config: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Experiment:
+    """Run the grid and summarise it. Every input is checked before any run starts."""
+    methods, seeds, budgets = list(methods), list(seeds), list(budgets)
+    if not methods or not seeds or not budgets:
+        raise ConfigError("An experiment needs at least one method, one seed and one budget.")
+    table = load_table(benchmark)
+    table.dataset(dataset)
+    base = config or {}
+    for m in methods:
+        method_class(m)
+        for b in budgets:
+            task_config(base, benchmark, dataset, m, seeds[0], b)
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    todo = plan(methods, seeds, budgets)
+    tasks = [(benchmark, dataset, m, s, b, base) for m, s, b in todo]
+    # the main process's table serves in-process runs; workers load their own
+    _TABLES[benchmark] = table
+    results: list[dict] = []
+    if progress:
+        progress(0, len(tasks))
+    if workers == 1 or len(tasks) == 1:
+        _init_worker()
+        for t in tasks:
+            results.append(run_one(t))
+            if progress:
+                progress(len(results), len(tasks))
+    else:
+        # spawn, not fork: a forked copy of a process that already ran torch can hang
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
+                                 mp_context=get_context("spawn"),
+                                 initializer=_init_worker) as pool:
+            for res in pool.map(run_one, tasks, chunksize=1):
+                results.append(res)
+                if progress:
+                    progress(len(results), len(tasks))
+    return summarize(table, dataset, results, methods, seeds, budgets)
+
+
+def write_csv(exp: Experiment, path: Path) -> None:
+    """The summary table as CSV, written atomically (never half a file)."""
+    from .benchmarks.cache import atomic_write
+
+    text = exp.csv_text().encode("utf-8")
+    try:
+        atomic_write(Path(path), lambda f: f.write(text))
+    except OSError as exc:
+        raise ConfigError(f"Cannot write the CSV file {path} ({exc.strerror}).") from None
