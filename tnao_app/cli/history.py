@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text as RichText
 
 from ..errors import ConfigError
 
@@ -70,20 +72,29 @@ def history(
         console.print("No runs recorded yet." if not (benchmark or status)
                       else "No run matches these filters.")
         return
-    t = RichTable(title=f"Runs ({len(runs)})")
+    t = RichTable(title=f"Runs ({len(runs)}); test = reported accuracy of the best found",
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1),
+                  collapse_padding=True)
     named = any(r["name"] for r in runs)
     cols = ["id", *(["name"] if named else []), "benchmark", "dataset", "method", "seed",
-            "status", "started", "queries", "best test", "best arch"]
-    for col in cols:
-        t.add_column(col, overflow="fold", no_wrap=col in ("id", "status"),
-                     justify="right" if col in ("seed", "queries", "best test") else "left")
-    for r in runs:
-        t.add_row(
+            "status", "started", "queries", "test"]
+    rows = [
+        [
             r["id"], *([r["name"]] if named else []), r["benchmark"], r["dataset"],
             r["method"], str(r["seed"]), _status(r["status"]),
-            _when(r["started_at"] or r["created_at"]), _num(r["n_queries"], "{}"),
-            _num(r["best_test"]), r["best_arch"] or "",
-        )
+            _when(r["started_at"] or r["created_at"])[5:16], _num(r["n_queries"], "{}"),
+            _num(r["best_test"]),
+        ]
+        for r in runs
+    ]
+    # The architecture string (90 characters for NB201) is in `tnao show` and the JSON;
+    # here each column is as wide as its widest cell, so ids are never cut.
+    for j, col in enumerate(cols):
+        width = max([len(col)] + [len(RichText.from_markup(row[j]).plain) for row in rows])
+        t.add_column(col, no_wrap=True, min_width=width,
+                     justify="right" if col in ("seed", "queries", "test") else "left")
+    for row in rows:
+        t.add_row(*row)
     console.print(t)
 
 
