@@ -11,11 +11,11 @@ import json
 import sqlite3
 
 import pytest
-from tnao_app.storage import SCHEMA_VERSION, Store
 
 from tnao_app import events as ev
 from tnao_app.cli import main
 from tnao_app.config import Config
+from tnao_app.storage import SCHEMA_VERSION, Store
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
 TINY = {"run": {"benchmark": "analog", "budget": 24, "device": "cpu", "threads": 1},

@@ -13,7 +13,6 @@ import os
 import numpy as np
 import pytest
 import torch
-from tnao_app.storage import Store
 
 from tnao_app import events as ev
 from tnao_app.benchmarks.nb201 import SPACE as NB201
@@ -27,6 +26,7 @@ from tnao_app.export import (
     parse_csv,
     parse_json,
 )
+from tnao_app.storage import Store
 
 # Two NB101 cells (matrix + ops): a 7-vertex one whose vertex 5 has no input (pruned), and
 # a 5-vertex one with an isolated vertex 3 whose input also feeds the output directly.

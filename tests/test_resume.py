@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tnao_app.storage import Store
-from tnao_app.storage.runner import resume_run, start_run
 
 from tnao_app.cli import main
 from tnao_app.config import Config
 from tnao_app.search.base import Stopped
+from tnao_app.storage import Store
+from tnao_app.storage.runner import resume_run, start_run
 
 CONFIG = {
     "run": {"benchmark": "analog", "budget": 40, "seed": 5, "device": "cpu", "threads": 1},

@@ -19,13 +19,13 @@ import time
 import numpy as np
 import pytest
 import torch
-from tnao_app.storage import SCHEMA_VERSION, Store, effective_status, recorder
-from tnao_app.storage.migrations import MIGRATIONS
 
 from tnao_app import events as ev
 from tnao_app import paths
 from tnao_app.config import Config
 from tnao_app.errors import StorageError
+from tnao_app.storage import SCHEMA_VERSION, Store, effective_status, recorder
+from tnao_app.storage.migrations import MIGRATIONS
 
 ARCH_A = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
 ARCH_B = "|none~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"

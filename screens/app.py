@@ -1,0 +1,563 @@
+"""tnao-tui: the guided terminal app (Home, the five-step new-run guide, dialogs).
+
+Long work (a run, an import, a fetch, an export) runs in thread workers attached to the
+App, never to a screen, so leaving a screen does not kill it. Workers only post messages;
+the App folds run events into one ``RunState`` on the UI thread and the screens redraw
+from it a few times a second. Errors a user can cause arrive as one-sentence dialogs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from tnao_app import benchmarks
+from tnao_app import events as ev
+from tnao_app.config import Config
+from tnao_app.errors import TnaoError
+
+from .benchmark import BenchmarkScreen
+from .dialogs import (
+    ConfirmDialog,
+    ErrorDialog,
+    ExportChoice,
+    ExportDialog,
+    ImportChoice,
+    ImportDialog,
+)
+from .guide import GuideScreen
+from .home import HomeScreen
+from .messages import DataStatus, FetchProgress, RunEvent, wrap
+from .results import ResultsScreen
+from .sampling import SamplingScreen
+from .search import SearchScreen
+from .state import GUIDE, STAGE_SCREEN, RunState, from_store
+from .training import TrainingScreen
+
+#: the guide's config presets; "tiny" makes a whole run take seconds (tests, demos)
+PRESETS: dict[str, dict] = {
+    "": {},
+    "tiny": {
+        "run": {"budget": 30, "device": "cpu"},
+        "sample": {"n_labelled": 20, "n_unlabelled": 200},
+        "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 4},
+        "train": {"epochs": 3, "batch_size": 64, "val_fraction": 0.25},
+        "search": {"particles": 8, "generations": 3, "top_k": 5, "rounds": 1},
+    },
+}
+
+#: most per-batch progress messages a run sends the UI per second
+PROGRESS_HZ = 10
+
+STEP_SCREENS: dict[str, type[GuideScreen]] = {
+    "benchmark": BenchmarkScreen, "sampling": SamplingScreen, "training": TrainingScreen,
+    "search": SearchScreen, "results": ResultsScreen,
+}
+
+
+def describe_error(exc: BaseException) -> str:
+    """The sentence a dialog shows: a user error as it is, anything else named."""
+    if isinstance(exc, TnaoError):
+        return str(exc)
+    return f"Unexpected error ({type(exc).__name__}): {exc}"
+
+
+class TnaoApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "TNAO"
+    SUB_TITLE = "two-stage neural architecture optimization"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        db: str | os.PathLike | None = None,
+        preset: str | None = None,
+        overrides: dict | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.db_path = Path(db).expanduser() if db else None
+        self.preset = preset if preset is not None else os.environ.get("TNAO_TUI_PRESET", "")
+        if self.preset not in PRESETS:
+            raise TnaoError(f"Unknown preset '{self.preset}'; expected one of: "
+                            f"{', '.join(p for p in PRESETS if p) or 'none'}.")
+        self.overrides = overrides or {}
+        #: monotonic clock for elapsed time and ETA (tests pass a frozen one)
+        self.clock = clock or time.monotonic
+        self.state = RunState()
+        #: where the export dialog proposes to write (tests pin it)
+        self.export_dir = Path.cwd()
+        self.data_rows: list[dict] | None = None
+        self.guide: dict[str, GuideScreen] = {}
+        self._store = None
+        self._token = 0  # which run worker's events the state listens to
+        self._tables: dict[str, benchmarks.Table] = {}
+        #: seconds from a worker's post_message to its handling (responsiveness figure)
+        self.latencies: list[float] = []
+        #: (perf_counter, stage, state changed) per guide redraw while a run is live
+        self.redraws: list[tuple[float, str, bool]] = []
+        #: stage -> seconds, from StageFinished (the overhead benchmark reads it)
+        self.stage_seconds: dict[str, float] = {}
+        #: stage -> CPU seconds the UI thread used during it
+        self.ui_cpu: dict[str, float] = {}
+
+    # --- setup ---------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return HomeScreen()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+
+    def on_unmount(self) -> None:
+        # TNAO_TUI_STATS=PATH: write the responsiveness figures (benchmarks/ reads them).
+        path = os.environ.get("TNAO_TUI_STATS")
+        if path:
+            import json
+
+            Path(path).write_text(json.dumps({
+                "latencies": self.latencies, "redraws": self.redraws,
+                "stage_seconds": self.stage_seconds, "ui_cpu": self.ui_cpu,
+                "status": self.state.status,
+                "run_id": self.state.run_id,
+            }))
+
+    @property
+    def store(self):
+        """The history store for this (UI) thread."""
+        if self._store is None:
+            from tnao_app.storage import Store
+
+            self._store = Store(self.db_path)
+        return self._store
+
+    def base_config(self) -> Config:
+        """Defaults, then the preset, then constructor overrides."""
+        cfg = Config.from_dict(PRESETS[self.preset])
+        for section, values in self.overrides.items():
+            for key, value in values.items():
+                setattr(getattr(cfg, section), key, value)
+        return cfg
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("New run", "Start the guide for a new run", self.new_run)
+        yield SystemCommand("Resume run", "Resume the latest stopped or interrupted run",
+                            self.resume_latest)
+        yield SystemCommand("Export run", "Export the current or latest finished run",
+                            self.export_current)
+        yield SystemCommand("Data status", "Which benchmarks are ready", self.data_status)
+        yield SystemCommand("Home", "Run history", self.go_home)
+        yield from super().get_system_commands(screen)
+
+    # --- navigation ----------------------------------------------------------------
+    def _new_guide(self, state: RunState) -> None:
+        for screen in self.guide.values():
+            if screen not in self.screen_stack:
+                self.uninstall_screen(screen)
+        self.state = state
+        self.guide = {name: cls() for name, cls in STEP_SCREENS.items()}
+        for name, screen in self.guide.items():
+            self.install_screen(screen, f"guide-{name}-{id(screen)}")
+
+    def show_step(self, step: str) -> None:
+        screen = self.guide[step]
+        if screen is self.screen:
+            return
+        if isinstance(self.screen, GuideScreen):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def guide_screen(self, step: str) -> GuideScreen | None:
+        return self.guide.get(step)
+
+    def go_home(self) -> None:
+        if isinstance(self.screen, GuideScreen):
+            self.pop_screen()
+
+    def new_run(self) -> None:
+        if self.state.live:
+            self.notify("A run is in progress: stop it first (ctrl+t) or wait for it.",
+                        severity="warning")
+            return
+        self.go_home()
+        self._open_guide(RunState(), "benchmark")
+
+    def _open_guide(self, state: RunState, step: str) -> None:
+        self._new_guide(state)
+        self.show_step(step)
+
+    def open_run(self, run_id: str) -> None:
+        if self.state.live and self.state.run_id == run_id:
+            self.show_step(STAGE_SCREEN.get(self.state.stage, "sampling"))
+            return
+        try:
+            state = from_store(self.store, run_id)
+        except TnaoError as exc:
+            self.show_error(str(exc))
+            return
+        if self.state.live:
+            self.notify("A run is in progress; opening another run stops following it.",
+                        severity="warning")
+            return
+        step = "results" if state.status == "finished" else STAGE_SCREEN.get(
+            state.stage, "sampling")
+        self.go_home()
+        self._open_guide(state, step)
+
+    def resume_run(self, run_id: str) -> None:
+        if self.state.live:
+            self.notify("A run is in progress: stop it first.", severity="warning")
+            return
+        try:
+            state = from_store(self.store, run_id)
+        except TnaoError as exc:
+            self.show_error(str(exc))
+            return
+        state.status = "running"
+        state.started = self.clock()
+        self.go_home()
+        self._open_guide(state, STAGE_SCREEN.get(state.stage, "sampling"))
+        self._token += 1
+        self._run_worker(None, run_id, self._token, self.store)
+
+    def resume_latest(self) -> None:
+        runs = [r for r in self.store.list_runs()
+                if r["status"] in ("stopped", "failed", "interrupted")]
+        if not runs:
+            self.notify("No stopped or interrupted run to resume.")
+            return
+        self.resume_run(runs[0]["id"])
+
+    def data_status(self) -> None:
+        self.go_home()
+        self.refresh_data()
+        rows = self.data_rows or []
+        ready = [r["benchmark"] for r in rows if r.get("ready")]
+        self.notify(f"Ready: {', '.join(ready) or 'none'}.", title="Benchmark data")
+
+    # --- runs ----------------------------------------------------------------------
+    def start_run(self, config: Config) -> None:
+        if self.state.live:
+            return
+        self.state.status = "running"
+        self.state.config = config.to_dict()
+        self.state.benchmark, self.state.dataset = config.run.benchmark, config.run.dataset
+        self.state.budget = config.run.budget
+        self.state.started = self.clock()
+        self.state.version += 1
+        self._token += 1
+        self._run_worker(config, None, self._token, self.store)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="run")
+    def _run_worker(self, config: Config | None, resume_id: str | None, token: int,
+                    store) -> dict | None:
+        # ``store`` is the App's Store: it gives this thread its own connection, and one
+        # Store per file per process keeps SQLite's locks in one place.
+        from tnao_app.search.base import Stopped
+        from tnao_app.storage.runner import resume_run, start_run
+
+        worker = get_current_worker()
+        tag = str(token)
+        last = {"progress": 0.0}
+
+        def listener(event: ev.Event) -> None:
+            # The only thing a worker does with the UI: post a message (thread-safe).
+            now = time.perf_counter()
+            if isinstance(event, ev.Progress) and event.done < event.total:
+                # Hundreds of batches a second would cost training GIL time for redraws
+                # nobody sees: pass on at most PROGRESS_HZ per second (the last one of a
+                # stage always goes through).
+                if now - last["progress"] < 1 / PROGRESS_HZ:
+                    return
+                last["progress"] = now
+            self.post_message(wrap(event, tag, now))
+
+        def should_stop() -> bool:
+            return worker.is_cancelled
+
+        try:
+            if resume_id:
+                return resume_run(resume_id, db=store, listeners=[listener],
+                                  should_stop=should_stop)
+            return start_run(config, db=store, listeners=[listener], should_stop=should_stop)
+        except Stopped:
+            return None
+
+    def on_run_event(self, message: RunEvent) -> None:
+        if message.run_id != str(self._token):
+            return  # a stopped run's late events
+        if message.posted:
+            self.latencies.append(time.perf_counter() - message.posted)
+        event = message.event
+        state = self.state
+        was_status = state.status
+        state.apply(event, self.clock)
+        if was_status == "stopping" and state.status == "running":
+            state.status = "stopping"
+        follow = None
+        if isinstance(event, ev.StageStarted):
+            self._ui_cpu0 = time.thread_time()  # this (UI) thread's CPU seconds
+        if isinstance(event, ev.StageFinished):
+            self.stage_seconds[event.stage] = event.seconds
+            self.ui_cpu[event.stage] = time.thread_time() - getattr(self, "_ui_cpu0", 0.0)
+        if isinstance(event, ev.StageStarted):
+            follow = STAGE_SCREEN.get(event.stage)
+        elif isinstance(event, ev.RunFinished):
+            follow = "results"
+        if follow:
+            self._follow(follow)
+        if isinstance(event, (ev.RunFinished, ev.RunStopped, ev.RunFailed)):
+            self._refresh_home()
+
+    def on_run_progress(self, message: RunEvent) -> None:
+        # Textual dispatches by the message's own class name: route the subclass here.
+        self.on_run_event(message)
+
+    def _follow(self, step: str) -> None:
+        """Move on with the run when the user is on the step just before it."""
+        current = self.screen
+        if not isinstance(current, GuideScreen) or current not in self.guide.values():
+            return
+        i, j = GUIDE.index(current.STEP), GUIDE.index(step)
+        if j == i + 1:
+            self.show_step(step)
+
+    def stop_run(self) -> None:
+        if self.state.status != "running":
+            return
+        self.state.status = "stopping"
+        self.state.version += 1
+        self.workers.cancel_group(self, "run")
+        self.notify("Stopping after the current batch...")
+
+    def run_worker_active(self) -> bool:
+        return any(w.group == "run" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                   for w in self.workers)
+
+    async def action_quit(self) -> None:
+        if self.state.status == "running":
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.workers.cancel_group(self, "run")
+                    self.exit()
+
+            self.push_screen(ConfirmDialog(
+                "A run is in progress. Stop it and quit? It can be resumed from Home.",
+                yes="Stop and quit"), answer)
+            return
+        self.workers.cancel_all()
+        self.exit()
+
+    # --- workers' ends: one place turns failures into dialogs ------------------------
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        worker, state = event.worker, event.state  # worker.state may have moved on
+        if state == WorkerState.ERROR:
+            err = worker.error
+            if worker.group == "run":
+                self.state.status = "failed"
+                self.state.error = describe_error(err)
+                self.state.version += 1
+                self._refresh_home()
+            elif worker.group == "fetch":
+                for s in self.guide.values():
+                    if isinstance(s, BenchmarkScreen):
+                        s.hide_fetch()
+            self.show_error(describe_error(err))
+        elif state == WorkerState.CANCELLED and worker.group == "run":
+            self._refresh_home()
+        elif state == WorkerState.SUCCESS and worker.group == "run":
+            if self.state.status == "stopping":
+                self.state.status = "stopped"
+                self.state.version += 1
+
+    def show_error(self, message: str, title: str = "Error") -> None:
+        self.push_screen(ErrorDialog(message, title))
+
+    def _refresh_home(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, HomeScreen):
+                screen.refresh_runs()
+
+    # --- benchmark data ------------------------------------------------------------
+    def refresh_data(self) -> None:
+        self._data_worker()
+
+    @work(thread=True, exit_on_error=False, group="data")
+    def _data_worker(self, path: Path | None = None, benchmark: str = "") -> None:
+        if path is not None:
+            benchmarks.import_file(path, benchmark)
+        self.post_message(DataStatus(benchmarks.status()))
+        if path is not None:
+            self.call_from_thread(self.notify, f"{benchmark} imported from {path.name}.")
+
+    def on_data_status(self, message: DataStatus) -> None:
+        self.data_rows = message.rows
+        self._tables.clear()
+        for screen in (*self.screen_stack, *self.guide.values()):
+            if isinstance(screen, HomeScreen) and screen.is_mounted:
+                screen.fill_data(message.rows)
+            elif isinstance(screen, BenchmarkScreen) and screen.is_mounted:
+                screen.fill(message.rows)
+
+    def import_data(self, benchmark: str = "nb201") -> None:
+        def chosen(choice: ImportChoice | None) -> None:
+            if choice is not None:
+                self._data_worker(choice.path, choice.benchmark)
+
+        self.push_screen(ImportDialog(benchmark), chosen)
+
+    def fetch_data(self, benchmark: str) -> None:
+        self._fetch_worker(benchmark)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fetch")
+    def _fetch_worker(self, benchmark: str) -> None:
+        import io
+        import threading
+
+        from rich.console import Console
+
+        from tnao_app import paths
+        from tnao_app.benchmarks import fetch as fetch_mod
+
+        worker = get_current_worker()
+        box: dict = {}
+
+        def job() -> None:
+            # The download has no stop hook: it runs in a daemon thread so quitting never
+            # waits for it (a partial file resumes next time). Its console goes nowhere:
+            # the terminal belongs to the TUI.
+            try:
+                box["path"] = fetch_mod.fetch(benchmark, console=Console(file=io.StringIO()))
+            except BaseException as exc:  # handed to this worker below
+                box["error"] = exc
+
+        folder = paths.downloads_dir()
+
+        def on_disk() -> int:
+            return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+        start = on_disk()
+        thread = threading.Thread(target=job, daemon=True, name=f"fetch-{benchmark}")
+        thread.start()
+        while thread.is_alive():
+            if worker.is_cancelled:
+                return
+            self.post_message(FetchProgress(benchmark, on_disk() - start, None))
+            thread.join(0.25)
+        self.post_message(FetchProgress(benchmark, -1, None))
+        if "error" in box:
+            raise box["error"]
+        benchmarks.import_file(box["path"], benchmark)
+        self.post_message(DataStatus(benchmarks.status()))
+        self.call_from_thread(self.notify, f"{benchmark} downloaded and imported.")
+
+    def on_fetch_progress(self, message: FetchProgress) -> None:
+        bench = self.guide.get("benchmark")
+        if isinstance(bench, BenchmarkScreen) and bench.is_mounted:
+            if message.done < 0:
+                bench.hide_fetch()
+            else:
+                bench.show_fetch(message.done, message.total)
+
+    def _table(self, name: str) -> benchmarks.Table | None:
+        if name not in self._tables:
+            try:
+                self._tables[name] = benchmarks.load(name)
+            except TnaoError:
+                return None
+        return self._tables[name]
+
+    def dataset_note(self, benchmark: str, dataset: str) -> str:
+        table = self._table(benchmark) if benchmark else None
+        if table is None or dataset not in table.datasets:
+            return ""
+        spec = table.datasets[dataset]
+        text = f"search signal: {spec.signal}\nreported: {spec.report}"
+        return text + (f"\n{spec.note}" if spec.note else "")
+
+    def true_rank(self, state: RunState, test: float) -> int | None:
+        """Rank of a reported accuracy among every architecture of the table (1 = best)."""
+        if test is None or math.isnan(test):
+            return None
+        table = self._table(state.benchmark)
+        if table is None or state.dataset not in table.datasets:
+            return None
+        return table.rank_of(test, table.datasets[state.dataset].report)[0]
+
+    # --- history actions -----------------------------------------------------------
+    def export_run(self, run_id: str) -> None:
+        def chosen(choice: ExportChoice | None) -> None:
+            if choice is not None:
+                self._export_worker(run_id, choice, self.store)
+
+        self.push_screen(ExportDialog(run_id, self.export_dir), chosen)
+
+    def export_current(self) -> None:
+        if self.state.run_id:
+            self.export_run(self.state.run_id)
+            return
+        runs = [r for r in self.store.list_runs() if r["status"] == "finished"]
+        if not runs:
+            self.notify("No finished run to export.")
+            return
+        self.export_run(runs[0]["id"])
+
+    @work(thread=True, exit_on_error=False, group="export")
+    def _export_worker(self, run_id: str, choice: ExportChoice, store) -> None:
+        from tnao_app.export import export_run
+
+        export_run(store, run_id, choice.fmt, top=choice.top, out=choice.path)
+        self.call_from_thread(self.notify, f"Exported run {run_id} to {choice.path}.")
+
+    def delete_run(self, run_id: str) -> None:
+        if self.state.live and self.state.run_id == run_id:
+            self.show_error(f"Run {run_id} is running; stop it before deleting it.")
+            return
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                self.store.delete_run(run_id)
+            except TnaoError as exc:
+                self.show_error(str(exc))
+                return
+            if self.state.run_id == run_id:
+                self.state = RunState()
+            self._refresh_home()
+            self.notify(f"Deleted run {run_id}.")
+
+        self.push_screen(ConfirmDialog(f"Delete run {run_id} and its checkpoints?",
+                                       yes="Delete"), answer)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="tnao-tui", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="run history database (default: TNAO_HOME/history.db)")
+    parser.add_argument("--preset", choices=[p for p in PRESETS if p],
+                        help="guide defaults (tiny: a run of seconds)")
+    args = parser.parse_args(argv)
+    try:
+        app = TnaoApp(db=args.db, preset=args.preset)
+    except TnaoError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    app.run()
+
+
+if __name__ == "__main__":
+    main()

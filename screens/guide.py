@@ -1,0 +1,151 @@
+"""The base of the five guide screens: stage bar, status line, navigation, redraw clock."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from .state import GUIDE, RunState, fmt_seconds
+from .widgets import StageBar, set_text, status_style
+
+if TYPE_CHECKING:
+    from .app import TnaoApp
+
+#: redraws per second while a guide screen is shown (the issue asks for >= 4)
+REDRAW_HZ = 5
+#: a live chart redraws at most this often (plotext builds cost; labels stay at REDRAW_HZ)
+CHART_MIN_S = 1.0
+
+
+class GuideScreen(Screen):
+    """One step of the new-run guide. Subclasses fill ``body()`` and ``show_state()``."""
+
+    STEP = ""
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("ctrl+n", "next", "Next", id="next", priority=True),
+        Binding("ctrl+g", "home", "Home", id="home"),
+        Binding("ctrl+t", "stop", "Stop run", id="stop"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(classes="guide")
+        self._seen = -1
+        self._seen_status = ""
+        self._chart_seen = -1
+        self._chart_at = 0.0
+        self.ticks = 0  # redraw count (read by the responsiveness benchmark)
+
+    @property
+    def tnao(self) -> TnaoApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def state(self) -> RunState:
+        return self.tnao.state
+
+    def compose(self) -> ComposeResult:
+        yield StageBar(self.STEP, id="stagebar")
+        yield from self.body()
+        yield Static("", id="statusline")
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.set_interval(1 / REDRAW_HZ, self.tick)
+
+    def on_screen_resume(self) -> None:
+        self.redraw(force=True)
+
+    def tick(self) -> None:
+        if self.is_current:
+            self.redraw()
+
+    def redraw(self, force: bool = False) -> None:
+        """Redraw from the run state when it moved; the clock line every tick."""
+        st = self.state
+        self.ticks += 1
+        # A chart held back by CHART_MIN_S still counts as pending work.
+        changed = force or st.version != self._seen or st.chart_version != self._chart_seen
+        if st.live:
+            self.tnao.redraws.append((time.perf_counter(), st.stage, changed))
+        if changed:
+            self._seen = st.version
+            self.query_one(StageBar).show_state(st)
+            self.show_state(st, force)
+        if st.status != self._seen_status:
+            self._seen_status = st.status
+            self.refresh_bindings()
+        set_text(self.query_one("#statusline", Static), self.status_line(st))
+
+    def show_state(self, state: RunState, force: bool) -> None:
+        """Update the widgets from ``state`` (only called when it changed)."""
+
+    def chart_due(self, state: RunState, force: bool) -> bool:
+        """Whether the charts should redraw now: new data, and not more than once per
+        ``CHART_MIN_S`` while the run is live."""
+        if not force and state.chart_version == self._chart_seen:
+            return False
+        now = time.perf_counter()
+        if not force and state.live and now - self._chart_at < CHART_MIN_S:
+            return False
+        self._chart_seen, self._chart_at = state.chart_version, now
+        return True
+
+    def status_line(self, st: RunState) -> Text:
+        text = Text()
+        if not st.run_id:
+            text.append("Starting the run..." if st.live else "No run yet.", style="dim")
+            return text
+        clock = self.tnao.clock
+        text.append(f"run {st.run_id} ", style="bold")
+        text.append(st.status, style=status_style(st.status))
+        text.append("  ")
+        if st.live and st.started is not None:
+            text.append(f"elapsed {fmt_seconds(clock() - st.started)}")
+            if st.stage:
+                text.append(f"  {st.stage} ETA {fmt_seconds(st.eta(clock))}")
+        if st.budget:
+            text.append(f"  queries {st.queries}/{st.budget}")
+        if st.device:
+            text.append(f"  device {st.device}")
+        if st.error:
+            text.append(f"  {st.error}", style="red")
+        return text
+
+    # --- navigation ----------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return True if self.state.status == "running" else False
+        if action == "next":
+            return self.STEP != GUIDE[-1]
+        return True
+
+    def action_next(self) -> None:
+        if self.can_leave():
+            i = GUIDE.index(self.STEP)
+            self.tnao.show_step(GUIDE[i + 1])
+
+    def can_leave(self) -> bool:
+        return True
+
+    def action_back(self) -> None:
+        i = GUIDE.index(self.STEP)
+        if i == 0:
+            self.tnao.go_home()
+        else:
+            self.tnao.show_step(GUIDE[i - 1])
+
+    def action_home(self) -> None:
+        self.tnao.go_home()
+
+    def action_stop(self) -> None:
+        self.tnao.stop_run()

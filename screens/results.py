@@ -1,0 +1,83 @@
+"""Guide step 5: the best architectures found, with their true rank; export."""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from .guide import GuideScreen
+from .state import RunState, fmt_num
+from .widgets import OP_SHORT, short_arch
+
+
+class ResultsScreen(GuideScreen):
+    STEP = "results"
+    BINDINGS = [Binding("e", "export", "Export", id="export")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple | None = None
+
+    def body(self) -> ComposeResult:
+        yield Static("", id="best-summary")
+        yield DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#results-table", DataTable)
+        for col in ("#", "arch", "valid", "test", "true rank", "pct"):
+            table.add_column(col, key=col)
+
+    def show_state(self, state: RunState, force: bool) -> None:
+        summary = Text()
+        best = state.best()
+        if state.status == "finished" and best:
+            summary.append("Best architecture\n", style="bold")
+            summary.append(f"{best.get('arch', '')}\n")
+            summary.append(f"valid {fmt_num(best.get('valid'))}  test "
+                           f"{fmt_num(best.get('test'))}  true rank {best.get('rank', '-')}"
+                           f"  percentile {fmt_num(best.get('percentile'), 2)}")
+            opt = (state.result or {}).get("optimum") or {}
+            if isinstance(opt, dict) and opt:
+                summary.append(f"\noptimum of the table: test {fmt_num(opt.get('test'))}"
+                               f" (rank 1)", style="dim")
+            summary.append(f"\n{state.queries} queries of {state.budget or '?'}", style="dim")
+            if best.get("arch", "").startswith("|"):
+                legend = ", ".join(f"{v} {k}" for k, v in OP_SHORT.items())
+                summary.append(f"\nops: {legend}", style="dim")
+        elif state.live:
+            summary.append("The run is still going; results appear when it finishes.",
+                           style="dim")
+        elif state.status in ("stopped", "interrupted", "failed"):
+            summary.append(f"The run is {state.status}; resume it from Home (r).",
+                           style="yellow")
+        else:
+            summary.append("No results yet.", style="dim")
+        self.query_one("#best-summary", Static).update(summary)
+        key = (state.run_id, state.leaderboard, state.status)
+        if force or key != self._shown:
+            self._shown = key
+            self._fill(state)
+
+    def _fill(self, state: RunState) -> None:
+        table = self.query_one("#results-table", DataTable)
+        table.clear()
+        rows = [r for r in state.leaderboard if not math.isnan(r.test)]
+        rows.sort(key=lambda r: (-(r.valid if not math.isnan(r.valid) else -1e9), r.rank))
+        for i, r in enumerate(rows[:25], 1):
+            rank = self.tnao.true_rank(state, r.test)
+            table.add_row(str(i), short_arch(r.arch), fmt_num(r.valid),
+                          fmt_num(r.test), str(rank) if rank else "-",
+                          fmt_num(r.percentile, 2))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "export":
+            return True if self.state.run_id else None
+        return super().check_action(action, parameters)
+
+    def action_export(self) -> None:
+        self.tnao.export_run(self.state.run_id)

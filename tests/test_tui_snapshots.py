@@ -1,0 +1,202 @@
+"""Snapshot tests of every tnao-tui screen at 100x30 (pytest-textual-snapshot).
+
+The pictures must not move between machines or runs, so everything that varies is pinned:
+the monotonic clock (elapsed time and ETA), the time zone and the run dates, the data
+status rows, and the run's events. The events here are synthetic (made up for a stable
+picture of the screens' mechanics); the real runs are in test_tui.py.
+Update after a deliberate change with: pytest tests/test_tui_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytest_textual_snapshot")
+
+from tnao_app import benchmarks  # noqa: E402
+from tnao_app import events as ev  # noqa: E402
+from tnao_app.config import Config  # noqa: E402
+from tnao_app.screens.app import PRESETS, TnaoApp  # noqa: E402
+from tnao_app.screens.state import RunState  # noqa: E402
+from tnao_app.storage import Store  # noqa: E402
+
+SIZE = (100, 30)
+NOW = 100.0  # the frozen monotonic clock; the synthetic run started at 40.0
+STATUS_ROWS = [
+    {"benchmark": "analog", "ready": True, "source": "analog-nasbench (installed package)",
+     "cache": "/cache/analog.npz", "size_mb": 0.7, "archs": 15625,
+     "datasets": ["cifar10", "cifar10-analog", "cifar10-noisy", "cifar10-ptq", "cifar10-qat"],
+     "hint": ""},
+    {"benchmark": "nb201", "ready": False, "source": "", "cache": "", "size_mb": 0.0,
+     "archs": 0, "datasets": [], "hint": "import the official file or a CSV table"},
+    {"benchmark": "nb101", "ready": False, "source": "", "cache": "", "size_mb": 0.0,
+     "archs": 0, "datasets": [], "hint": "run 'tnao data fetch nb101'"},
+]
+ARCHS = [
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|"
+    "nor_conv_3x3~2|",
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|"
+    "skip_connect~2|",
+    "|nor_conv_1x1~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "nor_conv_1x1~2|",
+    "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|nor_conv_1x1~1|"
+    "nor_conv_3x3~2|",
+]
+
+
+@pytest.fixture
+def pinned(tnao_home, monkeypatch):
+    monkeypatch.setattr(benchmarks, "status", lambda: [dict(r) for r in STATUS_ROWS])
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield tnao_home
+    monkeypatch.undo()
+    time.tzset()
+
+
+def make_app(home: Path) -> TnaoApp:
+    app = TnaoApp(db=home / "history.db", preset="tiny", clock=lambda: NOW)
+    app.export_dir = Path("/exports")
+    return app
+
+
+def config() -> dict:
+    return Config.from_dict(PRESETS["tiny"]).to_dict()
+
+
+def synthetic_events(upto: str) -> list[ev.Event]:
+    """A made-up tiny run, cut after stage ``upto`` (sample/train/search/done)."""
+    out: list[ev.Event] = [
+        ev.RunStarted("k3x9pq", "analog", "cifar10", "tnao", 0, "cpu", config()),
+        ev.StageStarted("sample"),
+        ev.Sampled(tuple(f"a{i}" for i in range(20)),
+                   tuple(80.0 + (i * 7919 % 23) * 0.6 for i in range(20))),
+        ev.Queried("a19", 90.0, 20, 30),
+        ev.StageFinished("sample", 0.2),
+    ]
+    if upto == "sample":
+        return out
+    out.append(ev.StageStarted("train"))
+    for e in range(1, 3 if upto == "train" else 4):
+        out.append(ev.EpochEnded(e, 3, 1.6 - 0.1 * e, 0.7 - 0.08 * e, 2.3 - 0.18 * e,
+                                 0.4 + 0.15 * e, 0.5 + 0.12 * e, 1.5, "cpu"))
+    out.append(ev.Progress("train", 2, 4, "loss 2.0"))
+    if upto == "train":
+        return out
+    out.append(ev.StageFinished("train", 4.5))
+    out.append(ev.StageStarted("search"))
+    for g in range(1, 4):
+        out.append(ev.Generation(g, 3, 0.3 + 0.05 * g, 0.1 + 0.04 * g, 5 + 3 * g))
+    out.append(ev.Leaderboard(tuple(
+        ev.LeaderRow(i + 1, a, 0.5 - 0.1 * i, 93.5 - i, 93.4 - i, 99.5 - i)
+        for i, a in enumerate(ARCHS))))
+    if upto == "search":
+        return out
+    out.append(ev.StageFinished("search", 1.0))
+    out.append(ev.StageStarted("evaluate"))
+    out.append(ev.StageFinished("evaluate", 0.2))
+    out.append(ev.RunFinished({
+        "run_id": "k3x9pq", "queries": 25, "budget": 30,
+        "best": {"arch": ARCHS[1], "valid": 93.57, "test": 93.57, "rank": 66,
+                 "percentile": 99.58},
+        "optimum": {"arch": ARCHS[0], "test": 94.07},
+    }))
+    return out
+
+
+def state_after(upto: str) -> RunState:
+    st = RunState()
+    for e in synthetic_events(upto):
+        st.apply(e, lambda: 40.0)
+    return st
+
+
+async def ready(app, pilot) -> None:
+    while app.data_rows is None:
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def guide_at(step: str, upto: str | None):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await ready(app, pilot)
+        app._open_guide(state_after(upto) if upto else RunState(), step)
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+def test_snapshot_home(pinned, snap_compare, monkeypatch):
+    import itertools
+
+    from tnao_app.storage import db as db_module
+
+    # Run ids are random: pin them for the picture (aaaaaa, then bbbbbb).
+    letters = itertools.chain("a" * 6, "b" * 6)
+    monkeypatch.setattr(db_module.secrets, "choice", lambda _alphabet: next(letters))
+    store = Store(pinned / "history.db")
+    cfg = Config.from_dict(PRESETS["tiny"])
+    done = store.create_run(cfg)
+    rec = store.recorder(done)
+    for e in synthetic_events("done"):
+        rec(e)
+    rec.close()
+    cut = store.create_run(cfg)
+    # A run whose process died: pid gone, no heartbeat.
+    store.db.execute("UPDATE runs SET status='running', pid=999999999, heartbeat_at=0 "
+                     "WHERE id=?", [cut])
+    store.db.execute("UPDATE runs SET created_at=1700000000 WHERE id=?", [done])
+    store.db.execute("UPDATE runs SET created_at=1700003600 WHERE id=?", [cut])
+    store.db.conn.commit()
+
+    async def run_before(pilot) -> None:
+        await ready(pilot.app, pilot)
+
+    assert snap_compare(make_app(pinned), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_benchmark(pinned, snap_compare):
+    assert snap_compare(make_app(pinned), terminal_size=SIZE,
+                        run_before=guide_at("benchmark", None))
+
+
+def test_snapshot_sampling(pinned, snap_compare):
+    assert snap_compare(make_app(pinned), terminal_size=SIZE,
+                        run_before=guide_at("sampling", "sample"))
+
+
+def test_snapshot_training(pinned, snap_compare):
+    assert snap_compare(make_app(pinned), terminal_size=SIZE,
+                        run_before=guide_at("training", "train"))
+
+
+def test_snapshot_search(pinned, snap_compare):
+    assert snap_compare(make_app(pinned), terminal_size=SIZE,
+                        run_before=guide_at("search", "search"))
+
+
+def test_snapshot_results(pinned, snap_compare):
+    assert snap_compare(make_app(pinned), terminal_size=SIZE,
+                        run_before=guide_at("results", "done"))
+
+
+def test_snapshot_export_dialog(pinned, snap_compare):
+    async def run_before(pilot) -> None:
+        await guide_at("results", "done")(pilot)
+        await pilot.press("e")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(pinned), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_error_dialog(pinned, snap_compare):
+    async def run_before(pilot) -> None:
+        await ready(pilot.app, pilot)
+        pilot.app.show_error("broken.csv has no column 'arch_str'; expected one.")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(pinned), terminal_size=SIZE, run_before=run_before)
