@@ -267,32 +267,21 @@ class TnaoApp(App[None]):
         # ``store`` is the App's Store: it gives this thread its own connection, and one
         # Store per file per process keeps SQLite's locks in one place.
         from tnao_app.search.base import Stopped
-        from tnao_app.storage.runner import resume_run, start_run
+
+        from .runproc import run_in_child
 
         worker = get_current_worker()
         tag = str(token)
-        last = {"progress": 0.0}
 
         def listener(event: ev.Event) -> None:
             # The only thing a worker does with the UI: post a message (thread-safe).
-            now = time.perf_counter()
-            if isinstance(event, ev.Progress) and event.done < event.total:
-                # Hundreds of batches a second would cost training GIL time for redraws
-                # nobody sees: pass on at most PROGRESS_HZ per second (the last one of a
-                # stage always goes through).
-                if now - last["progress"] < 1 / PROGRESS_HZ:
-                    return
-                last["progress"] = now
-            self.post_message(wrap(event, tag, now))
-
-        def should_stop() -> bool:
-            return worker.is_cancelled
+            self.post_message(wrap(event, tag, time.perf_counter()))
 
         try:
-            if resume_id:
-                return resume_run(resume_id, db=store, listeners=[listener],
-                                  should_stop=should_stop)
-            return start_run(config, db=store, listeners=[listener], should_stop=should_stop)
+            # The run itself goes to a child process (see runproc.py): the UI's repaints
+            # then cost training nothing.
+            return run_in_child(config, resume_id, store.path, listener,
+                                lambda: worker.is_cancelled)
         except Stopped:
             return None
 
