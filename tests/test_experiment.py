@@ -150,3 +150,19 @@ def test_cli_bad_config_values(tnao_home, tmp_path, capsys):
     assert exc.value.code == 2
     assert "baselines.population" in capsys.readouterr().err
     assert benchmarks.load("analog") is not None
+
+
+def test_tnao_is_anytime_its_first_queries_do_not_depend_on_the_budget(analog_table):
+    """A fixed batch per round: a run with budget 30 queries exactly the first 30 of a
+    run with budget 40, so the experiment may read smaller budgets off one run."""
+    from tnao_app.experiment import anytime_methods, run_one
+
+    base = {"sample": {"n_labelled": 10}, "train": {"epochs": 2, "finetune_epochs": 1},
+            "search": {"particles": 8, "generations": 2, "top_k": 10}}
+    assert "tnao" in anytime_methods(base, "analog", "cifar10", [30, 40])
+    short = run_one(("analog", "cifar10", "tnao", 3, 30, base))
+    long = run_one(("analog", "cifar10", "tnao", 3, 40, base))
+    assert len(short["rows"]) == 30 and long["rows"][:30] == short["rows"]
+    # A single pass (rounds=1) spends all the budget at once: not anytime.
+    single = {**base, "search": {**base["search"], "rounds": 1}}
+    assert "tnao" not in anytime_methods(single, "analog", "cifar10", [30, 40])

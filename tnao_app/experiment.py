@@ -183,13 +183,29 @@ def _init_worker() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def plan(methods: Sequence[str], seeds: Sequence[int], budgets: Sequence[int]) -> list:
+def anytime_methods(base: dict, benchmark: str, dataset: str, budgets: Sequence[int]) -> set:
+    """Methods whose first B queries do not depend on the total budget.
+
+    TNAO is one when its rounds query a fixed ``top_k`` each and the round cap is not
+    reached within the largest budget (its last round would take all that is left).
+    """
+    out = set(ANYTIME)
+    top = max(budgets)
+    cfg = task_config(base, benchmark, dataset, "tnao", 0, top)
+    c = cfg.search
+    if c.top_k > 0 and cfg.sample.n_labelled + c.top_k * (c.rounds - 1) >= top:
+        out.add("tnao")
+    return out
+
+
+def plan(methods: Sequence[str], seeds: Sequence[int], budgets: Sequence[int],
+         anytime: Sequence[str] = ANYTIME) -> list:
     """(method, seed, budget) runs: anytime methods once at the largest budget."""
     top = max(budgets)
     out = []
     for m in methods:
         for s in seeds:
-            for b in ([top] if m in ANYTIME else budgets):
+            for b in ([top] if m in anytime else budgets):
                 out.append((m, s, b))
     return out
 
@@ -259,7 +275,8 @@ def _native(table: Table, row: int) -> str:
 
 
 def summarize(table: Table, dataset: str, results: Sequence[dict], methods: Sequence[str],
-              seeds: Sequence[int], budgets: Sequence[int]) -> Experiment:
+              seeds: Sequence[int], budgets: Sequence[int],
+              anytime: Sequence[str] = ANYTIME) -> Experiment:
     spec = table.dataset(dataset)
     rep = table.metric(spec.report)
     opt = optima(table, dataset)
@@ -272,7 +289,7 @@ def summarize(table: Table, dataset: str, results: Sequence[dict], methods: Sequ
         for b in budgets:
             per_seed = []
             for s in seeds:
-                res = by_key[(m, s, top if m in ANYTIME else b)]
+                res = by_key[(m, s, top if m in anytime else b)]
                 rows, signal = res["rows"][:b], res["signal"][:b]
                 if not rows:
                     continue
@@ -285,7 +302,7 @@ def summarize(table: Table, dataset: str, results: Sequence[dict], methods: Sequ
                     "top_test_at": q_test, "top_signal_at": q_sig,
                     "seconds": res["seconds"], "shared_run_budget": res["budget"],
                 }
-                if b == (top if m in ANYTIME else b):
+                if b == (top if m in anytime else b):
                     run["trajectory"] = res["rows"]
                 exp.runs.append(run)
                 per_seed.append(run)
@@ -334,7 +351,9 @@ def run_experiment(
         for b in budgets:
             task_config(base, benchmark, dataset, m, seeds[0], b)
     workers = max(1, int(workers or os.cpu_count() or 1))
-    todo = plan(methods, seeds, budgets)
+    anytime = (anytime_methods(base, benchmark, dataset, budgets) if "tnao" in methods
+               else set(ANYTIME))
+    todo = plan(methods, seeds, budgets, anytime)
     tasks = [(benchmark, dataset, m, s, b, base) for m, s, b in todo]
     # the main process's table serves in-process runs; workers load their own
     _TABLES[benchmark] = table
@@ -356,7 +375,7 @@ def run_experiment(
                 results.append(res)
                 if progress:
                     progress(len(results), len(tasks))
-    return summarize(table, dataset, results, methods, seeds, budgets)
+    return summarize(table, dataset, results, methods, seeds, budgets, anytime)
 
 
 def write_csv(exp: Experiment, path: Path) -> None:

@@ -103,7 +103,9 @@ class TNAOSearch(SearchMethod):
     def _quota(self, rnd: int) -> int:
         o, c = self.ctx.oracle, self.cfg.search
         left = (o.budget or 0) - o.n_queries
-        if c.top_k:
+        if c.top_k and rnd < c.rounds - 1:
+            # A fixed batch per round: the first B queries of a run do not depend on its
+            # budget, so one run serves every smaller budget (tnao experiment uses this).
             return min(c.top_k, left)
         return math.ceil(left / max(c.rounds - rnd, 1))
 
