@@ -20,7 +20,16 @@ import time
 import numpy as np
 import torch
 
-from ..events import Generation, Progress, Queried, Sampled, StageFinished, StageStarted
+from ..events import (
+    Generation,
+    Leaderboard,
+    LeaderRow,
+    Progress,
+    Queried,
+    Sampled,
+    StageFinished,
+    StageStarted,
+)
 from ..model import ModelShape, TNAOModel
 from ..train import EpochStats, Trainer, rank_corr
 from .base import SearchContext, SearchMethod, _ignore
@@ -273,6 +282,7 @@ class TNAOSearch(SearchMethod):
             swarm.step()
             ctx.emit(Generation(swarm.gen, c.generations, swarm.best_f, float(swarm.f.mean()),
                                 len(scorer.visits), rnd))
+            ctx.emit(self._live_leaderboard(scorer))
             st["swarm"], st["scorer"] = swarm.state_dict(), scorer.state_dict()
             st["cursor"] = cursor["i"]
             self._save("search", rnd * c.generations + swarm.gen, st)
@@ -283,6 +293,21 @@ class TNAOSearch(SearchMethod):
             "distinct": len(scorer.visits), "best_score": swarm.best_f,
             "restarts": swarm.restarts, "pool_best_score": st["pool_best"],
         }, rnd))
+
+    def _live_leaderboard(self, scorer: RemapScorer, k: int = 10) -> Leaderboard:
+        """The swarm's best distinct architectures so far, with what is known of them
+        (valid/test only once queried), so a UI can show the search as it goes."""
+        o, table = self.ctx.oracle, self.ctx.table
+        rows = []
+        for rank, v in enumerate(scorer.ranked()[:k], start=1):
+            known = v.row is not None and v.row in o.queried
+            test = o.report(v.row) if known else float("nan")
+            rows.append(LeaderRow(
+                rank, table.space.to_native(v.arch),
+                float(v.score), o.queried[v.row] if known else float("nan"), test,
+                table.rank_of(test, o.spec.report)[1] if known else float("nan"),
+            ))
+        return Leaderboard(tuple(rows))
 
     # -- evaluate --------------------------------------------------------------------
     def _evaluate(self, st: dict) -> None:
