@@ -299,6 +299,8 @@ class Network(nn.Module):
 
 def build(rank: int = 1) -> Network:
     """The network of the rank-th exported cell (1 = the best)."""
+    if not 1 <= rank <= len(ARCHS):
+        raise ValueError(f"rank must be 1..{{len(ARCHS)}}, got {{rank}}")
     return Network(ARCHS[rank - 1])
 '''
 
@@ -450,6 +452,8 @@ class Network(nn.Module):
 
 def build(rank: int = 1) -> Network:
     """The network of the rank-th exported cell (1 = the best)."""
+    if not 1 <= rank <= len(ARCHS):
+        raise ValueError(f"rank must be 1..{{len(ARCHS)}}, got {{rank}}")
     return Network(ARCHS[rank - 1])
 '''
 

@@ -40,8 +40,20 @@ for _name in _MODULES:
     importlib.import_module(f"{__name__}.{_name}").register(app)
 
 
+def _widen_piped_output() -> None:
+    """Rich cuts tables at 80 columns when stdout is not a terminal; piped output goes to
+    grep and scripts, which need whole values."""
+    for name in _MODULES:
+        mod = sys.modules.get(f"{__name__}.{name}")
+        for attr in ("console", "out"):
+            c = getattr(mod, attr, None)
+            if isinstance(c, Console) and not c.is_terminal:
+                c.width = 200
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    _widen_piped_output()
     try:
         app(args=argv, standalone_mode=True)
     except TnaoError as exc:
