@@ -118,8 +118,14 @@ class ConvergenceChart(PlotextPlot):
         gens = state.generation_list()
         if gens:
             x = list(range(1, len(gens) + 1))
-            plt.plot(x, [g.best_score for g in gens], label="best", marker="hd")
-            plt.plot(x, [g.mean_score for g in gens], label="mean", marker="hd")
+            # A swarm mean is -inf while a particle decodes to an unscorable cell, and one
+            # non-finite value blanks a whole plotext chart: plot the finite points only.
+            for label, ys in (("best", [g.best_score for g in gens]),
+                              ("mean", [g.mean_score for g in gens])):
+                pts = [(i, y) for i, y in zip(x, ys, strict=True) if math.isfinite(y)]
+                if pts:
+                    plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label,
+                             marker="hd")
             plt.xlim(1, max(2, len(gens)))
             plt.xticks(_ticks(len(gens)))
         plt.xlabel("generation")
