@@ -9,7 +9,9 @@ place, so a failed import never leaves a partial cache behind.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -120,3 +122,12 @@ def split_ids(metrics: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np
     """Separate the ``ids`` array that :func:`load` puts among the metrics."""
     metrics = dict(metrics)
     return metrics, metrics.pop("ids", None)
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    """A CSV/text file for reading, plain or gzip (told apart by its magic bytes)."""
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")

@@ -28,7 +28,6 @@ import binascii
 import csv
 import gzip
 import hashlib
-import io
 import itertools
 import json
 import math
@@ -1121,14 +1120,6 @@ METRICS = tuple(
 )
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
 def import_csv(path: Path) -> Path:
     """Convert a CSV table (plain or gzip) into the nb101 cache.
 
@@ -1141,7 +1132,7 @@ def import_csv(path: Path) -> Path:
     path = Path(path)
     name = path.name
     try:
-        with _open_text(path) as f:
+        with cache.open_text(path) as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if not header:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -235,14 +234,6 @@ def save_cache(archs: Sequence[Arch], metrics: dict[str, Sequence[float]], meta:
     return cache.save("nb201", tokens, cols, meta)
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
 def import_csv(path: Path) -> Path:
     """Convert a CSV table (plain or gzip) into the nb201 cache.
 
@@ -253,7 +244,7 @@ def import_csv(path: Path) -> Path:
     path = Path(path)
     name = path.name
     try:
-        with _open_text(path) as f:
+        with cache.open_text(path) as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if not header:
