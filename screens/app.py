@@ -419,33 +419,30 @@ class TnaoApp(App[None]):
 
         from rich.console import Console
 
-        from tnao_app import paths
         from tnao_app.benchmarks import fetch as fetch_mod
 
         worker = get_current_worker()
-        box: dict = {}
+        box: dict = {"done": 0, "total": None}
+
+        def progress(done: int, total: int | None) -> None:
+            box["done"], box["total"] = done, total  # read by the loop below
 
         def job() -> None:
             # The download has no stop hook: it runs in a daemon thread so quitting never
             # waits for it (a partial file resumes next time). Its console goes nowhere:
             # the terminal belongs to the TUI.
             try:
-                box["path"] = fetch_mod.fetch(benchmark, console=Console(file=io.StringIO()))
+                box["path"] = fetch_mod.fetch(benchmark, console=Console(file=io.StringIO()),
+                                              progress=progress)
             except BaseException as exc:  # handed to this worker below
                 box["error"] = exc
 
-        folder = paths.downloads_dir()
-
-        def on_disk() -> int:
-            return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-
-        start = on_disk()
         thread = threading.Thread(target=job, daemon=True, name=f"fetch-{benchmark}")
         thread.start()
         while thread.is_alive():
             if worker.is_cancelled:
                 return
-            self.post_message(FetchProgress(benchmark, on_disk() - start, None))
+            self.post_message(FetchProgress(benchmark, box["done"], box["total"]))
             thread.join(0.25)
         self.post_message(FetchProgress(benchmark, -1, None))
         if "error" in box:

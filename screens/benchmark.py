@@ -153,8 +153,8 @@ class BenchmarkScreen(GuideScreen):
         bar = self.query_one("#fetch-progress", ProgressBar)
         bar.display = True
         bar.update(total=total, progress=done)
-        self.query_one("#fetch-label", Static).update(
-            f"Downloading {self.benchmark}: {done / 1e6:,.1f} MB")
+        size = f"{done / 1e6:,.1f} MB" + (f" of {total / 1e6:,.1f} MB" if total else "")
+        self.query_one("#fetch-label", Static).update(f"Downloading {self.benchmark}: {size}")
 
     def hide_fetch(self) -> None:
         self.query_one("#fetch-progress").display = False

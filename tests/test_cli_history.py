@@ -96,6 +96,61 @@ def test_every_run_appears_in_history(capsys, tnao_home, tmp_path):
     assert len(store.epochs(ids[0])) >= 2 and len(store.generations(ids[0])) >= 3
 
 
+def _precise(db) -> str:
+    """A finished run whose numbers have the long tails of real benchmark means."""
+    store = Store(db)
+    cfg = Config()
+    rid = store.create_run(cfg)
+    with store.recorder(rid) as rec:
+        rec(ev.RunStarted(rid, "nb201", "cifar10", "tnao", 0, "cpu", cfg.to_dict()))
+        rec(ev.StageStarted("train"))
+        rec(ev.EpochEnded(1, 1, 0.5, 0.25, 0.75, float("nan"), float("nan"), 0.1, "cpu"))
+        rec(ev.StageFinished("train", 1.25, {"loss": 0.0009013304145135466, "val_tau": None,
+                                             "best_signal": 91.57040000000002}))
+        rec(ev.Leaderboard((
+            ev.LeaderRow(1, ARCH, 0.123456789, 91.60666666666667, 94.37333333333333,
+                         99.98720000000001),
+            ev.LeaderRow(2, ARCH.replace("none~2", "skip_connect~2"), 0.1, 90.5, 93.125,
+                         98.7654321),
+        )))
+        rec(ev.RunFinished({"queries": 2, "best": {"arch": ARCH, "valid": 91.60666666666667,
+                                                   "test": 94.37333333333333, "rank": 3,
+                                                   "percentile": 99.98720000000001},
+                            "leaderboard": [{"rank": 1, "arch": ARCH}]}))
+    return rid
+
+
+def test_show_formats_numbers_like_run(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    rid = _precise(db)
+    code, out, _ = cli(capsys, "show", rid, "--db", db)
+    assert code == 0
+    for raw in ("94.37333", "91.60666", "99.9872", "0.123456", "0.00090133", "91.5704000"):
+        assert raw not in out, raw
+    # accuracies with 2 decimals, percentiles as percent, predictor scores with 3
+    for shown in ("94.37", "91.61", "99.99%", "0.123", "93.12", "98.77%", "loss=0.0009013",
+                  "best_signal=91.57", "val_tau=-"):
+        assert shown in out, shown
+    assert "val tau" not in out  # no validation split: nothing to show, not a blank
+    assert "best: test 94.37; rank 3 in the table (percentile 99.99%); 2 queries" in out
+    code, out, _ = cli(capsys, "history", "--db", db)
+    assert "94.37" in out and "94.373" not in out
+
+
+def test_show_json_keeps_precision_and_names_both_ranks(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    rid = _precise(db)
+    code, out, _ = cli(capsys, "show", rid, "--db", db, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["leaderboard"][0]["test"] == 94.37333333333333
+    assert [r["position"] for r in doc["leaderboard"]] == [1, 2]
+    assert all("rank" not in r for r in doc["leaderboard"])
+    best = doc["run"]["result"]["best"]
+    assert best["table_rank"] == 3 and best["rank"] == 3
+    assert doc["run"]["result"]["leaderboard"][0]["position"] == 1
+
+
 def test_history_filters_and_default_db(capsys, tnao_home):
     code, out, _ = cli(capsys, "history")
     assert code == 0 and "No runs recorded yet" in out  # default db in TNAO_HOME, empty
@@ -118,6 +173,7 @@ def test_export_and_delete(capsys, tnao_home, tmp_path):
     target = tmp_path / "lb.csv"
     code, _, err = cli(capsys, "export", rid[:5], "--db", db, "-f", "csv", "-o", str(target))
     assert code == 0 and target.read_text().splitlines()[1].startswith(f"1,{ARCH},0.5,91.0")
+    assert f"run {rid} to" in " ".join(err.split())  # the full id, not the prefix typed
     code, _, _ = cli(capsys, "export", rid, "--db", db, "-f", "torch", "-o",
                      str(tmp_path / "net.py"))
     assert code == 0 and "class Network(nn.Module)" in (tmp_path / "net.py").read_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from tnao_app.export import (
     parse_arch,
     parse_csv,
     parse_json,
+    public_rows,
 )
 from tnao_app.storage import Store
 
@@ -74,19 +76,80 @@ def test_json_round_trip(store, nb201_run, tmp_path, top):
     out = tmp_path / "lb.json"
     text = export_run(store, nb201_run, "json", top=top, out=out)
     assert out.read_text() == text
-    want = store.leaderboard(nb201_run)[:top]
+    want = public_rows(store.leaderboard(nb201_run)[:top])
     assert parse_json(out.read_text()) == want
     doc = json.loads(text)
+    assert doc["version"] == 2
     assert doc["run"]["id"] == nb201_run and doc["run"]["config"]["run"]["dataset"] == "cifar100"
     assert doc["leaderboard"][0]["predicted"] is None  # NaN -> null
+    assert [r["position"] for r in doc["leaderboard"]] == list(range(1, len(want) + 1))
 
 
 def test_csv_round_trip(store, nb201_run, tmp_path):
     out = tmp_path / "lb.csv"
     export_run(store, nb201_run, "csv", out=out)
     got = parse_csv(out.read_text())
-    assert got == store.leaderboard(nb201_run)  # floats exactly, missing as None
-    assert out.read_text().splitlines()[0] == "rank,arch,predicted,valid,test,percentile"
+    assert got == public_rows(store.leaderboard(nb201_run))  # floats exactly, missing as None
+    assert out.read_text().splitlines()[0] == "position,arch,predicted,valid,test,percentile"
+
+
+def _keys(obj) -> set[str]:
+    """Every key of every dict nested in ``obj``."""
+    if isinstance(obj, dict):
+        return set(obj) | {k for v in obj.values() for k in _keys(v)}
+    if isinstance(obj, list):
+        return {k for v in obj for k in _keys(v)}
+    return set()
+
+
+def test_the_two_ranks_have_distinct_names(store, tmp_path):
+    # A result as the pipeline stores it: best.rank is the rank in the whole table (7),
+    # leaderboard rank the position in the run's leaderboard (1, 2).
+    archs = [NB201.to_native((1,) * 6), NB201.to_native((2,) * 6)]
+    cfg = Config()
+    rid = store.create_run(cfg)
+    board = [{"rank": k + 1, "arch": a, "predicted": 0.5, "valid": 90.0, "test": 91.0,
+              "percentile": 99.5} for k, a in enumerate(archs)]
+    with store.recorder(rid) as rec:
+        rec(ev.RunStarted(rid, "nb201", "cifar10", "tnao", 0, "cpu", cfg.to_dict()))
+        rec(ev.Leaderboard(tuple(ev.LeaderRow(**r) for r in board)))
+        rec(ev.RunFinished({"queries": 2, "leaderboard": board,
+                            "best": {"arch": archs[0], "valid": 90.0, "test": 91.0,
+                                     "rank": 7, "percentile": 99.5}}))
+    doc = json.loads(export_run(store, rid, "json"))
+    # the only "rank" left is the best's documented one, equal to its table_rank
+    assert "rank" not in _keys(doc["leaderboard"])
+    assert doc["run"]["result"]["best"]["table_rank"] == doc["run"]["result"]["best"]["rank"] == 7
+    assert [r["position"] for r in doc["run"]["result"]["leaderboard"]] == [1, 2]
+    assert [r["position"] for r in doc["leaderboard"]] == [1, 2]
+    assert export_run(store, rid, "csv").startswith("position,arch,")
+
+
+def test_version_1_exports_still_read():
+    arch = NB201.to_native((3,) * 6)
+    v1_json = json.dumps({"format": "tnao-run", "version": 1, "run": {}, "leaderboard": [
+        {"rank": 1, "arch": arch, "predicted": None, "valid": 90.5, "test": 91.25,
+         "percentile": 99.0}]})
+    v1_csv = f"rank,arch,predicted,valid,test,percentile\n1,{arch},,90.5,91.25,99.0\n"
+    want = [{"position": 1, "arch": arch, "predicted": None, "valid": 90.5, "test": 91.25,
+             "percentile": 99.0}]
+    assert parse_json(v1_json) == want and parse_csv(v1_csv) == want
+
+
+@pytest.mark.parametrize("fmt, umask, mode", [("json", 0o022, 0o644), ("csv", 0o077, 0o600),
+                                             ("torch", 0o002, 0o664)])
+def test_export_file_mode_follows_the_umask(store, nb201_run, tmp_path, fmt, umask, mode):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / f"export.{fmt}"
+    old = os.umask(umask)
+    try:
+        export_run(store, nb201_run, fmt, out=out)
+        export_run(store, nb201_run, fmt, out=out)  # overwriting too: still atomic
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == mode
+    assert [p.name for p in folder.iterdir()] == [out.name]  # no temp file left
 
 
 def test_arch_round_trip_nb201(store, nb201_run, tmp_path):
@@ -104,7 +167,7 @@ def test_arch_round_trip_nb101(store, tmp_path):
     out = tmp_path / "archs.json"
     export_run(store, rid, "arch", out=out)
     doc = json.loads(out.read_text())
-    assert [d["rank"] for d in doc] == [1, 2]
+    assert [d["position"] for d in doc] == [1, 2]
     assert [{"matrix": d["matrix"], "ops": d["ops"]} for d in doc] == [NB101_A, NB101_B]
     assert [nb101_parts(a) for a in parse_arch(out.read_text(), "nb101")] == [
         nb101_parts(a) for a in archs]

@@ -40,6 +40,7 @@ class Server:
         self.cut_after = 0  # bytes of body sent before the connection is dropped ...
         self.cut_times = 0  # ... for this many responses
         self.ignore_range = False
+        self.no_length = False  # send no Content-Length: the body ends when the socket closes
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,7 +79,8 @@ class Server:
                     self.send_response(200)
                 body = data[start:]
                 self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
+                if not server.no_length:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if server.cut_times > 0:
                     server.cut_times -= 1
@@ -147,6 +149,48 @@ def test_download_without_known_sha_reports_it(server, tmp_path):
     con = quiet()
     fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", console=con)
     assert "not verified" in text(con) and SHA in text(con)
+
+
+def test_progress_callback_reports_bytes_and_total(server, tmp_path):
+    calls: list[tuple[int, int | None]] = []
+    fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", sha256=SHA,
+                       console=quiet(), progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (0, len(DATA)) and calls[-1] == (len(DATA), len(DATA))
+    assert {t for _, t in calls} == {len(DATA)}
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and len(calls) >= len(DATA) // fetch_mod.CHUNK
+
+
+def test_progress_callback_on_resume_counts_the_kept_bytes(server, tmp_path):
+    server.cut_after, server.cut_times = 120_000, 1
+    calls: list[tuple[int, int | None]] = []
+    fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", sha256=SHA,
+                       console=quiet(), progress=lambda done, total: calls.append((done, total)))
+    kept = (120_000 // fetch_mod.CHUNK) * fetch_mod.CHUNK
+    assert (kept, len(DATA)) in calls  # the second request starts at the kept bytes ...
+    assert calls[-1] == (len(DATA), len(DATA))  # ... and the total is the whole file's
+
+
+def test_progress_callback_without_length(server, tmp_path):
+    server.no_length = True
+    calls: list[tuple[int, int | None]] = []
+    fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", sha256=SHA,
+                       console=quiet(), progress=lambda done, total: calls.append((done, total)))
+    assert (tmp_path / "f.bin").read_bytes() == DATA
+    assert calls[0] == (0, None) and calls[-1] == (len(DATA), None)
+    assert all(t is None for _, t in calls)
+
+
+def test_fetch_passes_progress_through(server, tmp_path, monkeypatch):
+    src = fetch_mod.SOURCES["nb101"]["only108"]
+    monkeypatch.setitem(fetch_mod.SOURCES["nb101"], "only108",
+                        dataclasses.replace(src, sha256=SHA))
+    server.files["/nasbench_only108.tfrecord"] = DATA
+    monkeypatch.setenv("TNAO_FETCH_BASE_URL", server.base)
+    calls: list[tuple[int, int | None]] = []
+    fetch_mod.fetch("nb101", dest=tmp_path, console=quiet(),
+                    progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (len(DATA), len(DATA))
 
 
 def test_checksum_mismatch_removes_the_file(server, tmp_path):
@@ -268,6 +312,7 @@ def test_cli_fetch_nb101_verified(server, tmp_path, tnao_home, monkeypatch, caps
     code, out, _ = run_cli(["data", "fetch", "nb101", "--no-import", "--dest", str(dest)], capsys)
     assert code == 0
     assert has(out, "sha256 verified")
+    assert has(out, "100%")  # the bar shows the percent: the server sent a length
     assert (dest / "nasbench_only108.tfrecord").read_bytes() == DATA
     # A second fetch finds the verified file and downloads nothing.
     server.log.clear()

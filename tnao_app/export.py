@@ -2,17 +2,24 @@
 benchmark's own form, or a Python file defining the found network as a torch.nn.Module.
 
 Formats (``export_run(store, run_id, fmt, top=None, out=None)``):
-- ``json``: ``{"format": "tnao-run", "version": 1, "run": {...}, "leaderboard": [...]}``
+- ``json``: ``{"format": "tnao-run", "version": 2, "run": {...}, "leaderboard": [...]}``
   (missing values are ``null``).
-- ``csv``: ``rank,arch,predicted,valid,test,percentile``; an empty cell is a missing value;
-  floats are written with ``repr`` so they read back exactly.
+- ``csv``: ``position,arch,predicted,valid,test,percentile``; an empty cell is a missing
+  value; floats are written with ``repr`` so they read back exactly.
 - ``arch``: NB201 / analog: one official architecture string per line, best first;
-  NB101: a JSON list of ``{"rank", "matrix", "ops"}`` (adjacency matrix + op labels).
+  NB101: a JSON list of ``{"position", "matrix", "ops"}`` (adjacency matrix + op labels).
 - ``torch``: a self-contained Python file (it imports only torch) whose ``Network`` is the
   benchmark's macro skeleton built around the found cell; ``build(rank=1)``.
 
+Two ranks exist and are never both called "rank": ``position`` is a row's place in the
+run's leaderboard (1 = the run's best), ``table_rank`` is where an architecture's reported
+metric ranks among all architectures of the benchmark table (in the run's ``result.best``).
+Version 1 files and stored runs say ``rank`` for both; ``public_rows``/``public_result``
+translate them and the readers accept both.
+
 ``parse_json``, ``parse_csv`` and ``parse_arch`` read the files back (used by the tests).
-Every output is written atomically: an export either completes or leaves nothing.
+Every output is written atomically (an export either completes or leaves nothing) with the
+mode a new file normally gets (0666 less the umask).
 """
 
 from __future__ import annotations
@@ -22,13 +29,14 @@ import io
 import json
 import math
 import os
+import secrets
 from pathlib import Path
 
-from .benchmarks.cache import atomic_write
 from .errors import ConfigError, StorageError, UnknownArchError
 
 FORMATS = ("json", "csv", "arch", "torch")
-COLUMNS = ("rank", "arch", "predicted", "valid", "test", "percentile")
+FORMAT_VERSION = 2  # 2: leaderboard "rank" -> "position", result best "rank" -> "table_rank"
+COLUMNS = ("position", "arch", "predicted", "valid", "test", "percentile")
 NB201_LIKE = ("nb201", "analog")  # analog shares NB201's cell space
 
 
@@ -40,6 +48,34 @@ def num_classes(dataset: str) -> int:
     if "imagenet" in d:
         return 120
     return 10
+
+
+def public_rows(rows: list[dict]) -> list[dict]:
+    """Leaderboard rows as the outputs name them: ``position`` (in the run's leaderboard),
+    never ``rank``; stored rows (``rank``) and already public rows are both accepted."""
+    out = []
+    for r in rows:
+        row = {"position": r.get("position", r.get("rank"))}
+        row.update((k, v) for k, v in r.items() if k not in ("rank", "position"))
+        out.append(row)
+    return out
+
+
+def public_result(result: dict | None) -> dict | None:
+    """A run result (as ``run_pipeline`` returns and the history stores it) with its two
+    ranks named apart: ``best.table_rank`` (in the whole table; ``best.rank`` too) and
+    leaderboard ``position``; old stored results are translated the same way."""
+    if not isinstance(result, dict):
+        return result
+    out = dict(result)
+    best = out.get("best")
+    if isinstance(best, dict) and "rank" in best:
+        # ``best.rank`` stays (the documented --json field); ``table_rank`` says the same
+        # under the name the leaderboard rows use
+        out["best"] = {**best, "table_rank": best["rank"]}
+    if isinstance(out.get("leaderboard"), list):
+        out["leaderboard"] = public_rows(out["leaderboard"])
+    return out
 
 
 def _fnum(v) -> str:
@@ -82,9 +118,9 @@ def _json_text(run: dict, rows: list[dict]) -> str:
     keep = ("id", "name", "benchmark", "dataset", "method", "seed", "status", "created_at",
             "started_at", "finished_at", "tnao_version", "device", "config", "result")
     doc = {
-        "format": "tnao-run", "version": 1,
-        "run": {k: run.get(k) for k in keep},
-        "leaderboard": [{k: r.get(k) for k in COLUMNS} for r in rows],
+        "format": "tnao-run", "version": FORMAT_VERSION,
+        "run": {k: public_result(run.get(k)) if k == "result" else run.get(k) for k in keep},
+        "leaderboard": [{k: r.get(k) for k in COLUMNS} for r in public_rows(rows)],
     }
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
@@ -93,17 +129,17 @@ def _csv_text(rows: list[dict]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
-    for r in rows:
-        w.writerow([r["rank"], r["arch"], *(_fnum(r.get(k)) for k in COLUMNS[2:])])
+    for r in public_rows(rows):
+        w.writerow([r["position"], r["arch"], *(_fnum(r.get(k)) for k in COLUMNS[2:])])
     return buf.getvalue()
 
 
 def _arch_text(benchmark: str, rows: list[dict]) -> str:
     if benchmark == "nb101":
         out = []
-        for r in rows:
+        for r in public_rows(rows):
             matrix, ops = nb101_parts(r["arch"])
-            out.append({"rank": r["rank"], "matrix": matrix, "ops": ops})
+            out.append({"position": r["position"], "matrix": matrix, "ops": ops})
         return json.dumps(out, indent=1) + "\n"
     return "".join(f"{r['arch']}\n" for r in rows)
 
@@ -159,6 +195,26 @@ def export_run(store, run_id: str, fmt: str, top: int | None = None,
     return text
 
 
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a new file beside ``path``, fsync it and rename it into place.
+
+    The temporary file is created with mode 0666 and the kernel applies the umask (and any
+    default ACL), so the export gets the mode of any new user file; ``tempfile.mkstemp``
+    would leave it 0600, and reading the umask back (``os.umask``) is not thread-safe.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically; one sentence if the path cannot be written."""
     path = path.expanduser()
@@ -169,7 +225,7 @@ def write_text(path: Path, text: str) -> None:
             f"Cannot write the export to {path}: the folder {path.parent} does not exist."
         )
     try:
-        atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+        _atomic_write_text(path, text)
     except OSError as exc:
         raise StorageError(
             f"Cannot write the export to {path} ({exc.strerror or exc})."
@@ -483,15 +539,17 @@ def nb101_module(run: dict, rows: list[dict], n_classes: int) -> str:
 
 # -- readers (round trips) -----------------------------------------------------------------
 def parse_json(text: str) -> list[dict]:
-    """The leaderboard rows of a ``json`` export."""
-    return json.loads(text)["leaderboard"]
+    """The leaderboard rows of a ``json`` export (version 1 files too), with ``position``."""
+    return public_rows(json.loads(text)["leaderboard"])
 
 
 def parse_csv(text: str) -> list[dict]:
-    """The leaderboard rows of a ``csv`` export (missing values as None)."""
+    """The leaderboard rows of a ``csv`` export (missing values as None); a version 1 file
+    (a ``rank`` column) reads as ``position``."""
     rows = []
     for rec in csv.DictReader(io.StringIO(text)):
-        row: dict = {"rank": int(rec["rank"]), "arch": rec["arch"]}
+        pos = rec["position"] if "position" in rec else rec["rank"]
+        row: dict = {"position": int(pos), "arch": rec["arch"]}
         for k in COLUMNS[2:]:
             row[k] = float(rec[k]) if rec[k] != "" else None
         rows.append(row)

@@ -7,6 +7,11 @@ authors published one (NAS-Bench-101); the NAS-Bench-201 / NATS-Bench Google Dri
 have no published checksum, so their sha256 is only reported. Google Drive answers big
 files with a "can't scan for viruses" page holding a confirm form: we follow that form.
 ``TNAO_FETCH_BASE_URL`` replaces the base address (a mirror, or a local server in tests).
+
+Progress goes to an optional callback ``progress(done, total)``: bytes in the file so far
+(a resumed download starts above 0) and its full size, or ``None`` when the server sends
+no length. The caller renders it (the CLI as a rich bar with percent, the TUI its own); the
+messages (resuming, verified) go to ``console``.
 """
 
 from __future__ import annotations
@@ -17,20 +22,13 @@ import re
 import shutil
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import requests
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from .. import paths
 from ..errors import ConfigError, DataError
@@ -40,6 +38,8 @@ BASE_URL_ENV = "TNAO_FETCH_BASE_URL"
 CHUNK = 1 << 16  # what arrived before a dropped connection is kept up to this
 TIMEOUT_S = 30
 RETRIES = 3
+
+ProgressCallback = Callable[[int, int | None], None]  # (bytes done, total or None)
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,13 @@ def fetch(
     dest: Path | None = None,
     console: Console | None = None,
     source: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
     """Download the official file of ``benchmark`` (or ``url``) into ``dest`` and return
-    the path to import: the file, or the folder a ``.tar`` archive unpacks to."""
+    the path to import: the file, or the folder a ``.tar`` archive unpacks to.
+
+    ``progress(done, total)`` is called as bytes arrive (``total`` None when the server
+    gives no length); nothing is called when the file is already there."""
     if benchmark not in SOURCES:
         raise ConfigError(f"Nothing to fetch for benchmark '{benchmark}'; expected one of: "
                           f"{', '.join(SOURCES)} (the analog benchmark ships with the package).")
@@ -138,7 +142,7 @@ def fetch(
     if target.exists() and _already_good(target, sha, console):
         return _unpack(target, dest_dir, console) if filename.endswith(".tar") else target
 
-    download(url, target, sha256=sha, console=console, page=src.page)
+    download(url, target, sha256=sha, console=console, page=src.page, progress=progress)
     return _unpack(target, dest_dir, console) if filename.endswith(".tar") else target
 
 
@@ -161,8 +165,10 @@ def download(
     console: Console | None = None,
     retries: int = RETRIES,
     page: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
-    """Stream ``url`` to ``target`` via ``target.part``, resuming and verifying."""
+    """Stream ``url`` to ``target`` via ``target.part``, resuming and verifying;
+    ``progress(done, total)`` as in ``fetch``."""
     console = console or Console(stderr=True)
     target = Path(target)
     part = target.with_name(target.name + ".part")
@@ -173,7 +179,8 @@ def download(
     try:
         while True:
             try:
-                current = _download_once(session, current, part, target.name, console, page)
+                current = _download_once(session, current, part, target.name, console, page,
+                                         progress)
                 break
             except _Interrupted as exc:
                 attempt += 1
@@ -214,7 +221,8 @@ def _connect_error(url: str, name: str, exc: Exception, resumable: bool) -> Data
     )
 
 
-def _download_once(session, url, part: Path, name: str, console: Console, page) -> str:
+def _download_once(session, url, part: Path, name: str, console: Console, page,
+                   progress: ProgressCallback | None) -> str:
     """One request; returns the URL that served the file (after a confirm page)."""
     for _hop in range(4):  # at most two confirm pages and one restart
         have = part.stat().st_size if part.exists() else 0
@@ -242,7 +250,7 @@ def _download_once(session, url, part: Path, name: str, console: Console, page) 
             if have and resp.status_code == 206 and _range_start(resp) != have:
                 part.unlink()  # resumed at another offset than asked: start over
                 continue
-            _stream(resp, part, have, name, console)
+            _stream(resp, part, have, console, progress)
             return url
     raise DataError(f"{url} kept answering web pages instead of the file {name}.")
 
@@ -266,7 +274,8 @@ def _confirm_url(resp, url: str, name: str, page: str | None) -> str:
     )
 
 
-def _stream(resp, part: Path, have: int, name: str, console: Console) -> None:
+def _stream(resp, part: Path, have: int, console: Console,
+            progress: ProgressCallback | None) -> None:
     length = resp.headers.get("Content-Length")
     if have and resp.status_code == 206 and _range_start(resp) == have:
         mode, done = "ab", have
@@ -274,21 +283,19 @@ def _stream(resp, part: Path, have: int, name: str, console: Console) -> None:
         if have:
             console.print("The server does not resume downloads; starting from the beginning.")
         mode, done = "wb", 0
-    total = done + int(length) if length and length.isdigit() else None
-    columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-        TransferSpeedColumn(), TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(name, total=total, completed=done)
-        with open(part, mode) as f:
-            try:
-                for block in resp.iter_content(CHUNK):
-                    f.write(block)
-                    done += len(block)
-                    progress.update(task, completed=done)
-            except requests.RequestException as exc:
-                raise _Interrupted(exc.__class__.__name__) from None
+    # A compressed transfer's length is not the file's: no percent rather than a wrong one.
+    encoded = resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+    total = done + int(length) if length and length.isdigit() and not encoded else None
+    report = progress or (lambda _done, _total: None)
+    report(done, total)
+    with open(part, mode) as f:
+        try:
+            for block in resp.iter_content(CHUNK):
+                f.write(block)
+                done += len(block)
+                report(done, total)
+        except requests.RequestException as exc:
+            raise _Interrupted(exc.__class__.__name__) from None
     if total is not None and done < total:
         raise _Interrupted("connection closed early")
 

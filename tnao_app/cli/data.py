@@ -7,6 +7,15 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table as RichTable
 
 from .. import benchmarks
@@ -74,7 +83,27 @@ def fetch(
     """Download the official file (resumable, sha256-checked) and import it."""
     from ..benchmarks import fetch as fetch_mod
 
-    path = fetch_mod.fetch(benchmark, url=url, dest=dest, console=console, source=source)
+    # Percent only when the server gives a length (TaskProgressColumn is blank otherwise);
+    # the bar pulses then, and the MB column still counts.
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+        DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(), console=console,
+    )
+    task = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal task
+        if task is None:  # started on the first bytes: no empty bar for a refusal
+            bar.start()
+            task = bar.add_task(f"Downloading {benchmark}", total=total, completed=done)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        path = fetch_mod.fetch(benchmark, url=url, dest=dest, console=console, source=source,
+                               progress=progress)
+    finally:
+        if task is not None:
+            bar.stop()
     console.print(f"Downloaded {path}")
     if not no_import:
         import_(path, benchmark)

@@ -13,6 +13,7 @@ from rich.table import Table as RichTable
 
 from .. import experiment as ex
 from ..errors import ConfigError
+from .run import DATASET_HELP, dataset_name
 
 console = Console()
 err_console = Console(stderr=True)
@@ -77,7 +78,7 @@ def render(exp: ex.Experiment) -> RichTable:
 
 def experiment(
     benchmark: str = typer.Option("analog", "--benchmark", "-b", help="analog, nb201 or nb101."),
-    dataset: str = typer.Option("cifar10", "--dataset", "-d", help="Dataset of the benchmark."),
+    dataset: str = typer.Option("cifar10", "--dataset", "-d", help=DATASET_HELP),
     methods: str = typer.Option(
         "tnao,random,evolution,nao,predictor", "--methods", "-m",
         help="Comma-separated methods.",
@@ -93,6 +94,7 @@ def experiment(
 ) -> None:
     """Compare search methods over seeds and budgets; anytime methods run once per seed
     at the largest budget and are read off their query trajectory."""
+    dataset = dataset_name(dataset)
     method_list = ex.parse_methods(methods)
     seed_list = ex.parse_seeds(seeds)
     budget_list = ex.parse_budgets(budgets)

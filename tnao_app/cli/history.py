@@ -19,6 +19,7 @@ from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
 from ..errors import ConfigError
+from .run import fmt_acc, fmt_pct, fmt_score
 
 console = Console()
 err_console = Console(stderr=True)
@@ -49,6 +50,16 @@ def _num(v, fmt: str = "{:.2f}") -> str:
 
 def _status(s: str) -> str:
     return f"[{STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+def _summary_value(v) -> str:
+    """A stage-summary value, short: floats to 4 significant digits (losses, taus,
+    accuracies alike), None as '-'."""
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
 
 
 def history(
@@ -83,7 +94,7 @@ def history(
             r["id"], *([r["name"]] if named else []), r["benchmark"], r["dataset"],
             r["method"], str(r["seed"]), _status(r["status"]),
             _when(r["started_at"] or r["created_at"])[5:16], _num(r["n_queries"], "{}"),
-            _num(r["best_test"]),
+            fmt_acc(r["best_test"]),
         ]
         for r in runs
     ]
@@ -110,10 +121,15 @@ def show(
     stages, board = store.stages(rid), store.leaderboard(rid)
     epochs, gens = store.epochs(rid), store.generations(rid)
     if as_json:
-        print(json.dumps({"run": r, "stages": stages, "leaderboard": board,
+        # Full precision; the two ranks named apart as in the exports.
+        from ..export import public_result, public_rows
+
+        run_doc = dict(r, result=public_result(r["result"]))
+        print(json.dumps({"run": run_doc, "stages": stages, "leaderboard": public_rows(board),
                           "epochs": epochs, "generations": gens}, indent=2))
         return
-    head = (f"[bold]{rid}[/] {r['name']}  {r['benchmark']}/{r['dataset']}  {r['method']}  "
+    name = f" {r['name']}" if r["name"] else ""
+    head = (f"[bold]{rid}[/]{name}  {r['benchmark']}/{r['dataset']}  {r['method']}  "
             f"seed {r['seed']}  {_status(r['status'])}")
     console.print(head)
     console.print(f"created {_when(r['created_at'])}  started {_when(r['started_at'])}  "
@@ -121,6 +137,20 @@ def show(
                   f"device {r['device']}  resumes {r['resumes']}")
     if r["message"]:
         console.print(f"message: {r['message']}", highlight=False)
+    best = (r["result"] or {}).get("best")
+    if isinstance(best, dict) and best.get("arch"):
+        # The same numbers as `tnao run` prints at the end of a run.
+        res = r["result"]
+        rank = best.get("table_rank", best.get("rank"))
+        where = "" if rank is None else (
+            f"; rank {rank:,} in the table (percentile {fmt_pct(best.get('percentile'), 'n/a')})")
+        optimum = (res.get("optimum") or {}).get("test")
+        console.print(
+            f"best: {res.get('report', 'test')} {fmt_acc(best.get('test'), 'n/a')}{where}"
+            + ("" if optimum is None else f"; table optimum {fmt_acc(optimum)}")
+            + f"; {res.get('queries')}"
+            + (f" of {res['budget']}" if res.get("budget") else "") + " queries",
+            highlight=False)
     cfg = RichTable(title="Config", show_header=False)
     cfg.add_column("section")
     cfg.add_column("values", overflow="fold")
@@ -134,24 +164,30 @@ def show(
         for s in stages:
             t.add_row(str(s["round"]), s["stage"], _status(s["status"]), _when(s["started_at"]),
                       _num(s["seconds"], "{:.1f}"),
-                      ", ".join(f"{k}={v}" for k, v in list(s["summary"].items())[:6]))
+                      ", ".join(f"{k}={_summary_value(v)}"
+                                for k, v in list(s["summary"].items())[:6]))
         console.print(t)
     if epochs:
         last = epochs[-1]
+        tau = "" if last["val_tau"] is None else f", val tau {last['val_tau']:.3f}"
         console.print(f"training: {len(epochs)} epochs recorded; last: loss "
-                      f"{_num(last['loss_total'], '{:.4f}')}, val tau "
-                      f"{_num(last['val_tau'], '{:.3f}')}")
+                      f"{_num(last['loss_total'], '{:.4f}')}{tau}")
     if gens:
         last = gens[-1]
         console.print(f"search: {len(gens)} generations recorded; last: best score "
                       f"{_num(last['best_score'], '{:.4f}')}, distinct {last['distinct_archs']}")
+    result = r["result"] or {}
     if board:
-        t = RichTable(title="Leaderboard")
-        for col in ("rank", "arch", "predicted", "valid", "test", "percentile"):
+        # Accuracies and percentiles formatted as `tnao run` prints them.
+        t = RichTable(title="Leaderboard",
+                      caption=f"valid = {result.get('signal', 'search signal')}, test = "
+                              f"{result.get('report', 'reported metric')}; percentile of "
+                              "test in the whole table (100% = its best)")
+        for col in ("#", "arch", "predicted", "valid", "test", "percentile"):
             t.add_column(col, overflow="fold", justify="left" if col == "arch" else "right")
         for b in board:
-            t.add_row(str(b["rank"]), b["arch"], _num(b["predicted"], "{:.4f}"),
-                      _num(b["valid"]), _num(b["test"]), _num(b["percentile"], "{:.2f}"))
+            t.add_row(str(b["rank"]), b["arch"], fmt_score(b["predicted"]),
+                      fmt_acc(b["valid"]), fmt_acc(b["test"]), fmt_pct(b["percentile"]))
         console.print(t)
     else:
         console.print("No leaderboard yet.")
@@ -167,11 +203,13 @@ def export(
     """Export a run's leaderboard (json, csv), architectures (arch) or network (torch)."""
     from ..export import export_run
 
-    text = export_run(_store(db), run, fmt, top=top, out=out)
+    store = _store(db)
+    text = export_run(store, run, fmt, top=top, out=out)
     if out is None:
         print(text, end="")
     else:
-        err_console.print(f"Wrote {fmt} export of run {run} to {out}", highlight=False)
+        err_console.print(f"Wrote the {fmt} export of run {store.resolve(run)} to {out}.",
+                          highlight=False)
 
 
 def delete(
@@ -235,12 +273,16 @@ def resume(
     finally:
         signal.signal(signal.SIGINT, previous)
     if as_json:
-        print(json.dumps(result, indent=2))
+        from ..export import public_result
+
+        print(json.dumps(public_result(result), indent=2))
         return
     best = result.get("best", {})
     console.print(f"Run {rid} finished: best {best.get('arch')} valid "
-                  f"{_num(best.get('valid'))} test {_num(best.get('test'))} "
-                  f"(rank {best.get('rank')}), {result.get('queries')} queries.")
+                  f"{fmt_acc(best.get('valid'), 'n/a')} test {fmt_acc(best.get('test'), 'n/a')} "
+                  f"(rank {best.get('rank')} in the table, percentile "
+                  f"{fmt_pct(best.get('percentile'), 'n/a')}), {result.get('queries')} queries.",
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,9 +19,45 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config import Config
 from ..errors import ConfigError
 from ..events import Event
+from ..export import public_result
 
 console = Console(stderr=True)
 out = Console()
+
+# Official names (NAS-Bench-201 / NATS-Bench spell them so) -> the benchmarks' own names.
+# cifar10 searches on cifar10-valid's validation split, so both names mean that dataset.
+DATASET_ALIASES = {"cifar10-valid": "cifar10", "imagenet16-120": "imagenet16"}
+DATASET_HELP = ("cifar10, cifar100, imagenet16 (analog: cifar10, cifar10-ptq, ...); the "
+                "official names ImageNet16-120 and cifar10-valid work too.")
+
+
+def dataset_name(name: str | None) -> str | None:
+    """The benchmarks' own name for dataset ``name``: case-insensitive, official names as
+    aliases. Unknown names pass through: the benchmark's table rejects them in one
+    sentence listing the datasets it has."""
+    if name is None:
+        return None
+    key = name.strip().lower()
+    return DATASET_ALIASES.get(key, key)
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def fmt_acc(v, missing: str = "") -> str:
+    """An accuracy (in %) as the CLI prints it: 2 decimals, as the benchmarks' papers do."""
+    return missing if _missing(v) else f"{v:.2f}"
+
+
+def fmt_pct(v, missing: str = "") -> str:
+    """A percentile (100 = the table's best) as a percent."""
+    return missing if _missing(v) else f"{v:.2f}%"
+
+
+def fmt_score(v, missing: str = "") -> str:
+    """A predictor score (unitless): 3 decimals."""
+    return missing if _missing(v) else f"{v:.3f}"
 
 
 def build_config(
@@ -84,11 +120,15 @@ class LiveView:
 
 def print_result(res: dict) -> None:
     b = res["best"]
-    out.print(f"[bold green]Found[/] {b['arch']}", soft_wrap=True)
-    out.print(f"  {res['signal']} (search signal): {b['valid']:.4f}")
-    out.print(f"  {res['report']} (reported):     {b['test']:.4f}")
-    out.print(f"  rank {b['rank']:,} in the table (percentile {b['percentile']:.2f}); "
-              f"table optimum {res['optimum']['test']:.4f}")
+    out.print(f"[bold green]Found[/] {b['arch']}", soft_wrap=True, highlight=False)
+    # The two labels are padded to one width so the values line up.
+    labels = (f"{res['signal']} (search signal):", f"{res['report']} (reported):")
+    width = max(map(len, labels))
+    out.print(f"  {labels[0]:<{width}} {fmt_acc(b['valid'], 'n/a')}")
+    out.print(f"  {labels[1]:<{width}} {fmt_acc(b['test'], 'n/a')}")
+    rank = b.get("table_rank", b.get("rank"))
+    out.print(f"  rank {rank:,} in the table (percentile {fmt_pct(b['percentile'], 'n/a')}); "
+              f"table optimum {fmt_acc(res['optimum']['test'], 'n/a')}")
     out.print(f"  queries used: {res['queries']} of {res['budget']}; {res['seconds']:.1f} s "
               f"on {res['device']}" + (f"; run {res['run_id']}" if res.get("run_id") else ""))
     if res.get("note"):
@@ -114,7 +154,7 @@ def execute(cfg: Config, db: Path | None, listeners: list) -> dict:
 
 def run(
     benchmark: str = typer.Option(None, "--benchmark", "-b", help="analog, nb201 or nb101."),
-    dataset: str = typer.Option(None, "--dataset", "-d", help="cifar10, cifar100, imagenet16."),
+    dataset: str = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     method: str = typer.Option(None, "--method", "-m",
                                help="tnao, random, evolution, nao or predictor."),
     budget: int = typer.Option(None, "--budget", help="Unique benchmark queries allowed."),
@@ -137,10 +177,11 @@ def run(
         "train": {"epochs": epochs},
         "search": {"particles": particles, "generations": generations, "rounds": rounds},
     })
+    cfg.run.dataset = dataset_name(cfg.run.dataset)  # from --dataset or the config file
     listeners = [] if as_json else [LiveView()]
     res = execute(cfg, db, listeners)
     if as_json:
-        print(json.dumps(res, indent=2, default=str))
+        print(json.dumps(public_result(res), indent=2, default=str))
     else:
         print_result(res)
 
