@@ -27,6 +27,8 @@ class GuideScreen(Screen):
     """One step of the new-run guide. Subclasses fill ``body()`` and ``show_state()``."""
 
     STEP = ""
+    #: the pipeline stages this step shows (its status line gives only their ETA)
+    STAGES: tuple[str, ...] = ()
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
         Binding("ctrl+n", "next", "Next", id="next", priority=True),
@@ -39,6 +41,7 @@ class GuideScreen(Screen):
         self._seen = -1
         self._seen_status = ""
         self._chart_seen = -1
+        self._chart_view: object = None
         self._chart_at = 0.0
         self.ticks = 0  # redraw count (read by the responsiveness benchmark)
 
@@ -74,7 +77,9 @@ class GuideScreen(Screen):
         st = self.state
         self.ticks += 1
         # A chart held back by CHART_MIN_S still counts as pending work.
-        changed = force or st.version != self._seen or st.chart_version != self._chart_seen
+        charts = self.chart_data(st)
+        changed = (force or st.version != self._seen
+                   or (charts is not None and charts[0] != self._chart_seen))
         if st.live:
             self.tnao.redraws.append((time.perf_counter(), st.stage, changed))
         if changed:
@@ -89,15 +94,26 @@ class GuideScreen(Screen):
     def show_state(self, state: RunState, force: bool) -> None:
         """Update the widgets from ``state`` (only called when it changed)."""
 
+    def chart_data(self, state: RunState) -> tuple[int, object] | None:
+        """(version, view) of what this screen's charts plot, or None when it has none:
+        ``version`` moves with their data, ``view`` changes when they start showing
+        something else (first points, another round)."""
+        return None
+
     def chart_due(self, state: RunState, force: bool) -> bool:
         """Whether the charts should redraw now: new data, and not more than once per
-        ``CHART_MIN_S`` while the run is live."""
-        if not force and state.chart_version == self._chart_seen:
+        ``CHART_MIN_S`` while the run is live, except for a new view. The first points
+        (a chart drawn empty when the screen opened) and a new round go up at once:
+        throttled behind that empty draw, a search shorter than ``CHART_MIN_S`` (CSO
+        with a small swarm) ran and ended with its chart still blank."""
+        version, view = self.chart_data(state) or (state.chart_version, None)
+        if not force and version == self._chart_seen:
             return False
         now = time.perf_counter()
-        if not force and state.live and now - self._chart_at < CHART_MIN_S:
+        fresh = view != self._chart_view
+        if not force and not fresh and state.live and now - self._chart_at < CHART_MIN_S:
             return False
-        self._chart_seen, self._chart_at = state.chart_version, now
+        self._chart_seen, self._chart_view, self._chart_at = version, view, now
         return True
 
     def status_line(self, st: RunState) -> Text:
@@ -111,8 +127,14 @@ class GuideScreen(Screen):
         text.append("  ")
         if st.live and st.started is not None:
             text.append(f"elapsed {fmt_seconds(clock() - st.started)}")
-            if st.stage:
+            if st.stage == "evaluate" and st.stage in self.STAGES:
+                text.append("  evaluating")  # a handful of queries: no ETA to give
+            elif st.stage and (not self.STAGES or st.stage in self.STAGES):
                 text.append(f"  {st.stage} ETA {fmt_seconds(st.eta(clock))}")
+            elif st.stage:
+                # Another step's stage: say where the run is, not an ETA of a stage this
+                # step does not show (it read as a stale one). The step's label has the round.
+                text.append(f"  now: {st.stage}", style="dim")
         if st.budget:
             text.append(f"  queries {st.queries}/{st.budget}")
         if st.device:

@@ -35,6 +35,9 @@ class ResultsScreen(GuideScreen):
     def show_state(self, state: RunState, force: bool) -> None:
         summary = Text()
         best = state.best()
+        what = run_heading(state)
+        if what:
+            summary.append(what + "\n", style="bold")
         if state.status == "finished" and best:
             summary.append("Best architecture\n", style="bold")
             summary.append(f"{best.get('arch', '')}\n")
@@ -81,3 +84,19 @@ class ResultsScreen(GuideScreen):
 
     def action_export(self) -> None:
         self.tnao.export_run(self.state.run_id)
+
+
+def run_heading(state: RunState) -> str:
+    """Which run this is: id, benchmark / dataset, method, seed (a run opened from
+    history has nothing else on this screen that says so)."""
+    if not (state.run_id or state.benchmark):
+        return ""
+    method = state.method or state.config.get("run", {}).get("method", "")
+    parts = [f"Run {state.run_id}" if state.run_id else "Run"]
+    if state.benchmark:
+        parts.append(f"{state.benchmark} / {state.dataset}" if state.dataset
+                     else state.benchmark)
+    if method:
+        parts.append(f"method {method}")
+    parts.append(f"seed {state.seed}")
+    return "  ".join(parts)

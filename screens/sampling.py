@@ -14,7 +14,7 @@ from textual.widgets import Input, Label, ProgressBar, Static
 from tnao_app.config import Config
 
 from .guide import GuideScreen
-from .state import RunState
+from .state import ROUND_METHODS, RunState
 from .widgets import SampleHistogram, set_text
 
 #: form field id -> (label, config section, config field)
@@ -30,6 +30,7 @@ FIELDS = {
 
 class SamplingScreen(GuideScreen):
     STEP = "sampling"
+    STAGES = ("sample",)
     BINDINGS = [Binding("ctrl+r", "start", "Start run", id="start", priority=True)]
 
     def body(self) -> ComposeResult:
@@ -76,6 +77,9 @@ class SamplingScreen(GuideScreen):
             done = total = max(1, len(state.sampled))
         bar = self.query_one("#sample-progress", ProgressBar)
         bar.update(total=total or 1, progress=done)
+        # A baseline has no sample stage: no bar stuck at 0% (the histogram says why).
+        method = state.method or state.config.get("run", {}).get("method", "")
+        bar.display = not method or method in ROUND_METHODS
         summary = Text()
         if state.sampled:
             vals = sorted(state.sampled)
@@ -84,8 +88,10 @@ class SamplingScreen(GuideScreen):
         elif state.status == "idle":
             summary.append("Press ctrl+r to start the run.", style="dim")
         set_text(self.query_one("#sample-summary", Static), summary, layout=True)
-        if force or len(state.sampled) != getattr(self, "_hist_n", -1):
-            self._hist_n = len(state.sampled)
+        # Without values the histogram explains why, and that depends on the run's state.
+        key = (len(state.sampled), state.status, state.stage, state.method)
+        if force or key != getattr(self, "_hist_key", None):
+            self._hist_key = key
             self.query_one(SampleHistogram).show_state(state)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

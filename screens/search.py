@@ -1,4 +1,8 @@
-"""Guide step 4: the CSO leaderboard (updated every generation) and convergence chart."""
+"""Guide step 4: the CSO leaderboard (updated every generation) and convergence chart.
+
+A multi-round run searches once per round: the label, the bar and the chart show one
+round (the current one while it searches, else the last searched one).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from .widgets import ConvergenceChart, Leaderboard, set_text
 
 class SearchScreen(GuideScreen):
     STEP = "search"
+    STAGES = ("search", "evaluate")
 
     def __init__(self) -> None:
         super().__init__()
@@ -26,22 +31,34 @@ class SearchScreen(GuideScreen):
         yield Leaderboard(id="leaderboard")
         yield ConvergenceChart(id="convergence")
 
+    def chart_data(self, state: RunState) -> tuple[int, object]:
+        # Only generations move this chart (epochs used to, for nothing); a new round, or
+        # the first points after an empty draw, is a new view and goes up at once.
+        rnd = state.search_round()
+        return state.gen_version, (rnd, any(k[0] == rnd for k in state.generations))
+
     def show_state(self, state: RunState, force: bool) -> None:
-        gens = state.generation_list()
+        rnd = state.search_round()
+        gens = state.generations_of(rnd)
         last = gens[-1] if gens else None
         total = int(last.generations) if last else int(
             state.config.get("search", {}).get("generations", 0) or 0)
-        done = len([g for g in gens if g.round == last.round]) if last else 0
+        done = len(gens)
         self.query_one("#gen-progress", ProgressBar).update(total=total or 1,
                                                             progress=min(done, total or 0))
-        label = Text(f"generation {done}/{total or '?'}")
-        if last:
+        label = Text()
+        rounds = state.round_label(rnd)
+        if rounds:
+            label.append(f"{rounds}  ", style="bold")
+        label.append(f"gen {done}/{total or '?'}")
+        if state.live and state.stage == "evaluate" and state.round == rnd:
+            label.append("  querying the top picks...", style="yellow")
+        elif state.live and state.round > rnd:
+            doing = "training" if state.stage == "train" else state.stage
+            label.append(f"  {state.round_label(state.round)} {doing}...", style="yellow")
+        elif last:
             label.append(f"  best {fmt_num(last.best_score, 3)}  distinct {last.distinct}",
                          style="dim")
-            if last.round:
-                label.append(f"  round {last.round + 1}", style="dim")
-        if state.stage == "evaluate" and state.live:
-            label.append("  querying the top architectures...", style="yellow")
         set_text(self.query_one("#gen-label", Static), label)
         if force or state.leaderboard is not self._rows_seen:
             self._rows_seen = state.leaderboard

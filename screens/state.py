@@ -19,6 +19,8 @@ STAGE_SCREEN = {"sample": "sampling", "train": "training", "search": "search",
                 "evaluate": "search"}
 GUIDE = ("benchmark", "sampling", "training", "search", "results")
 LIVE = ("running", "stopping")
+#: methods that repeat train -> search -> evaluate in rounds (the others search once)
+ROUND_METHODS = ("tnao", "nao")
 
 
 def _num(value, default: float = math.nan) -> float:
@@ -40,6 +42,7 @@ class RunState:
     #: idle | running | stopping | finished | stopped | failed | interrupted
     status: str = "idle"
     stage: str = ""
+    round: int = 0  # 0-based round of a multi-round run (from the events' ``round``)
     stages_done: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     progress: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     sampled: list[float] = field(default_factory=list)
@@ -47,6 +50,8 @@ class RunState:
     budget: int = 0
     epochs: dict[tuple[int, int], ev.EpochEnded] = field(default_factory=dict)
     generations: dict[tuple[int, int], ev.Generation] = field(default_factory=dict)
+    #: round -> the predictor's Kendall tau on its own training labels (end of training)
+    train_tau: dict[int, float] = field(default_factory=dict)
     leaderboard: tuple[ev.LeaderRow, ...] = ()
     result: dict | None = None
     error: str = ""
@@ -55,6 +60,8 @@ class RunState:
     #: bumped on every change; the screens redraw only when it moved
     version: int = 0
     chart_version: int = 0  # epochs / generations changed (charts are the costly part)
+    epoch_version: int = 0  # epochs changed (the training charts)
+    gen_version: int = 0  # generations changed (the convergence chart)
 
     @property
     def live(self) -> bool:
@@ -79,9 +86,12 @@ class RunState:
             self.status, self.error, self.started = "running", "", now
         elif isinstance(event, ev.StageStarted):
             self.stage, self.stage_started = event.stage, now
+            self.round = event.round
             self.progress.pop(event.stage, None)
         elif isinstance(event, ev.StageFinished):
             self.stages_done[event.stage] = event.seconds
+            if event.stage == "train":
+                self._train_summary(event.round, event.summary)
             done, total, msg = self.progress.get(event.stage, (0, 0, ""))
             self.progress[event.stage] = (max(done, total), total, msg)
         elif isinstance(event, ev.Progress):
@@ -94,9 +104,11 @@ class RunState:
             self.epochs[(event.round, event.epoch)] = event
             self.device = event.device or self.device
             self.chart_version += 1
+            self.epoch_version += 1
         elif isinstance(event, ev.Generation):
             self.generations[(event.round, event.gen)] = event
             self.chart_version += 1
+            self.gen_version += 1
         elif isinstance(event, ev.Leaderboard):
             self.leaderboard = tuple(event.rows)
         elif isinstance(event, ev.RunFinished):
@@ -107,31 +119,93 @@ class RunState:
         elif isinstance(event, ev.RunFailed):
             self.status, self.error = "failed", event.message
 
+    def _train_summary(self, rnd: int, summary: dict | None) -> None:
+        tau = _num((summary or {}).get("train_tau"))
+        if not math.isnan(tau):
+            self.train_tau[rnd] = tau
+
+    def has_val_split(self) -> bool:
+        """Whether training holds labels out (``train.val_fraction`` > 0) to measure the
+        predictor's tau on; by default it does not, and every epoch's val_tau is NaN."""
+        return _num(self.config.get("train", {}).get("val_fraction"), 0.0) > 0
+
+    # --- rounds ----------------------------------------------------------------------
+    def rounds_total(self) -> int:
+        """How many rounds this run has: a finished run, those it ran; else from its
+        config, as the method spends the budget (TNAO: ``top_k`` queries a round up to the
+        ``rounds`` cap, the last round taking what is left), never fewer than seen."""
+        cfg = self.config
+        method = self.method or cfg.get("run", {}).get("method", "")
+        est = 1
+        if method in ROUND_METHODS:
+            s = cfg.get("search", {})
+            cap = int(s.get("rounds", 1) or 1)
+            top_k = int(s.get("top_k", 0) or 0)
+            budget = self.budget or int(cfg.get("run", {}).get("budget", 0) or 0)
+            labelled = min(int(cfg.get("sample", {}).get("n_labelled", 0) or 0), budget)
+            left = budget - labelled
+            if left > 0:
+                est = min(cap, math.ceil(left / top_k) if top_k > 0 else left)
+        seen = max((k[0] for k in (*self.epochs, *self.generations)), default=-1)
+        if self.status == "finished" and seen >= 0:
+            return max(seen, self.round) + 1  # what it did, whatever the estimate said
+        return max(est, self.round + 1, seen + 1)
+
+    def round_label(self, rnd: int) -> str:
+        """``round k/n`` (1-based) for a multi-round run; "" for a single-round one."""
+        n = self.rounds_total()
+        return f"round {rnd + 1}/{n}" if n > 1 else ""
+
+    def epochs_of(self, rnd: int) -> list[ev.EpochEnded]:
+        return [self.epochs[k] for k in sorted(self.epochs) if k[0] == rnd]
+
+    def generations_of(self, rnd: int) -> list[ev.Generation]:
+        return [self.generations[k] for k in sorted(self.generations) if k[0] == rnd]
+
+    def train_round(self) -> int:
+        """The round the Training screen shows: the run's round while it trains or once
+        it has epochs, else the last round that has some (while it searches, say)."""
+        return _shown_round(self.round, self.stage == "train", [k[0] for k in self.epochs])
+
+    def search_round(self) -> int:
+        """The round the Search screen shows: the run's round while it searches or once
+        it has generations, else the last round that has some (while the next trains)."""
+        return _shown_round(self.round, self.stage in ("search", "evaluate"),
+                            [k[0] for k in self.generations])
+
+    def round_epochs(self, rnd: int) -> tuple[int, int]:
+        """(epochs finished, epochs planned) of round ``rnd``. Epoch numbers run on across
+        rounds (round 0 trains ``epochs``, each later round fine-tunes up to
+        ``epochs + r * finetune_epochs``), so a round counts from where the last one ended."""
+        tc = self.config.get("train", {})
+        before = [e.epoch for k, e in self.epochs.items() if k[0] < rnd]
+        first = int(tc.get("epochs", 0) or 0)
+        tune = int(tc.get("finetune_epochs", 0) or 0)
+        start = max(before) if before else (first + (rnd - 1) * tune if rnd else 0)
+        mine = self.epochs_of(rnd)
+        if mine:
+            return mine[-1].epoch - start, max(mine[-1].epochs - start, 1)
+        return 0, (tune if rnd else first)
+
     def stage_fraction(self) -> float | None:
         """How much of the current stage is done (0..1), or None when unknown."""
         done, total, _ = self.progress.get(self.stage, (0, 0, ""))
         if self.stage == "train":
-            epochs = [e for e in self.epochs.values() if e.round == self._round()]
-            n = int(self.config.get("train", {}).get("epochs", 0) or 0)
-            if epochs:
-                n = max(n, epochs[-1].epochs) if self._round() == 0 else epochs[-1].epochs
+            finished, n = self.round_epochs(self.round)
             if n <= 0:
                 return None
             part = done / total if total and done < total else 0.0
-            return min(1.0, (len(epochs) + part) / n)
+            return min(1.0, (finished + part) / n)
         if self.stage == "search":
-            gens = [g for g in self.generations.values() if g.round == self._round()]
+            gens = self.generations_of(self.round)
             n = gens[-1].generations if gens else int(
                 self.config.get("search", {}).get("generations", 0) or 0)
             return min(1.0, len(gens) / n) if n else None
         return done / total if total else None
 
-    def _round(self) -> int:
-        keys = list(self.epochs) + list(self.generations)
-        return max((k[0] for k in keys), default=0)
-
     def eta(self, clock: Callable[[], float]) -> float | None:
-        """Seconds left in the current stage, from its progress rate so far."""
+        """Seconds left in the current stage (of the current round), from its progress
+        rate so far."""
         frac = self.stage_fraction()
         if not self.live or self.stage_started is None or not frac or frac >= 1.0:
             return None
@@ -140,6 +214,12 @@ class RunState:
 
     def best(self) -> dict:
         return dict((self.result or {}).get("best") or {})
+
+
+def _shown_round(current: int, in_stage: bool, rounds: list[int]) -> int:
+    if in_stage or current in rounds or not rounds:
+        return current
+    return max(rounds)
 
 
 def fmt_seconds(seconds: float | None) -> str:
@@ -190,9 +270,13 @@ def from_store(store, run_id: str) -> RunState:
     st.budget = int(rc.get("budget", 0) or 0)
     for row in _rows(store, "stages", run_id):
         stage = row.get("stage", "")
+        rnd = int(row.get("round") or 0)
         if row.get("status") == "finished":
             st.stages_done[stage] = _num(row.get("seconds"), 0.0)
+            if stage == "train":
+                st._train_summary(rnd, row.get("summary"))
         st.stage = stage or st.stage
+        st.round = max(st.round, rnd)
     sampled = _rows(store, "sampled", run_id)
     st.sampled = [_num(r.get("signal", r.get("valid"))) for r in sampled]
     st.sampled = [s for s in st.sampled if not math.isnan(s)]

@@ -1,6 +1,12 @@
-"""Guide step 3: live training charts (losses, validation Kendall tau), epoch progress."""
+"""Guide step 3: live training charts (losses, validation Kendall tau), epoch progress.
+
+A multi-round run trains once per round (round 0 from scratch, later rounds fine-tune):
+the label and the bar follow the round on show, the charts keep every round.
+"""
 
 from __future__ import annotations
+
+import math
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,9 +20,7 @@ from .widgets import LossChart, TauChart, set_text
 
 class TrainingScreen(GuideScreen):
     STEP = "training"
-
-    def __init__(self) -> None:
-        super().__init__()
+    STAGES = ("train",)
 
     def body(self) -> ComposeResult:
         with Horizontal(id="train-top"):
@@ -27,37 +31,63 @@ class TrainingScreen(GuideScreen):
             yield TauChart(id="tau-chart")
         yield Static("", id="epoch-line")
 
+    def chart_data(self, state: RunState) -> tuple[int, object]:
+        # The charts plot every round; "fresh" once the first epoch is in.
+        return state.epoch_version, bool(state.epochs)
+
     def show_state(self, state: RunState, force: bool) -> None:
-        epochs = state.epoch_list()
-        total = int(epochs[-1].epochs) if epochs else int(
-            state.config.get("train", {}).get("epochs", 0) or 0)
+        rnd = state.train_round()
+        finished, total = state.round_epochs(rnd)
         done, batches, _msg = state.progress.get("train", (0, 0, ""))
-        # Epoch bar moves per batch: epochs done + the fraction of the current one.
-        frac = done / batches if batches and state.stage == "train" and state.live else 0.0
-        finished = len([e for e in epochs if e.round == (epochs[-1].round if epochs else 0)])
+        training = state.live and state.stage == "train" and state.round == rnd
+        # The bar moves per batch: epochs done + the fraction of the current one.
+        frac = done / batches if training and batches and done < batches else 0.0
+        over = (rnd < state.round or state.status == "finished"
+                or (rnd == state.round and state.stage in ("search", "evaluate")))
         bar = self.query_one("#epoch-progress", ProgressBar)
-        if "train" in state.stages_done and not state.live:
+        if over:
             bar.update(total=max(total, 1), progress=max(total, 1))
         else:
             bar.update(total=total or 1, progress=min(finished + frac, total or 0))
-        label = Text(f"epoch {finished}/{total or '?'}")
-        if batches and state.stage == "train" and state.live:
+        label = Text()
+        rounds = state.round_label(rnd)
+        if rounds:
+            label.append(f"{rounds}  ", style="bold")
+            label.append("fine-tune " if rnd else "")
+        label.append(f"epoch {finished}/{total or '?'}")
+        if training and batches:
             label.append(f"  batch {done}/{batches}", style="dim")
         set_text(self.query_one("#epoch-label", Static), label)
         if self.chart_due(state, force):
             self.query_one(LossChart).show_state(state)
             self.query_one(TauChart).show_state(state)
+        set_text(self.query_one("#epoch-line", Static), self._epoch_line(state, rnd),
+                 layout=True)
+
+    def _epoch_line(self, state: RunState, rnd: int) -> Text:
         line = Text()
-        if epochs:
-            e = epochs[-1]
-            line.append(f"last epoch: rec {fmt_num(e.loss_rec, 4)}  rank "
-                        f"{fmt_num(e.loss_rank, 4)}  total {fmt_num(e.loss_total, 4)}  "
-                        f"tau {fmt_num(e.val_tau, 3)}  spearman {fmt_num(e.val_spearman, 3)}")
-            best = max((x.val_tau for x in epochs if x.val_tau == x.val_tau), default=None)
-            if best is not None:
-                line.append(f"  best tau {best:.3f}", style="green")
-        elif state.status == "idle":
-            line.append("The run has not started: start it on the Sampling step.", style="dim")
+        epochs = state.epochs_of(rnd) or state.epoch_list()
+        if not epochs:
+            if state.status == "idle":
+                line.append("The run has not started: start it on the Sampling step.",
+                            style="dim")
+            else:
+                line.append("Waiting for the first epoch...", style="dim")
+            return line
+        e = epochs[-1]
+        line.append(f"epoch {e.epoch}  rec {fmt_num(e.loss_rec, 4)}  rank "
+                    f"{fmt_num(e.loss_rank, 4)}  total {fmt_num(e.loss_total, 4)}  ")
+        taus = [x.val_tau for x in state.epoch_list() if math.isfinite(x.val_tau)]
+        if math.isfinite(e.val_tau):
+            line.append(f"val tau {fmt_num(e.val_tau, 3)}  spearman "
+                        f"{fmt_num(e.val_spearman, 3)}")
+        elif not taus and not state.has_val_split():
+            # The default: every label trains the predictor, none is held out.
+            line.append("no validation split", style="dim")
         else:
-            line.append("Waiting for the first epoch...", style="dim")
-        set_text(self.query_one("#epoch-line", Static), line, layout=True)
+            line.append("val tau -")
+        if taus:
+            line.append(f"  best tau {max(taus):.3f}", style="green")
+        if rnd in state.train_tau:
+            line.append(f"  train tau {state.train_tau[rnd]:.3f}", style="dim")
+        return line

@@ -11,7 +11,7 @@ from textual_plotext import PlotextPlot
 
 from tnao_app import events as ev
 
-from .state import GUIDE, RunState, fmt_num, histogram
+from .state import GUIDE, ROUND_METHODS, RunState, fmt_num, histogram
 
 TITLES = {"benchmark": "Benchmark", "sampling": "Sampling", "training": "Training",
           "search": "Search", "results": "Results"}
@@ -60,14 +60,28 @@ def status_text(status: str) -> Text:
     return Text(status, style=status_style(status))
 
 
-def _ticks(n: int, most: int = 6) -> list[int]:
-    """Whole-number ticks 1..n (epochs and generations are counts)."""
-    step = max(1, -(-n // most))
-    return list(range(1, max(n, 2) + 1, step))
+def _ticks(lo: int, hi: int, most: int = 6) -> list[int]:
+    """Whole-number ticks lo..hi (epochs and generations are counts)."""
+    hi = max(hi, lo + 1)
+    step = max(1, -(-(hi - lo + 1) // most))
+    return list(range(lo, hi + 1, step))
+
+
+def _x_axis(plt, xs: list[int]) -> None:
+    lo, hi = min(xs), max(xs)
+    plt.xlim(lo, max(hi, lo + 1))
+    plt.xticks(_ticks(lo, hi))
+
+
+def _finite(xs: list[int], ys: list[float]) -> tuple[list[int], list[float]]:
+    """The finite points only: one NaN or inf blanks a whole plotext chart."""
+    pts = [(x, y) for x, y in zip(xs, ys, strict=True) if math.isfinite(y)]
+    return [p[0] for p in pts], [p[1] for p in pts]
 
 
 class LossChart(PlotextPlot):
-    """Training losses per epoch: reconstruction, ranking, total."""
+    """Training losses per epoch: reconstruction, ranking, total (every round: epoch
+    numbers run on across rounds)."""
 
     def show_state(self, state: RunState) -> None:
         plt = self.plt
@@ -76,58 +90,80 @@ class LossChart(PlotextPlot):
         plt.title("loss per epoch")
         epochs = state.epoch_list()
         if epochs:
-            x = list(range(1, len(epochs) + 1))
-            plt.plot(x, [e.loss_rec for e in epochs], label="rec", marker="hd")
-            plt.plot(x, [e.loss_rank for e in epochs], label="rank", marker="hd")
-            plt.plot(x, [e.loss_total for e in epochs], label="total", marker="hd")
-            plt.xlim(1, max(2, len(epochs)))
-            plt.xticks(_ticks(len(epochs)))
-        plt.xlabel("epoch")
+            x = [e.epoch for e in epochs]
+            for label, ys in (("rec", [e.loss_rec for e in epochs]),
+                              ("rank", [e.loss_rank for e in epochs]),
+                              ("total", [e.loss_total for e in epochs])):
+                px, py = _finite(x, ys)
+                if px:
+                    plt.plot(px, py, label=label, marker="hd")
+            _x_axis(plt, x)
+        plt.xlabel("epoch (all rounds)" if len({k[0] for k in state.epochs}) > 1 else "epoch")
         self.refresh()
 
 
 class TauChart(PlotextPlot):
-    """Validation Kendall tau of the predictor per epoch."""
+    """Validation Kendall tau of the predictor per epoch. Without a validation split
+    (``train.val_fraction`` 0, the default) there is no such tau: the chart says so and
+    shows the tau on the training labels at the end of each round instead of a flat 0."""
 
     def show_state(self, state: RunState) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("validation Kendall tau")
         epochs = state.epoch_list()
-        taus = [e.val_tau for e in epochs]
-        if epochs:
-            x = list(range(1, len(epochs) + 1))
-            y = [0.0 if math.isnan(t) else t for t in taus]
-            plt.plot(x, y, label="tau", marker="hd", color="green")
-            plt.xlim(1, max(2, len(epochs)))
-            plt.xticks(_ticks(len(epochs)))
-            plt.ylim(min(0.0, min(y)), 1.0)
+        x, taus = _finite([e.epoch for e in epochs], [e.val_tau for e in epochs])
+        xs = [e.epoch for e in epochs] or [1]
+        if x or state.has_val_split():
+            plt.title("validation Kendall tau")
+            if x:
+                plt.plot(x, taus, label="val tau", marker="hd", color="green")
+        else:
+            plt.title("Kendall tau: no validation split")
+            ends: dict[int, int] = {}  # round -> its last epoch
+            for (rnd, epoch) in state.epochs:
+                ends[rnd] = max(epoch, ends.get(rnd, epoch))
+            pts = sorted((ends[r], t) for r, t in state.train_tau.items() if r in ends)
+            x, taus = [p[0] for p in pts], [p[1] for p in pts]
+            if x:
+                plt.plot(x, taus, label="train tau (end of round)", marker="hd",
+                         color="green")
+            else:
+                mid = (min(xs) + max(max(xs), min(xs) + 1)) / 2
+                plt.text("no labels held out", mid, 0.6, alignment="center")
+                plt.text("(train.val_fraction 0)", mid, 0.3, alignment="center")
+                plt.text("train tau: after training", mid, -0.2, alignment="center")
+        _x_axis(plt, xs)
+        plt.ylim(min([0.0, *taus]) if taus else -0.5, 1.0)
         plt.xlabel("epoch")
         self.refresh()
 
 
 class ConvergenceChart(PlotextPlot):
-    """Best-so-far and swarm-mean predicted score per CSO generation."""
+    """Best-so-far and swarm-mean predicted score per CSO generation, of one round: each
+    round retrains the predictor, so scores of different rounds are not comparable."""
 
     def show_state(self, state: RunState) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("convergence (predicted score)")
-        gens = state.generation_list()
+        rnd = state.search_round()
+        label = state.round_label(rnd)
+        # The baselines report the queried signal, not a predictor's score.
+        method = state.method or state.config.get("run", {}).get("method", "")
+        what = "predicted score" if not method or method in ROUND_METHODS else "search signal"
+        plt.title(f"convergence ({what})" + (f", {label}" if label else ""))
+        gens = state.generations_of(rnd)
         if gens:
-            x = list(range(1, len(gens) + 1))
-            # A swarm mean is -inf while a particle decodes to an unscorable cell, and one
-            # non-finite value blanks a whole plotext chart: plot the finite points only.
-            for label, ys in (("best", [g.best_score for g in gens]),
-                              ("mean", [g.mean_score for g in gens])):
-                pts = [(i, y) for i, y in zip(x, ys, strict=True) if math.isfinite(y)]
-                if pts:
-                    plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label,
-                             marker="hd")
-            plt.xlim(1, max(2, len(gens)))
-            plt.xticks(_ticks(len(gens)))
+            x = [g.gen for g in gens]
+            # A swarm mean is -inf while a particle decodes to an unscorable cell (NAO
+            # has none: NaN): plot the finite points only.
+            for name, ys in (("best", [g.best_score for g in gens]),
+                             ("mean", [g.mean_score for g in gens])):
+                px, py = _finite(x, ys)
+                if px:
+                    plt.plot(px, py, label=name, marker="hd")
+            _x_axis(plt, x)
         plt.xlabel("generation")
         self.refresh()
 
@@ -138,7 +174,7 @@ class SampleHistogram(Vertical):
     DEFAULT_CSS = """
     SampleHistogram { height: 1fr; padding: 0 1; }
     SampleHistogram Sparkline { height: 1fr; }
-    SampleHistogram .hist-axis { height: 1; color: $text-muted; }
+    SampleHistogram .hist-axis { height: auto; color: $text-muted; }
     """
 
     def compose(self):
@@ -147,18 +183,37 @@ class SampleHistogram(Vertical):
         yield Static("", classes="hist-axis")
 
     def show_state(self, state: RunState) -> None:
+        spark = self.query_one(Sparkline)
+        axis = self.query_one(".hist-axis", Static)
+        if not state.sampled:
+            # An empty histogram read as "n=0": say why there is nothing to show.
+            self.query_one(Label).update("sampled accuracy")
+            spark.display = False
+            axis.update(Text(no_sample_reason(state), style="dim"))
+            return
+        spark.display = True
         bins = max(8, min(40, (self.size.width or 40) // 2))
         centres, counts = histogram(state.sampled, bins)
-        self.query_one(Label).update(f"sampled accuracy (n={len(state.sampled)}, "
-                                     f"{len(counts)} bins, tallest {max(counts, default=0)})")
-        self.query_one(Sparkline).data = [float(c) for c in counts]
-        axis = self.query_one(".hist-axis", Static)
-        if centres:
-            lo, hi = f"{min(state.sampled):.2f}", f"{max(state.sampled):.2f}"
-            width = max(len(lo) + len(hi) + 1, (self.size.width or 40) - 2)
-            axis.update(lo + hi.rjust(width - len(lo)))
-        else:
-            axis.update("")
+        self.query_one(Label).update(f"sampled accuracy  n={len(state.sampled)}  "
+                                     f"tallest bin {max(counts, default=0)}")
+        spark.data = [float(c) for c in counts]
+        lo, hi = f"{min(state.sampled):.2f}", f"{max(state.sampled):.2f}"
+        width = max(len(lo) + len(hi) + 1, (self.size.width or 40) - 2)
+        axis.update(lo + hi.rjust(width - len(lo)))
+
+
+def no_sample_reason(state: RunState) -> str:
+    """One line on why a run has no sampled accuracies to plot."""
+    method = state.method or state.config.get("run", {}).get("method", "")
+    if state.status == "idle":
+        return "The sampled accuracies show here once the run starts."
+    if state.live and state.stage in ("", "sample") and "sample" not in state.stages_done:
+        if method and method not in ROUND_METHODS:
+            return f"Method {method} has no sample stage: it queries as it searches."
+        return "Sampling..."
+    if method and method not in ROUND_METHODS:
+        return f"Method {method} has no sample stage: it queries as it searches."
+    return "No sampled values recorded: this run's sample stage was skipped."
 
 
 OP_SHORT = {"none": "--", "skip_connect": "sk", "nor_conv_1x1": "c1", "nor_conv_3x3": "c3",

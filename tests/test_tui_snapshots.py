@@ -1,4 +1,5 @@
-"""Snapshot tests of every tnao-tui screen at 100x30 (pytest-textual-snapshot).
+"""Snapshot tests of every tnao-tui screen at 100x30, and of a multi-round run's live
+screens at 80x24 (pytest-textual-snapshot).
 
 The pictures must not move between machines or runs, so everything that varies is pinned:
 the monotonic clock (elapsed time and ETA), the time zone and the run dates, the data
@@ -107,9 +108,42 @@ def synthetic_events(upto: str) -> list[ev.Event]:
     return out
 
 
+def multi_round_events() -> list[ev.Event]:
+    """A made-up 4-round run (budget 60, top_k 10, no validation split: the defaults),
+    cut in round 2's training, one epoch in, after round 1 searched and queried."""
+    cfg = Config.from_dict({"run": {"budget": 60, "device": "cpu"}, "train": {"epochs": 3},
+                            "search": {"particles": 32, "generations": 10}}).to_dict()
+    out: list[ev.Event] = [
+        ev.RunStarted("m4r0nd", "analog", "cifar10", "tnao", 0, "cpu", cfg),
+        ev.StageStarted("sample"),
+        ev.Sampled(tuple(f"a{i}" for i in range(20)),
+                   tuple(80.0 + (i * 7919 % 23) * 0.6 for i in range(20))),
+        ev.Queried("a19", 90.0, 20, 60),
+        ev.StageFinished("sample", 0.2),
+        ev.StageStarted("train", 0),
+    ]
+    for e in range(1, 4):
+        out.append(ev.EpochEnded(e, 3, 1.6 - 0.1 * e, 0.7 - 0.08 * e, 2.3 - 0.18 * e,
+                                 float("nan"), float("nan"), 1.5, "cpu", 0))
+    out += [ev.StageFinished("train", 4.5, {"train_tau": 0.884}, 0),
+            ev.StageStarted("search", 0)]
+    for g in range(1, 11):
+        out.append(ev.Generation(g, 10, 2.5 + 0.04 * min(g, 6), 2.0 + 0.05 * g,
+                                 10 + 2 * g, 0))
+    out.append(ev.Leaderboard(tuple(
+        ev.LeaderRow(i + 1, a, 2.7 - 0.1 * i, 93.5 - i, 93.4 - i, 99.5 - i)
+        for i, a in enumerate(ARCHS))))
+    out += [ev.StageFinished("search", 1.0, {}, 0), ev.StageStarted("evaluate", 0),
+            ev.Queried("a30", 93.0, 30, 60), ev.StageFinished("evaluate", 0.2, {}, 0),
+            ev.StageStarted("train", 1),
+            ev.EpochEnded(4, 6, 1.1, 0.3, 1.4, float("nan"), float("nan"), 1.5, "cpu", 1),
+            ev.Progress("train", 3, 8, "loss 1.3")]
+    return out
+
+
 def state_after(upto: str) -> RunState:
     st = RunState()
-    for e in synthetic_events(upto):
+    for e in multi_round_events() if upto == "rounds" else synthetic_events(upto):
         st.apply(e, lambda: 40.0)
     return st
 
@@ -200,3 +234,15 @@ def test_snapshot_error_dialog(pinned, snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(pinned), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_training_rounds_80x24(pinned, snap_compare):
+    # Round 2 of 4 fine-tuning, no validation split: no flat-0 tau line, the round named.
+    assert snap_compare(make_app(pinned), terminal_size=(80, 24),
+                        run_before=guide_at("training", "rounds"))
+
+
+def test_snapshot_search_rounds_80x24(pinned, snap_compare):
+    # Round 1's search while round 2 trains: its chart, and no training ETA here.
+    assert snap_compare(make_app(pinned), terminal_size=(80, 24),
+                        run_before=guide_at("search", "rounds"))
