@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drive the real tnao-tui in a tmux pane (a real terminal) through one tiny run on the
-# embedded default, and check from the captured screen that the training chart and the
-# CSO leaderboard appear, that the results screen shows the best architecture, and that
+# embedded default, and check from the captured screen that the footer's keys fit, that a
+# fast burst of keys in the run form keeps every key, that the training chart and the CSO
+# leaderboard appear, that the results screen shows the best architecture, and that
 # quitting ends the process.
 #
 #   benchmarks/tui_tmux_drive.sh [SIZE]     SIZE: 80x24 (default) or e.g. 100x30
@@ -59,26 +60,40 @@ tmux new-session -d -s "$S" -x "$W" -y "$H" \
   "env TNAO_HOME=$HOME_DIR TNAO_TUI_PRESET=tiny $TUI; echo TUI-EXITED \$?; sleep 30"
 
 wait_for "Run history" 60 01-home
+check 01-home "\^q Quit .*\^p palette" "Home's footer shows Quit and the palette key"
 tmux send-keys -t "$S" n
 wait_for "Dataset" 20 02-benchmark
 check 02-benchmark "analog +ready" "the embedded default is ready"
 tmux send-keys -t "$S" C-n
 wait_for "Run settings" 20 03-sampling
+# One burst, as a fast typist or a macro sends it: four Tabs to Particles (8 in the tiny
+# preset), make it 12, Tab, make Generations (3) 4. Keys used to overtake one another and
+# leave the second field empty.
+tmux send-keys -t "$S" Tab Tab Tab Tab End BSpace BSpace 1 2 Tab End BSpace BSpace 4
+wait_re "Generations +4" 20 03-sampling-typed
+check 03-sampling-typed "Particles +12" "the burst of keys set Particles to 12"
 tmux send-keys -t "$S" C-r
 wait_for "loss per epoch" 120 04-training
 check 04-training "device cpu" "the device in use is shown"
-wait_for "Best architecture" 180 06-results
+wait_for "Best architecture" 180 06-results-first
+# The first frame of a screen can be mid-layout: wait for its footer before reading it.
+wait_re "e Export .*\^q Quit" 20 06-results
 check 06-results "true rank [0-9]+" "the results show the best architecture's true rank"
+check 06-results "# +arch +valid +test +true rank +pct" "the results table has its columns"
 tmux send-keys -t "$S" Escape
 wait_for "convergence" 20 07-search
 check 07-search "rank +arch +predicted +valid +test" "the leaderboard has its columns"
 check 07-search "^ 1 +[a-z0-9-]+ \|" "the leaderboard has a first row"
+# The search label: "[round k/n  ]gen g/G" (a tiny run has one round); 4 generations typed.
+check 07-search "^ (round [0-9]+/[0-9]+  )?gen 4/4 " "the search ran the 4 generations typed"
 # One step further back: the training charts of the finished run (a tiny run trains in
 # about a second, so the guide may have moved on before a live chart was drawn).
 tmux send-keys -t "$S" Escape
 wait_for "validation Kendall tau" 20 05-training-chart
+check 05-training-chart "^ (round [0-9]+/[0-9]+  )?epoch 3/3" "the epoch label counts the epochs"
 check 05-training-chart "[0-9]\.[0-9]+┤" "the loss chart has a numbered axis"
-check 05-training-chart "last epoch:" "the epoch line shows the losses"
+check 05-training-chart "epoch [0-9]+ +rec [0-9.]+ +rank [0-9.]+ +total [0-9.]+" \
+  "the epoch line shows the losses"
 tmux send-keys -t "$S" C-g
 wait_for "Run history" 20 08-home-history
 check 08-home-history "tnao +finished" "the run is in the history, finished"

@@ -27,7 +27,7 @@ from tnao_app import events as ev
 from tnao_app.config import Config
 from tnao_app.errors import TnaoError
 
-from .benchmark import BenchmarkScreen
+from .benchmark import BenchmarkScreen, fetchable
 from .dialogs import (
     ConfirmDialog,
     ErrorDialog,
@@ -37,7 +37,7 @@ from .dialogs import (
     ImportDialog,
 )
 from .guide import GuideScreen
-from .home import HomeScreen
+from .home import RESUMABLE, HomeScreen
 from .messages import DataStatus, FetchProgress, RunEvent, wrap
 from .results import ResultsScreen
 from .sampling import SamplingScreen
@@ -152,14 +152,56 @@ class TnaoApp(App[None]):
         return cfg
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # The run commands act on the run selected on Home or shown in the guide (the
+        # screen the palette was opened from), else on the latest one that fits.
+        def on_run(act: Callable[[str], None], what: str, statuses: tuple[str, ...] = (),
+                   latest: bool = True):
+            def command() -> None:
+                run_id = self.target_run(screen, statuses, latest)
+                if run_id:
+                    act(run_id)
+                else:
+                    self.notify(f"No run to {what}" + ("." if latest else
+                                                       ": select one on Home first."))
+            return command
+
         yield SystemCommand("New run", "Start the guide for a new run", self.new_run)
-        yield SystemCommand("Resume run", "Resume the latest stopped or interrupted run",
-                            self.resume_latest)
-        yield SystemCommand("Export run", "Export the current or latest finished run",
-                            self.export_current)
+        yield SystemCommand("Open run", "Show the selected, else the latest, run's steps",
+                            on_run(self.open_run, "open"))
+        yield SystemCommand("Resume run", "Resume the selected, else the latest, stopped or "
+                            "interrupted run", on_run(self.resume_run, "resume", RESUMABLE))
+        yield SystemCommand("Export run", "Export the selected, else the latest finished, "
+                            "run to a file", on_run(self.export_run, "export", ("finished",)))
+        yield SystemCommand("Delete run", "Delete the selected run and its checkpoints "
+                            "(asks first)", on_run(self.delete_run, "delete", latest=False))
+        yield SystemCommand("Import benchmark data", "Convert an official benchmark file or "
+                            "a CSV table into the cache", self.import_data)
+        for name in fetchable():
+            yield SystemCommand(f"Fetch {name}", f"Download the {name} benchmark and import "
+                                "it (runs in the background)",
+                                lambda name=name: self.fetch_data(name))
         yield SystemCommand("Data status", "Which benchmarks are ready", self.data_status)
         yield SystemCommand("Home", "Run history", self.go_home)
         yield from super().get_system_commands(screen)
+
+    def target_run(self, screen: Screen, statuses: tuple[str, ...] = (),
+                   latest: bool = True) -> str | None:
+        """The run a command acts on: the one selected on Home or shown by the guide when
+        it has one of ``statuses`` (any when empty), else (``latest``) the latest such run."""
+        def fits(status: str) -> bool:
+            return not statuses or status in statuses
+
+        if isinstance(screen, HomeScreen):
+            run = screen.selected()
+            if run and fits(run["status"]):
+                return run["id"]
+        elif isinstance(screen, GuideScreen) and self.state.run_id:
+            if fits(self.state.status):
+                return self.state.run_id
+        if not latest:
+            return None
+        runs = [r for r in self.store.list_runs() if fits(r["status"])]
+        return runs[0]["id"] if runs else None
 
     # --- navigation ----------------------------------------------------------------
     def _new_guide(self, state: RunState) -> None:
@@ -232,14 +274,6 @@ class TnaoApp(App[None]):
         self._open_guide(state, STAGE_SCREEN.get(state.stage, "sampling"))
         self._token += 1
         self._run_worker(None, run_id, self._token, self.store)
-
-    def resume_latest(self) -> None:
-        runs = [r for r in self.store.list_runs()
-                if r["status"] in ("stopped", "failed", "interrupted")]
-        if not runs:
-            self.notify("No stopped or interrupted run to resume.")
-            return
-        self.resume_run(runs[0]["id"])
 
     def data_status(self) -> None:
         self.go_home()
@@ -410,6 +444,8 @@ class TnaoApp(App[None]):
         self.push_screen(ImportDialog(benchmark), chosen)
 
     def fetch_data(self, benchmark: str) -> None:
+        self.notify(f"Downloading {benchmark}; it is imported when the download ends.",
+                    title="Fetch")
         self._fetch_worker(benchmark)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fetch")
@@ -491,16 +527,6 @@ class TnaoApp(App[None]):
                 self._export_worker(run_id, choice, self.store)
 
         self.push_screen(ExportDialog(run_id, self.export_dir), chosen)
-
-    def export_current(self) -> None:
-        if self.state.run_id:
-            self.export_run(self.state.run_id)
-            return
-        runs = [r for r in self.store.list_runs() if r["status"] == "finished"]
-        if not runs:
-            self.notify("No finished run to export.")
-            return
-        self.export_run(runs[0]["id"])
 
     @work(thread=True, exit_on_error=False, group="export")
     def _export_worker(self, run_id: str, choice: ExportChoice, store) -> None:

@@ -118,6 +118,9 @@ class BenchmarkScreen(GuideScreen):
         self.dataset = want
         if want:
             opts.highlighted = datasets.index(want)
+        # A benchmark without data has no dataset: no note left over from the last one.
+        self.query_one("#dataset-note", Static).update(
+            Text(self.tnao.dataset_note(name, want), style="dim") if want else "")
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#benchmarks")

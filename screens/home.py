@@ -13,13 +13,31 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
+from .benchmark import fetchable
 from .state import fmt_num
 from .widgets import status_text
 
 if TYPE_CHECKING:
     from .app import TnaoApp
 
+#: statuses of a run that can be resumed
+RESUMABLE = ("stopped", "failed", "interrupted")
 RUN_COLUMNS = ("run", "benchmark", "dataset", "method", "status", "best test", "date")
+DATA_COLUMNS = ("benchmark", "status", "archs")
+#: columns of the data table before its last one, with their cell padding and the
+#: scrollbar: the last one wraps in what is left of the width
+DATA_FIXED = 34
+
+
+def data_note(row: dict, fetchable: tuple[str, ...] = ()) -> str:
+    """The data table's last cell: a ready benchmark's datasets, else how to get it from
+    here (the engine's hint names the CLI commands)."""
+    if row.get("ready"):
+        return ", ".join(row.get("datasets") or [])
+    how = "press i to import a file"
+    if row["benchmark"] in fetchable:
+        how += f", or fetch it: ctrl+p, Fetch {row['benchmark']}"
+    return (f"error: {row['error']}; " if row.get("error") else "") + how
 
 
 def fmt_date(ts: float | None) -> str:
@@ -35,7 +53,8 @@ class HomeScreen(Screen):
         Binding("r", "resume_run", "Resume", id="resume"),
         Binding("e", "export_run", "Export", id="export"),
         Binding("d", "delete_run", "Delete", id="delete"),
-        Binding("i", "import_data", "Import data", id="import"),
+        # Short labels: at 80 columns the footer holds these, Quit and the palette key.
+        Binding("i", "import_data", "Import", id="import"),
         Binding("g", "refresh", "Refresh", id="refresh", show=False),
     ]
 
@@ -63,8 +82,6 @@ class HomeScreen(Screen):
         for col in RUN_COLUMNS:
             runs.add_column(col, key=col)
         data = self.query_one("#data", DataTable)
-        for col in ("benchmark", "status", "archs", "datasets"):
-            data.add_column(col, key=col)
         data.can_focus = False
         self.set_interval(2.0, self._poll)
         runs.focus()
@@ -102,9 +119,18 @@ class HomeScreen(Screen):
         self.query_one("#runs-empty").display = not self.runs
         self.refresh_bindings()
 
+    def on_resize(self) -> None:
+        self.fill_data(self.tnao.data_rows)
+
     def fill_data(self, rows: list[dict] | None) -> None:
         data = self.query_one("#data", DataTable)
-        data.clear()
+        # The last column has the width that is left and its rows wrap (auto height): a
+        # list of datasets or a hint cut at the right edge read as the whole of it.
+        data.clear(columns=True)
+        for col in DATA_COLUMNS:
+            data.add_column(col, key=col)
+        data.add_column("datasets", key="datasets",
+                        width=max(20, (self.size.width or 80) - DATA_FIXED))
         if rows is None:
             data.add_row("...", Text("checking", style="dim"), "", "")
             return
@@ -115,8 +141,9 @@ class HomeScreen(Screen):
                 st = Text("error", style="red")
             else:
                 st = Text("not ready", style="yellow")
+            note = Text(data_note(r, fetchable()), style="" if r.get("ready") else "dim")
             data.add_row(r["benchmark"], st, f"{r['archs']:,}" if r.get("ready") else "",
-                         ", ".join(r.get("datasets") or []) or r.get("hint", ""))
+                         note, height=None)
 
     def selected_id(self) -> str | None:
         runs = self.query_one("#runs", DataTable)
@@ -137,8 +164,7 @@ class HomeScreen(Screen):
         if action in ("open_run", "export_run", "delete_run"):
             return True if run else None
         if action == "resume_run":
-            return True if run and run["status"] in ("stopped", "failed", "interrupted") \
-                else None
+            return True if run and run["status"] in RESUMABLE else None
         return True
 
     def on_data_table_row_highlighted(self) -> None:

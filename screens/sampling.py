@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, ProgressBar, Static
 
 from tnao_app.config import Config
 
+from .dialogs import FORM_BINDINGS, FormInput, after_typing
 from .guide import GuideScreen
 from .state import ROUND_METHODS, RunState
 from .widgets import SampleHistogram, set_text
@@ -31,7 +32,12 @@ FIELDS = {
 class SamplingScreen(GuideScreen):
     STEP = "sampling"
     STAGES = ("sample",)
-    BINDINGS = [Binding("ctrl+r", "start", "Start run", id="start", priority=True)]
+    BINDINGS = [Binding("ctrl+r", "start", "Start run", id="start", priority=True),
+                *FORM_BINDINGS]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._starting = False  # a start waits for the fields' pending keys
 
     def body(self) -> ComposeResult:
         cfg = self.tnao.base_config()
@@ -42,7 +48,7 @@ class SamplingScreen(GuideScreen):
                     for key, (label, section, name) in FIELDS.items():
                         yield Label(label)
                         value = getattr(getattr(cfg, section), name)
-                        yield Input(str(value), type="integer", id=f"f-{key}")
+                        yield FormInput(str(value), type="integer", id=f"f-{key}")
                 yield Static("", id="sample-summary")
             with Vertical(id="sample-right"):
                 yield ProgressBar(id="sample-progress", show_eta=False)
@@ -106,8 +112,18 @@ class SamplingScreen(GuideScreen):
         return True
 
     def action_start(self) -> None:
+        # ctrl+r runs as soon as it arrives: read the form once the keys typed before it
+        # are in the fields.
+        if not self._starting:
+            self._starting = True
+            after_typing(self, self._start)
+
+    def _start(self) -> None:
         from tnao_app.errors import TnaoError
 
+        self._starting = False
+        if self.state.status != "idle":
+            return
         try:
             cfg = self.read_config()
         except TnaoError as exc:

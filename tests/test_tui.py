@@ -18,15 +18,22 @@ import pytest
 pytest.importorskip("textual")
 
 from rich.cells import cell_len  # noqa: E402
+from textual import events  # noqa: E402
+from textual.command import CommandPalette  # noqa: E402
 from textual.widgets import DataTable, Input, Label, Select, Static  # noqa: E402
 
 from tnao_app import events as ev  # noqa: E402
 from tnao_app.config import Config  # noqa: E402
 from tnao_app.screens import guide as guide_mod  # noqa: E402
 from tnao_app.screens.app import TnaoApp  # noqa: E402
-from tnao_app.screens.benchmark import BenchmarkScreen, default_choice  # noqa: E402
-from tnao_app.screens.dialogs import ErrorDialog, ExportDialog, ImportDialog  # noqa: E402
-from tnao_app.screens.home import HomeScreen  # noqa: E402
+from tnao_app.screens.benchmark import BenchmarkScreen, default_choice, fetchable  # noqa: E402
+from tnao_app.screens.dialogs import (  # noqa: E402
+    ConfirmDialog,
+    ErrorDialog,
+    ExportDialog,
+    ImportDialog,
+)
+from tnao_app.screens.home import HomeScreen, data_note  # noqa: E402
 from tnao_app.screens.messages import wrap  # noqa: E402
 from tnao_app.screens.results import ResultsScreen  # noqa: E402
 from tnao_app.screens.sampling import SamplingScreen  # noqa: E402
@@ -61,6 +68,32 @@ async def until(pilot, cond, timeout: float = 120.0, step: float = 0.05) -> None
 async def ready_home(app, pilot) -> None:
     await until(pilot, lambda: app.data_rows is not None)
     await pilot.pause()
+
+
+async def burst(app, pilot, *keys: str) -> None:
+    """Send ``keys`` as a terminal delivers a fast burst (a quick typist, tmux send-keys):
+    all queued before the app handles the first. pilot.press waits for the app to go idle
+    after every key, so it never shows a race between keys."""
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+    await pilot.pause(0.3)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows: every line of the screen (a dialog over the one below)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def region_text(app, widget) -> str:
+    """What the terminal shows inside ``widget``'s content (text cut off is not there)."""
+    r = widget.content_region
+    strips = app.screen._compositor.render_strips()[r.y:r.bottom]
+    return "\n".join(strip.crop(r.x, r.right).text for strip in strips)
+
+
+def flat(text: str) -> str:
+    """``text`` with every run of whitespace as one space (wrapped lines joined)."""
+    return " ".join(text.split())
 
 
 @pytest.fixture
@@ -270,6 +303,188 @@ async def test_command_palette_offers_new_run(db):
         await pilot.press("enter")
         await pilot.pause(0.3)
         assert isinstance(app.screen, BenchmarkScreen)
+
+
+@sync
+async def test_fast_typing_in_the_run_form_keeps_every_key(db):
+    # The walk-through's keys, sent at once: characters used to overtake the bound keys
+    # (End, BSpace, Tab), which ran later against whatever field had focus by then; the
+    # second field came out empty. ctrl+r right after must start with the typed values.
+    app = TnaoApp(db=db, preset="tiny")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready_home(app, pilot)
+        await pilot.press("n", "ctrl+n")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, SamplingScreen)
+        form.query_one("#f-particles", Input).focus()
+        await pilot.pause()
+        await burst(app, pilot, "end", "backspace", "backspace", "3", "2", "tab",
+                    "end", "backspace", "backspace", "1", "0", "ctrl+r")
+        assert form.query_one("#f-particles", Input).value == "32"
+        assert form.query_one("#f-generations", Input).value == "10"
+        assert form.query_one("#f-budget", Input).value == "30"  # untouched
+        assert not isinstance(app.screen, ErrorDialog)
+        await until(pilot, lambda: app.state.run_id != "")
+        run_id = app.state.run_id
+        search = app.state.config["search"]
+        assert (search["particles"], search["generations"]) == (32, 10)
+        await until(pilot, lambda: app.state.status == "finished")
+        await app.workers.wait_for_complete()
+        assert len(app.state.generations) == 10
+    recorded = Store(db).get_run(run_id)["config"]["search"]
+    assert (recorded["particles"], recorded["generations"]) == (32, 10)
+
+
+@sync
+async def test_fast_typing_in_a_dialog_then_its_key(finished_db, monkeypatch, tmp_path):
+    home, run_id = finished_db
+    monkeypatch.setenv("TNAO_HOME", str(home))
+    app = TnaoApp(db=home / "history.db")
+    app.export_dir = tmp_path
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready_home(app, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        dialog.query_one("#path", Input).focus()
+        await pilot.pause()
+        # Rename the file (.json -> x.json), top 2, export: all in one burst.
+        await burst(app, pilot, "end", "left", "left", "left", "left", "left", "x",
+                    "tab", "2", "ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+    out = tmp_path / f"tnao-{run_id}x.json"
+    assert out.exists() and '"leaderboard"' in out.read_text()
+
+
+@sync
+async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
+    home, run_id = finished_db
+    monkeypatch.setenv("TNAO_HOME", str(home))
+    app = TnaoApp(db=home / "history.db", preset="tiny")
+    app.export_dir = Path("/exports")  # a path that fits its field (a long one scrolls)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready_home(app, pilot)
+
+        def footer() -> str:
+            return screen_text(app).splitlines()[-1]
+
+        # Home: every key and Quit and the palette; the data table's last column wraps
+        # instead of cutting a dataset list or a hint at the right edge.
+        for key in ("n New run", "o Open", "r Resume", "e Export", "d Delete", "i Import",
+                    "^q Quit", "^p palette"):
+            assert key in footer(), footer()
+        shown = flat(screen_text(app))
+        for row in app.data_rows:
+            assert flat(data_note(row, fetchable())) in shown
+        # Benchmark: the nb101 row's hint, whole, and its keys.
+        await pilot.press("n")
+        await pilot.pause()
+        bench = app.screen
+        assert isinstance(bench, BenchmarkScreen)
+        names = [r["benchmark"] for r in app.data_rows]
+        bench.query_one("#benchmarks", DataTable).move_cursor(row=names.index("nb101"))
+        await pilot.pause(0.3)
+        assert bench.benchmark == "nb101"
+        hint = next(r for r in app.data_rows if r["benchmark"] == "nb101")["hint"]
+        shown = flat(region_text(app, bench.query_one("#bench-hint")))
+        assert flat(hint) in shown and "press i to import a file, f to fetch it" in shown
+        for key in ("esc Back", "^n Next", "^g Home", "i Import", "f Fetch", "^q Quit",
+                    "^p palette"):
+            assert key in footer(), footer()
+        # Sampling: the whole form and its keys.
+        bench.query_one("#benchmarks", DataTable).move_cursor(row=names.index("analog"))
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, SamplingScreen)
+        shown = screen_text(app)
+        for label in ("Sample size", "Budget", "Seed", "Epochs", "Particles", "Generations",
+                      "Press ctrl+r to start the run."):
+            assert label in shown
+        for key in ("esc Back", "^n Next", "^r Start run", "^q Quit", "^p palette"):
+            assert key in footer(), footer()
+        # The dialogs: their text, buttons and keys.
+        long = ("broken.csv has no column 'arch_str'; expected one with the architecture "
+                "string of every row, as in the official NATS-Bench tables.")
+        app.show_error(long)
+        await pilot.pause(0.3)
+        dialog = app.screen
+        assert flat(region_text(app, dialog.query_one("#message"))) == flat(long)
+        assert "OK" in region_text(app, dialog.query_one("#ok"))
+        assert "esc Close" in footer()
+        await pilot.press("escape")
+        app.export_run(run_id)
+        await pilot.pause(0.3)
+        shown = screen_text(app)
+        assert f"/exports/tnao-{run_id}.json" in shown
+        for text in (f"Export run {run_id}", "Format", "Path", "Top", "Export", "Cancel"):
+            assert text in shown
+        assert "esc Cancel" in footer() and "^s Export" in footer()
+        await pilot.press("escape")
+        app.import_data()
+        await pilot.pause(0.3)
+        shown = screen_text(app)
+        for text in ("Import benchmark data", "Benchmark", "Path", "Import", "Cancel"):
+            assert text in shown
+        assert "esc Cancel" in footer()
+        await pilot.press("escape")
+        app.delete_run(run_id)
+        await pilot.pause(0.3)
+        shown = screen_text(app)
+        assert f"Delete run {run_id} and its checkpoints?" in shown
+        assert "Delete (y)" in shown and "No (n)" in shown
+        assert "esc No" in footer() and "y Yes" in footer()
+        await pilot.press("n")
+
+
+async def palette(app, pilot, query: str) -> None:
+    """Run the command palette's best match for ``query``."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*query)
+    await pilot.pause(0.5)
+    for _ in range(2):  # the first enter may only highlight the best match
+        if not isinstance(app.screen, CommandPalette):
+            break
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+    assert not isinstance(app.screen, CommandPalette)
+
+
+@sync
+async def test_command_palette_offers_the_main_actions(finished_db, monkeypatch):
+    home, run_id = finished_db
+    monkeypatch.setenv("TNAO_HOME", str(home))
+    app = TnaoApp(db=home / "history.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await ready_home(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("New run", "Open run", "Resume run", "Export run", "Delete run",
+                      "Import benchmark data", "Fetch nb201", "Fetch nb101"):
+            assert title in titles
+        # From Home, on its selected run.
+        assert app.screen.selected_id() == run_id
+        await palette(app, pilot, "delete run")
+        assert isinstance(app.screen, ConfirmDialog) and run_id in app.screen.question
+        await pilot.press("n")
+        await pilot.pause()
+        await palette(app, pilot, "export run")
+        assert isinstance(app.screen, ExportDialog) and app.screen.run_id == run_id
+        await pilot.press("escape")
+        await pilot.pause()
+        await palette(app, pilot, "import benchmark data")
+        assert isinstance(app.screen, ImportDialog)
+        await pilot.press("escape")
+        await pilot.pause()
+        await palette(app, pilot, "resume run")  # the only run is finished
+        assert isinstance(app.screen, HomeScreen) and app.state.status == "idle"
+        await palette(app, pilot, "open run")
+        assert isinstance(app.screen, ResultsScreen) and app.state.run_id == run_id
+    assert Store(home / "history.db").get_run(run_id)["status"] == "finished"
 
 
 @sync
