@@ -135,3 +135,68 @@ def test_registry_knows_all_methods():
     assert get_method("tnao").name == "tnao" and get_method("nao").name == "nao"
     with pytest.raises(ConfigError):
         get_method("bogus")
+
+
+def test_local_picks_are_unqueried_neighbours_of_the_incumbent(nb201_table):
+    # One round's local picks: one-edit neighbours of the best queried cell, never queried.
+    cfg = tiny(budget=22)
+    cfg.search.rounds, cfg.search.local_k, cfg.search.local_parents = 2, 3, 1
+    events = []
+    run_pipeline(cfg, run_id="local", listeners=[events.append])
+    queried = [e.arch for e in events if e.kind == "Queried"]
+    first, later = queried[:12], queried[12:]
+    sig = dict(zip(queried, [e.signal for e in events if e.kind == "Queried"], strict=True))
+    best = max(first, key=lambda a: sig[a])
+    sp = nb201_table.space
+    b = sp.from_native(best)
+
+    def dist(a: str) -> int:
+        return sum(x != y for x, y in zip(sp.from_native(a), b, strict=True))
+
+    assert len(later) == 10 and not set(later) & set(first)
+    assert [dist(a) for a in later[:3]] == [1, 1, 1]
+
+
+def test_checkpoints_within_a_stage_are_throttled_and_still_resume_exactly(nb201_table):
+    every, kept = [], []
+    cfg = tiny()
+    cfg.run.checkpoint_every = 0.0
+    run_pipeline(cfg, checkpoint=lambda st, step, state: every.append((st, step)))
+    cfg = tiny()
+    cfg.run.checkpoint_every = 3600.0  # nothing is due by time: only the forced ones
+    ref = run_pipeline(cfg, checkpoint=lambda st, step, state: kept.append(
+        (st, step, _roundtrip(state))))
+    firsts = [c for i, c in enumerate(every)
+              if i == 0 or every[i - 1][0] != c[0] or c[0] in ("sample", "evaluate")]
+    assert [(st, step) for st, step, _ in kept] == firsts
+    assert len(kept) < len(every)
+    st, step, state = next(k for k in kept if k[0] == "search")
+    resumed = run_pipeline(cfg, resume={"stage": st, "step": step, "state": state})
+    assert _strip(resumed) == _strip(ref)
+
+
+def test_restart_after_stalled_rounds_trains_afresh_and_resumes_exactly(nb201_table):
+    cfg = tiny(budget=50)
+    cfg.search.rounds = 6
+    cfg.train.restart_after = 1
+    cfg.run.checkpoint_every = 0.0
+    events, ckpts = [], []
+    ref = run_pipeline(cfg, listeners=[events.append],
+                       checkpoint=lambda st, step, state: ckpts.append(
+                           {"stage": st, "step": step, "state": _roundtrip(state)}))
+    trains = [e for e in events if e.kind == "StageFinished" and e.stage == "train"]
+    ends = [e for e in events if e.kind == "StageFinished" and e.stage == "evaluate"]
+    # a round whose queries beat nothing is followed by a model trained afresh
+    for ev_end, ev_next in zip(ends, trains[1:], strict=False):
+        stalled = ev_end.summary["best_signal"] == (
+            ends[ends.index(ev_end) - 1].summary["best_signal"] if ends.index(ev_end) else
+            max(next(e for e in events if e.kind == "Sampled").signal))
+        assert ev_next.summary["restarted"] == stalled
+    restarted = [t for t in trains if t.summary["restarted"]]
+    assert restarted, "this seed and budget should stall at least once"
+    assert restarted[0].summary["epochs"] == cfg.train.epochs  # whole epochs, from zero
+    # resume from the first checkpoint inside a fresh model's training
+    k = next(i for i, c in enumerate(ckpts) if c["stage"] == "train"
+             and c["state"]["round"] == restarted[0].round)
+    resumed = run_pipeline(cfg, resume=ckpts[k])
+    assert _strip(resumed) == _strip(ref)

@@ -24,6 +24,9 @@ class RunConfig:
     device: str = "auto"
     name: str = ""
     threads: int = 0  # torch CPU threads; 0 = 1 (fastest for this small model)
+    # seconds between checkpoints within a stage (each stage's first step, and every
+    # query batch, are always saved); 0 = every epoch and every generation
+    checkpoint_every: float = 2.0
 
 
 @dataclass
@@ -60,6 +63,9 @@ class TrainConfig:
     z_noise: float = 0.0  # std of noise on z for the decoder (denoising), 0 = off
     val_fraction: float = 0.0  # labelled archs held out for tau / early stopping
     patience: int = 5  # early stopping on validation tau (only with a validation split)
+    # train afresh (new weights) after this many rounds in a row found nothing better;
+    # 0 = always fine-tune the first model
+    restart_after: int = 0
 
 
 @dataclass
@@ -75,6 +81,10 @@ class SearchConfig:
     init_noise: float = 0.1  # noise on the start latents, relative to the latent box size
     remap: bool = True  # move a particle onto the latent of the architecture it decodes to
     restart_patience: int = 10  # generations without a new best before the losers restart
+    # picks per round from the one-edit neighbours of the best queried architectures,
+    # ranked by the predictor (a trust region around the incumbents; 0 = off)
+    local_k: int = 3
+    local_parents: int = 3  # how many of the best queried architectures lend neighbours
 
 
 @dataclass
@@ -165,9 +175,12 @@ class Config:
         need(t.rank_loss in ("bpr", "hinge"),
              f"rank_loss '{t.rank_loss}' is unknown; expected bpr or hinge.")
         need(t.z_noise >= 0, f"z_noise must be >= 0, got {t.z_noise}.")
+        need(t.restart_after >= 0, f"restart_after must be >= 0, got {t.restart_after}.")
         need(t.patience >= 1, f"patience must be >= 1, got {t.patience}.")
         need(m.n_predictors >= 1, f"n_predictors must be >= 1, got {m.n_predictors}.")
         need(r.threads >= 0, f"threads must be >= 0, got {r.threads}.")
+        need(r.checkpoint_every >= 0,
+             f"checkpoint_every must be >= 0 seconds, got {r.checkpoint_every}.")
         need(0.0 <= t.val_fraction < 1.0, f"val_fraction must be in [0, 1), got "
              f"{t.val_fraction}.")
         need(c.particles >= 2 and c.particles % 2 == 0,
@@ -181,6 +194,8 @@ class Config:
         need(c.restart_patience >= 1,
              f"restart_patience must be >= 1, got {c.restart_patience}.")
         need(c.rounds >= 1, f"rounds must be >= 1, got {c.rounds}.")
+        need(c.local_k >= 0, f"local_k must be >= 0, got {c.local_k}.")
+        need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         self.baselines.check()
         return self
 

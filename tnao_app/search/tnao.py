@@ -50,6 +50,7 @@ class TNAOSearch(SearchMethod):
         self.space = ctx.table.space
         self.predicted: dict[int, float] = {}  # row -> latest predicted score (leaderboard)
         self.summary: dict = {"skipped_unanswerable": 0, "filled_from_pool": 0, "rounds": 0}
+        self._saved: tuple[str, float] = ("", -math.inf)  # stage and time of the last checkpoint
 
     # -- building blocks -------------------------------------------------------------
     def _pool(self) -> np.ndarray:
@@ -69,9 +70,9 @@ class TNAOSearch(SearchMethod):
             archs = list(seen.values())
         return np.stack([self.space.to_tokens(a) for a in archs]).astype(np.int64)
 
-    def _model(self) -> TNAOModel:
+    def _model(self, seed: int | None = None) -> TNAOModel:
         m = self.cfg.model
-        torch.manual_seed(self.cfg.run.seed)
+        torch.manual_seed(self.cfg.run.seed if seed is None else seed)
         shape = ModelShape(
             self.space.seq_len, self.space.vocab_size, m.d_model, m.n_heads, m.n_layers,
             m.d_latent, m.dropout, m.n_predictors,
@@ -105,9 +106,20 @@ class TNAOSearch(SearchMethod):
         out["trainer"] = self.trainer.state_dict() if self.trainer is not None else None
         return out
 
-    def _save(self, stage: str, step: int, st: dict) -> None:
-        if self.ctx.checkpoint is not _ignore:  # snapshots cost copies: only when kept
-            self.ctx.checkpoint(stage, step, self._snapshot(st))
+    def _save(self, stage: str, step: int, st: dict, force: bool = False) -> None:
+        """Checkpoint at the first step of each stage, after queries (``force``), and
+        otherwise at most every ``run.checkpoint_every`` seconds: a snapshot and its fsync
+        cost more than a generation (measured: a quarter of a default CPU run). A stop or
+        crash then redoes at most that much work, and a resume still ends exactly as an
+        uninterrupted run, since every checkpoint holds the whole state."""
+        if self.ctx.checkpoint is _ignore:  # snapshots cost copies: only when kept
+            return
+        now = time.monotonic()
+        recent = now - self._saved[1] < self.cfg.run.checkpoint_every
+        if not force and stage == self._saved[0] and recent:
+            return
+        self.ctx.checkpoint(stage, step, self._snapshot(st))
+        self._saved = (stage, time.monotonic())
 
     def _quota(self, rnd: int) -> int:
         o, c = self.ctx.oracle, self.cfg.search
@@ -152,15 +164,15 @@ class TNAOSearch(SearchMethod):
         return {k: copy.deepcopy(v) for k, v in state.items()
                 if k not in ("rng", "queried", "predicted", "summary", "trainer")}
 
-    def _new_trainer(self) -> Trainer:
+    def _new_trainer(self, seed: int | None = None) -> Trainer:
         ctx = self.ctx
-        seed = self.cfg.run.seed
+        seed = self.cfg.run.seed if seed is None else seed
 
         def on_batch(done: int, total: int, loss: float) -> None:
             ctx.emit(Progress("train", done, total, f"loss {loss:.4f}"))
 
         return Trainer(
-            self._model(), self.cfg.train, device=ctx.device, seed=seed,
+            self._model(seed), self.cfg.train, device=ctx.device, seed=seed,
             on_batch=on_batch, on_epoch=None, should_stop=ctx.should_stop,
         )
 
@@ -188,15 +200,23 @@ class TNAOSearch(SearchMethod):
         ctx.emit(StageFinished("sample", time.perf_counter() - t0,
                                {"sampled": len(rows), "queries": o.n_queries}, 0))
         st["phase"] = "train"
-        self._save("sample", 0, st)
+        self._save("sample", 0, st, force=True)
 
     def _train(self, st: dict) -> None:
         ctx, tc, rnd = self.ctx, self.cfg.train, st["round"]
         t0 = time.perf_counter()
         ctx.emit(StageStarted("train", rnd))
+        if tc.restart_after and st.get("stall", 0) >= tc.restart_after:
+            # Fine-tuning keeps the latent order the first labels gave; when the queries stop
+            # finding better architectures, a model trained afresh on every label so far
+            # (new weights, new seed) can see another basin.
+            self.trainer = self._new_trainer(seed=self.cfg.run.seed + 1000 * rnd)
+            st["stall"] = 0
+            st["base_round"] = rnd
         if self.trainer is None:
             self.trainer = self._new_trainer()
-        target = tc.epochs + rnd * tc.finetune_epochs
+        base = st.get("base_round", 0)
+        target = tc.epochs + (rnd - base) * tc.finetune_epochs
         if st.pop("fresh_round", False):
             self.trainer.begin_round()  # a fresh early-stopping record for this round
         _, x, y = self._labelled()
@@ -207,11 +227,13 @@ class TNAOSearch(SearchMethod):
             self._save("train", s.epoch, st)
 
         self.trainer.on_epoch = on_epoch
+        fresh = rnd == base  # a new model trains whole epochs; later rounds fine-tune
         last = self.trainer.fit(pool, x, y, target, split_seed=self.cfg.run.seed + rnd,
-                                max_batches=tc.finetune_batches if rnd else 0)
+                                max_batches=0 if fresh else tc.finetune_batches)
         st["phase"] = "search"
         st["swarm"] = st["scorer"] = None
-        summary = {"labels": len(y), "epochs": self.trainer.epoch}
+        summary = {"labels": len(y), "epochs": self.trainer.epoch,
+                   "restarted": bool(fresh and rnd > 0)}
         if last is not None:
             summary.update(val_tau=last.val_tau, train_tau=last.train_tau, loss=last.loss_total)
         ctx.emit(StageFinished("train", time.perf_counter() - t0, summary, rnd))
@@ -317,23 +339,22 @@ class TNAOSearch(SearchMethod):
         scorer = RemapScorer(self.trainer.model, self.space, ctx.table, o, ctx.device)
         scorer.load_state_dict(st["scorer"])
         q = self._quota(rnd)
-        picks: list[int] = []
-        skipped = 0
-        for v in scorer.ranked():
-            if len(picks) >= q:
-                break
-            if v.row is None or not v.answerable:
-                skipped += 1  # the table cannot answer it: never proposed
-                continue
-            if v.row not in o.queried and v.row not in picks:
-                picks.append(v.row)
-                self.predicted[v.row] = v.score
+        picks = self._local_picks(scorer, min(self.cfg.search.local_k, q))
+        skipped = sum(1 for v in scorer.visits.values() if v.row is None or not v.answerable)
+        open_ = [v for v in scorer.ranked() if v.row is not None and v.answerable
+                 and v.row not in o.queried and v.row not in picks]
+        chosen = open_[: max(q - len(picks), 0)]
+        for v in chosen:
+            picks.append(v.row)
+            self.predicted[v.row] = v.score
         filled = self._fill(picks, q, scorer)
         self.summary["skipped_unanswerable"] += skipped
         self.summary["filled_from_pool"] += filled
         # Honest check of the predictor that chose them: tau on the new, unseen labels.
-        before = o.n_queries
+        before, best_before = o.n_queries, max(o.queried.values())
         self._query(picks)
+        # rounds in a row whose queries beat nothing already found (see train.restart_after)
+        st["stall"] = 0 if max(o.queried.values()) > best_before else st.get("stall", 0) + 1
         got = [r for r in picks if r in o.queried]
         tau, _ = rank_corr(np.array([self.predicted[r] for r in got]),
                            np.array([o.queried[r] for r in got]))
@@ -348,7 +369,34 @@ class TNAOSearch(SearchMethod):
             "skipped_unanswerable": skipped, "filled_from_pool": filled,
             "tau_on_new": tau, "best_signal": max(o.queried.values()),
         }, rnd))
-        self._save("evaluate", rnd, st)
+        self._save("evaluate", rnd, st, force=True)
+
+    def _local_picks(self, scorer: RemapScorer, k: int) -> list[int]:
+        """The ``k`` best-predicted unqueried one-edit neighbours of the best queried
+        architectures. The swarm follows the predictor's global view; these picks refine
+        around what the benchmark confirmed, so a predictor that is wrong near the
+        incumbent cannot keep the run away from it (measured on NB201: see README)."""
+        if k <= 0:
+            return []
+        o, table, space = self.ctx.oracle, self.ctx.table, self.space
+        parents = sorted(o.queried, key=lambda r: -o.queried[r])[: self.cfg.search.local_parents]
+        # NB201 has 24 neighbours: 120 draws see nearly all; NB101's graph moves are capped
+        n_mut = min(4 * space.seq_len * max(space.vocab_size, 2), 256)
+        cand: dict[int, object] = {}
+        for p in parents:
+            a = table.arch(p)
+            for _ in range(n_mut):
+                m = space.mutate(a, self.rng)
+                r = table.index_of(m)
+                if r is not None and r not in o.queried and r not in cand and o.answerable(r):
+                    cand[r] = m
+        if not cand:
+            return []
+        rows = list(cand)
+        _, s = scorer.encode_archs([cand[r] for r in rows])
+        best = np.argsort(-s, kind="stable")[:k]
+        self.predicted.update({rows[i]: float(s[i]) for i in best})
+        return [rows[i] for i in best]
 
     def _fill(self, picks: list[int], q: int, scorer: RemapScorer) -> int:
         """Too few answerable distinct archs visited: take the best-predicted unqueried
