@@ -204,6 +204,9 @@ async def test_open_finished_run_shows_its_charts(finished_db, monkeypatch):
         await pilot.pause(0.3)
         assert isinstance(app.screen, ResultsScreen)
         assert app.state.run_id == run_id and app.state.status == "finished"
+        # a past run's Results name what it ran on
+        head = plain(app.screen.query_one("#best-summary")).splitlines()[0]
+        assert head == f"Run {run_id}  analog / cifar10  method tnao  seed 0"
         assert len(app.state.epochs) == 3 and len(app.state.generations) == 3
         await pilot.press("escape")
         await pilot.pause(0.3)
@@ -721,20 +724,6 @@ async def test_sampling_without_sampled_values_says_why(db):
         hist = app.screen.query_one(SampleHistogram)
         assert "sample stage was skipped" in plain(hist.query_one(".hist-axis"))
         assert "n=0" not in plain(hist.query_one(Label))
-
-
-@sync
-async def test_results_of_a_past_run_name_benchmark_dataset_method(finished_db, monkeypatch):
-    home, run_id = finished_db
-    monkeypatch.setenv("TNAO_HOME", str(home))
-    app = TnaoApp(db=home / "history.db")
-    async with app.run_test(size=SIZE) as pilot:
-        await ready_home(app, pilot)
-        await pilot.press("o")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, ResultsScreen)
-        head = plain(app.screen.query_one("#best-summary")).splitlines()[0]
-        assert head == f"Run {run_id}  analog / cifar10  method tnao  seed 0"
 
 
 @sync
