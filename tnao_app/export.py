@@ -29,9 +29,9 @@ import io
 import json
 import math
 import os
-import secrets
 from pathlib import Path
 
+from .benchmarks.cache import atomic_write
 from .errors import ConfigError, StorageError, UnknownArchError
 
 FORMATS = ("json", "csv", "arch", "torch")
@@ -195,26 +195,6 @@ def export_run(store, run_id: str, fmt: str, top: int | None = None,
     return text
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a new file beside ``path``, fsync it and rename it into place.
-
-    The temporary file is created with mode 0666 and the kernel applies the umask (and any
-    default ACL), so the export gets the mode of any new user file; ``tempfile.mkstemp``
-    would leave it 0600, and reading the umask back (``os.umask``) is not thread-safe.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically; one sentence if the path cannot be written."""
     path = path.expanduser()
@@ -225,7 +205,7 @@ def write_text(path: Path, text: str) -> None:
             f"Cannot write the export to {path}: the folder {path.parent} does not exist."
         )
     try:
-        _atomic_write_text(path, text)
+        atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     except OSError as exc:
         raise StorageError(
             f"Cannot write the export to {path} ({exc.strerror or exc})."

@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 import os
-import tempfile
+import secrets
 import time
 from pathlib import Path
 
@@ -39,9 +39,15 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def atomic_write(path: Path, write) -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, rename into place."""
+    """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, rename into place.
+
+    The temp file is created with mode 0666 and the kernel applies the umask, so the result
+    has the mode of any new user file (``tempfile.mkstemp`` would leave 0600, and reading
+    the umask back with ``os.umask`` is not thread-safe).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -49,8 +55,7 @@ def atomic_write(path: Path, write) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 
