@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from tnao_app.benchmarks.nb201 import SPACE
-from tnao_app.model import ModelShape, TNAOModel, ranking_loss, reconstruction_loss
+from tnao_app.model import (
+    ModelShape,
+    TNAOModel,
+    cpu_attention,
+    ranking_loss,
+    reconstruction_loss,
+)
 
 
 def _model(rel=True, **kw) -> TNAOModel:
@@ -27,6 +34,19 @@ def test_shapes_and_eval_matches_train_mode():
         eval_out = m.predict(m.encode(t))
     assert torch.isfinite(eval_out).all()
     assert torch.allclose(train_out, eval_out)
+
+
+def test_cpu_attention_matches_torch_sdpa():
+    # The CPU path reorders the softmax for speed; values and gradients must be torch's.
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(5, 2, 6, 4, generator=g, requires_grad=True) for _ in range(3))
+    for bias in (torch.randn(1, 2, 6, 6, generator=g), None):
+        ours = cpu_attention(q, k, v, bias, 0.0)
+        ref = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        assert torch.allclose(ours, ref, atol=1e-6)
+        g1 = torch.autograd.grad(ours.square().sum(), (q, k, v))
+        g2 = torch.autograd.grad(ref.square().sum(), (q, k, v))
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g1, g2, strict=True))
 
 
 def test_graph_bias_changes_the_encoding():

@@ -57,11 +57,30 @@ class Block(nn.Module):
                    for t in (q, k, v))
         if bias is not None:
             bias = bias.to(q.dtype)
-        a = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias, dropout_p=self.p if self.training else 0.0
-        )
+        if q.is_cuda:
+            a = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=bias, dropout_p=self.p if self.training else 0.0
+            )
+        else:
+            a = cpu_attention(q, k, v, bias, self.p if self.training else 0.0)
         x = x + self.drop(self.proj(a.transpose(1, 2).reshape(B, L, D)))
         return x + self.drop(self.mlp(self.ln2(x)))
+
+
+def cpu_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None, p: float
+) -> torch.Tensor:
+    """Attention as scaled_dot_product_attention computes it, faster on CPU for short
+    sequences: a softmax over a last dimension of a few tokens is slow there, so it runs
+    with the batch innermost (measured, B=768, L=6: 1.8 ms against 0.1 ms; a training step
+    of the default model about a quarter faster; benchmarks/bench_speed.py)."""
+    a = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, H, Lq, Lk)
+    if bias is not None:
+        a = a + bias
+    a = a.permute(1, 2, 3, 0).softmax(dim=2).permute(3, 0, 1, 2)
+    if p > 0:
+        a = F.dropout(a, p)
+    return a @ v
 
 
 class TNAOModel(nn.Module):
