@@ -41,6 +41,16 @@ def _roundtrip(state: dict) -> dict:
     return from_bytes(to_bytes(state)) if to_bytes else copy.deepcopy(state)
 
 
+def _run_keeping_checkpoints(cfg: Config) -> tuple[dict, list, list[dict]]:
+    """A run with a checkpoint at every step: its result, events and checkpoints."""
+    cfg.run.checkpoint_every = 0.0
+    events, ckpts = [], []
+    ref = run_pipeline(cfg, listeners=[events.append],
+                       checkpoint=lambda st, step, state: ckpts.append(
+                           {"stage": st, "step": step, "state": _roundtrip(state)}))
+    return ref, events, ckpts
+
+
 def test_events_and_result(nb201_table):
     events = []
     res = run_pipeline(tiny(), run_id="r1", listeners=[events.append])
@@ -179,11 +189,7 @@ def test_restart_after_stalled_rounds_trains_afresh_and_resumes_exactly(nb201_ta
     cfg = tiny(budget=50)
     cfg.search.rounds = 6
     cfg.train.restart_after = 1
-    cfg.run.checkpoint_every = 0.0
-    events, ckpts = [], []
-    ref = run_pipeline(cfg, listeners=[events.append],
-                       checkpoint=lambda st, step, state: ckpts.append(
-                           {"stage": st, "step": step, "state": _roundtrip(state)}))
+    ref, events, ckpts = _run_keeping_checkpoints(cfg)
     trains = [e for e in events if e.kind == "StageFinished" and e.stage == "train"]
     ends = [e for e in events if e.kind == "StageFinished" and e.stage == "evaluate"]
     # a round whose queries beat nothing is followed by a model trained afresh
@@ -200,3 +206,59 @@ def test_restart_after_stalled_rounds_trains_afresh_and_resumes_exactly(nb201_ta
              and c["state"]["round"] == restarted[0].round)
     resumed = run_pipeline(cfg, resume=ckpts[k])
     assert _strip(resumed) == _strip(ref)
+
+
+def test_maximin_sample_is_spread_out_and_deterministic(nb201_table):
+    # The first sample as a design: no two cells close together, unlike a uniform draw.
+    def sampled(design: str, seed: int = 3) -> list[str]:
+        cfg = tiny(budget=12, seed=seed)
+        cfg.sample.design = design
+        cfg.search.rounds = 1
+        events = []
+        run_pipeline(cfg, listeners=[events.append])
+        return list(next(e for e in events if e.kind == "Sampled").archs)
+
+    sp = nb201_table.space
+
+    def min_dist(archs: list[str]) -> int:
+        cells = [sp.from_native(a) for a in archs]
+        return min(sum(x != y for x, y in zip(a, b, strict=True))
+                   for i, a in enumerate(cells) for b in cells[:i])
+
+    spread = sampled("maximin")
+    assert len(set(spread)) == 12 and spread == sampled("maximin")
+    assert min_dist(spread) >= 4 > min_dist(sampled("uniform"))
+    with pytest.raises(ConfigError, match="sample design 'grid' is unknown"):
+        Config.from_dict({"sample": {"design": "grid"}}).validate()
+
+
+def test_stale_rounds_explore_far_from_every_queried_cell_and_resume_exactly(nb201_table):
+    cfg = tiny(budget=60)
+    cfg.search.rounds, cfg.search.top_k = 10, 8
+    cfg.search.explore_after, cfg.search.explore_k = 1, 3
+    cfg.train.restart_after = 0
+    ref, events, ckpts = _run_keeping_checkpoints(cfg)
+    sp = nb201_table.space
+    queried: list[str] = []
+    best = [max(next(e for e in events if e.kind == "Sampled").signal)]
+    explored_rounds = 0
+    round_q: list[str] = []
+    for e in events:
+        if e.kind == "Queried":
+            round_q.append(e.arch)
+        elif e.kind == "StageStarted" and e.stage == "evaluate":
+            queried += round_q
+            round_q = []
+        elif e.kind == "StageFinished" and e.stage == "evaluate":
+            if len(best) >= 2 and best[-1] == best[-2]:  # the round before found nothing
+                explored_rounds += 1
+                cells = [sp.from_native(a) for a in queried]
+                for a in round_q[3:6]:  # after the 3 local picks
+                    c = sp.from_native(a)
+                    assert min(sum(x != y for x, y in zip(c, d, strict=True))
+                               for d in cells) >= 3
+            best.append(e.summary["best_signal"])
+    assert explored_rounds and ref["summary"]["explored"] == 3 * explored_rounds
+    k = next(i for i, c in enumerate(ckpts) if c["stage"] == "search"
+             and c["state"].get("stale", 0) >= 1)
+    assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)

@@ -32,6 +32,9 @@ class RunConfig:
 @dataclass
 class SampleConfig:
     n_labelled: int = 20  # queried for training (counts against the budget)
+    # how they are drawn: "uniform" at random, or "maximin": spread out (each next one the
+    # farthest in token Hamming distance from those already drawn, among random candidates)
+    design: str = "uniform"
     # reconstruction-only samples (free: no query); 0 = the whole space when it is
     # enumerable and small (NB201: all 15,625 cells), else 20,000 samples
     n_unlabelled: int = 0
@@ -85,6 +88,10 @@ class SearchConfig:
     # ranked by the predictor (a trust region around the incumbents; 0 = off)
     local_k: int = 3
     local_parents: int = 3  # how many of the best queried architectures lend neighbours
+    # once this many rounds in a row found nothing better, each round also queries
+    # explore_k architectures far from every queried one (0 = never)
+    explore_after: int = 2
+    explore_k: int = 4
 
 
 @dataclass
@@ -159,6 +166,8 @@ class Config:
             need(r.budget >= s.n_labelled,
                  f"budget {r.budget} is below the sample size {s.n_labelled}; the sampled "
                  "architectures are queries too, so the budget must be at least that.")
+        need(s.design in ("uniform", "maximin"),
+             f"sample design '{s.design}' is unknown; expected uniform or maximin.")
         need(s.n_unlabelled >= 0, f"unlabelled samples must be >= 0, got {s.n_unlabelled}.")
         need(m.d_model >= 8 and m.d_model % m.n_heads == 0,
              f"d_model ({m.d_model}) must be >= 8 and divisible by n_heads ({m.n_heads}).")
@@ -195,6 +204,8 @@ class Config:
              f"restart_patience must be >= 1, got {c.restart_patience}.")
         need(c.rounds >= 1, f"rounds must be >= 1, got {c.rounds}.")
         need(c.local_k >= 0, f"local_k must be >= 0, got {c.local_k}.")
+        need(c.explore_k >= 0, f"explore_k must be >= 0, got {c.explore_k}.")
+        need(c.explore_after >= 1, f"explore_after must be >= 1, got {c.explore_after}.")
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         self.baselines.check()
         return self

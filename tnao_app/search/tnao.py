@@ -4,7 +4,9 @@ Round 0 samples ``n_labelled`` architectures uniformly from the whole space and 
 them; every round then trains (round 0: from scratch; later rounds: fine-tunes on all
 labels so far), searches the latent space with CSO under the remapping scoring scheme, and
 queries the best distinct decoded architectures the swarm visited that the table can
-answer. ``rounds=1`` is the paper's single pass.
+answer, beside a few one-edit neighbours of the best queried ones (local picks) and, once
+rounds stop finding better ones, a few far from everything queried (exploration).
+``rounds=1`` is the paper's single pass.
 
 Everything the run needs to continue sits in one state dict, checkpointed after the sample,
 after every epoch, every generation and every evaluate step; ``ctx.resume`` restores it, so
@@ -38,6 +40,7 @@ from .cso import CSO, RemapScorer
 ENUMERATE_MAX = 100_000  # spaces up to this size train reconstruction on every cell
 DEFAULT_UNLABELLED = 20_000
 FALLBACK_ROWS = 20_000  # table rows scored when the swarm found too few answerable archs
+MAXIMIN_POOL = 20  # uniform candidates per architecture of a maximin sample
 
 
 class TNAOSearch(SearchMethod):
@@ -184,7 +187,9 @@ class TNAOSearch(SearchMethod):
         n = min(self.cfg.sample.n_labelled, o.budget or self.cfg.sample.n_labelled)
         tries = 0
         # Uniform over the whole space; archs the table cannot answer are skipped (counted).
-        while len(rows) < n and tries < 1000 * n:
+        # maximin picks n of MAXIMIN_POOL * n uniform candidates
+        want = n * (MAXIMIN_POOL if self.cfg.sample.design == "maximin" else 1)
+        while len(rows) < want and tries < 1000 * want:
             tries += 1
             a = self.space.sample(self.rng)
             r = ctx.table.index_of(a)
@@ -194,6 +199,8 @@ class TNAOSearch(SearchMethod):
             if r not in seen:
                 seen.add(r)
                 rows.append(r)
+        if self.cfg.sample.design == "maximin":
+            rows = self._maximin(rows, n)
         self._query(rows)
         ctx.emit(Sampled(tuple(ctx.table.native(r) for r in rows),
                          tuple(o.queried[r] for r in rows)))
@@ -201,6 +208,27 @@ class TNAOSearch(SearchMethod):
                                {"sampled": len(rows), "queries": o.n_queries}, 0))
         st["phase"] = "train"
         self._save("sample", 0, st, force=True)
+
+    def _maximin(self, cand: list[int], n: int, known: list[int] = ()) -> list[int]:
+        """``n`` of the candidate rows, each next one the farthest (token Hamming
+        distance) from ``known`` and those already chosen; ties go to the earlier (random)
+        candidate. For the first sample, a spread-out design shows the ranker every region
+        of the space; for exploration, labels far from all those the run has."""
+        if len(cand) <= n and not known:
+            return list(cand)
+        tok = self.ctx.table.tokens[np.array(cand)]
+        if len(known):
+            ref = self.ctx.table.tokens[np.array(known)]
+            dmin = (tok[:, None, :] != ref[None, :, :]).sum(axis=2).min(axis=1)
+        else:  # start from the first (random) candidate
+            dmin = np.full(len(cand), tok.shape[1] + 1)
+        chosen: list[int] = []
+        for _ in range(min(n, len(cand))):
+            i = int(np.argmax(dmin))
+            chosen.append(i)
+            dmin = np.minimum(dmin, (tok != tok[i]).sum(axis=1))
+            dmin[i] = -1
+        return [cand[i] for i in chosen]
 
     def _train(self, st: dict) -> None:
         ctx, tc, rnd = self.ctx, self.cfg.train, st["round"]
@@ -342,7 +370,10 @@ class TNAOSearch(SearchMethod):
         scorer = RemapScorer(self.trainer.model, self.space, ctx.table, o, ctx.device)
         scorer.load_state_dict(st["scorer"])
         q = self._quota(rnd)
-        picks = self._local_picks(scorer, min(self.cfg.search.local_k, q))
+        c = self.cfg.search
+        picks = self._local_picks(scorer, min(c.local_k, q))
+        if c.explore_k and st.get("stale", 0) >= c.explore_after:
+            picks += self._explore_picks(scorer, min(c.explore_k, q - len(picks)), picks)
         skipped = sum(1 for v in scorer.visits.values() if v.row is None or not v.answerable)
         open_ = [v for v in scorer.ranked() if v.row is not None and v.answerable
                  and v.row not in o.queried and v.row not in picks]
@@ -357,7 +388,9 @@ class TNAOSearch(SearchMethod):
         before, best_before = o.n_queries, max(o.queried.values())
         self._query(picks)
         # rounds in a row whose queries beat nothing already found (see train.restart_after)
-        st["stall"] = 0 if max(o.queried.values()) > best_before else st.get("stall", 0) + 1
+        improved = max(o.queried.values()) > best_before
+        st["stall"] = 0 if improved else st.get("stall", 0) + 1
+        st["stale"] = 0 if improved else st.get("stale", 0) + 1  # not reset by a restart
         got = [r for r in picks if r in o.queried]
         tau, _ = rank_corr(np.array([self.predicted[r] for r in got]),
                            np.array([o.queried[r] for r in got]))
@@ -400,6 +433,32 @@ class TNAOSearch(SearchMethod):
         best = np.argsort(-s, kind="stable")[:k]
         self.predicted.update({rows[i]: float(s[i]) for i in best})
         return [rows[i] for i in best]
+
+    def _explore_picks(self, scorer: RemapScorer, k: int, taken: list[int]) -> list[int]:
+        """``k`` unqueried architectures spread far from every queried one (maximin in
+        token Hamming distance over random candidates). A run stuck around one basin has
+        labels from that basin only, and a ranker fitted to them cannot see another: these
+        labels widen its view (measured on NB201: see README)."""
+        if k <= 0:
+            return []
+        o, table = self.ctx.oracle, self.ctx.table
+        cand: list[int] = []
+        seen = set(taken)
+        for _ in range(1000 * k):
+            if len(cand) >= MAXIMIN_POOL * k:
+                break
+            r = table.index_of(self.space.sample(self.rng))
+            if r is None or r in seen or r in o.queried or not o.answerable(r):
+                continue
+            seen.add(r)
+            cand.append(r)
+        if not cand:
+            return []
+        out = self._maximin(cand, k, list(o.queried) + list(taken))
+        _, s = scorer.encode_archs([table.arch(r) for r in out])
+        self.predicted.update({r: float(v) for r, v in zip(out, s, strict=True)})
+        self.summary["explored"] = self.summary.get("explored", 0) + len(out)
+        return out
 
     def _fill(self, picks: list[int], q: int, scorer: RemapScorer) -> int:
         """Too few answerable distinct archs visited: take the best-predicted unqueried
