@@ -375,11 +375,17 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
         def footer() -> str:
             return screen_text(app).splitlines()[-1]
 
+        async def footer_has(*keys: str) -> None:
+            # The footer recomposes for a new screen a moment after it opens.
+            t0 = time.monotonic()
+            while not all(k in footer() for k in keys):
+                assert time.monotonic() - t0 < 10, f"footer lacks {keys}: {footer()!r}"
+                await pilot.pause(0.05)
+
         # Home: every key and Quit and the palette; the data table's last column wraps
         # instead of cutting a dataset list or a hint at the right edge.
-        for key in ("n New run", "o Open", "r Resume", "e Export", "d Delete", "i Import",
-                    "^q Quit", "^p palette"):
-            assert key in footer(), footer()
+        await footer_has("n New run", "o Open", "r Resume", "e Export", "d Delete", "i Import",
+                         "^q Quit", "^p palette")
         shown = flat(screen_text(app))
         for row in app.data_rows:
             assert flat(data_note(row, fetchable())) in shown
@@ -395,9 +401,8 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
         hint = next(r for r in app.data_rows if r["benchmark"] == "nb101")["hint"]
         shown = flat(region_text(app, bench.query_one("#bench-hint")))
         assert flat(hint) in shown and "press i to import a file, f to fetch it" in shown
-        for key in ("esc Back", "^n Next", "^g Home", "i Import", "f Fetch", "^q Quit",
-                    "^p palette"):
-            assert key in footer(), footer()
+        await footer_has("esc Back", "^n Next", "^g Home", "i Import", "f Fetch", "^q Quit",
+                         "^p palette")
         # Sampling: the whole form and its keys.
         bench.query_one("#benchmarks", DataTable).move_cursor(row=names.index("analog"))
         await pilot.pause()
@@ -408,8 +413,7 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
         for label in ("Sample size", "Budget", "Seed", "Epochs", "Particles", "Generations",
                       "Press ctrl+r to start the run."):
             assert label in shown
-        for key in ("esc Back", "^n Next", "^r Start run", "^q Quit", "^p palette"):
-            assert key in footer(), footer()
+        await footer_has("esc Back", "^n Next", "^r Start run", "^q Quit", "^p palette")
         # The dialogs: their text, buttons and keys.
         long = ("broken.csv has no column 'arch_str'; expected one with the architecture "
                 "string of every row, as in the official NATS-Bench tables.")
@@ -418,7 +422,7 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
         dialog = app.screen
         assert flat(region_text(app, dialog.query_one("#message"))) == flat(long)
         assert "OK" in region_text(app, dialog.query_one("#ok"))
-        assert "esc Close" in footer()
+        await footer_has("esc Close")
         await pilot.press("escape")
         app.export_run(run_id)
         await pilot.pause(0.3)
@@ -426,21 +430,21 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
         assert f"/exports/tnao-{run_id}.json" in shown
         for text in (f"Export run {run_id}", "Format", "Path", "Top", "Export", "Cancel"):
             assert text in shown
-        assert "esc Cancel" in footer() and "^s Export" in footer()
+        await footer_has("esc Cancel", "^s Export")
         await pilot.press("escape")
         app.import_data()
         await pilot.pause(0.3)
         shown = screen_text(app)
         for text in ("Import benchmark data", "Benchmark", "Path", "Import", "Cancel"):
             assert text in shown
-        assert "esc Cancel" in footer()
+        await footer_has("esc Cancel")
         await pilot.press("escape")
         app.delete_run(run_id)
         await pilot.pause(0.3)
         shown = screen_text(app)
         assert f"Delete run {run_id} and its checkpoints?" in shown
         assert "Delete (y)" in shown and "No (n)" in shown
-        assert "esc No" in footer() and "y Yes" in footer()
+        await footer_has("esc No", "y Yes")
         await pilot.press("n")
 
 
@@ -570,9 +574,17 @@ def generations(rnd: int, gens: range, total: int = 10) -> list[ev.Event]:
 
 
 async def feed(app, pilot, events: list[ev.Event], pause: float = 0.3) -> None:
+    """Post ``events`` as a live run's worker does, then wait until the screen has redrawn
+    after handling them (it redraws on a timer; a fixed pause alone was sometimes too
+    short on a loaded 2-core CI runner)."""
     for e in events:
         app.post_message(wrap(e, str(app._token)))
     await pilot.pause(pause)
+    screen = app.screen
+    seen, t0 = getattr(screen, "ticks", None), time.monotonic()
+    # (a screen under a dialog does not redraw: go on after a while, the test decides)
+    while seen is not None and screen.ticks < seen + 2 and time.monotonic() - t0 < 5:
+        await pilot.pause(0.05)
 
 
 def plain(widget) -> str:
