@@ -136,7 +136,10 @@ def run_in_child(
                 # Our own child's stream on a private pipe: trusted like our own memory.
                 kind, value = pickle.loads(_read_exact(proc.stdout, _HEADER.unpack(head)[0]))
                 if kind == "event":
-                    on_event(value)
+                    try:
+                        on_event(value)
+                    except Exception:  # the UI has gone (quit): keep relaying
+                        pass  # so the child is never blocked on a full pipe before it stops
                 elif kind == "result":
                     return value
                 elif kind == "stopped":
@@ -146,11 +149,14 @@ def run_in_child(
         finally:
             stopped[0] = True
             try:
-                proc.stdin.close()
+                proc.stdin.close()  # the child reads this as "stop"
             except OSError:
                 pass
+            # Read what the child still writes, so it can reach its next batch, record the
+            # stop and exit, instead of blocking on a full pipe until it is killed.
+            threading.Thread(target=lambda: proc.stdout.read(), daemon=True).start()
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

@@ -503,13 +503,14 @@ async def test_quit_during_training_stops_the_worker(db):
         await until(pilot, lambda: len(app.state.epochs) >= 1)
         run_id = app.state.run_id
         await pilot.press("ctrl+q")
-        await pilot.pause()
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=10)
         await pilot.press("y")
         await pilot.pause()
     # The worker thread saw the cancellation at its next batch and recorded the stop.
     t0 = time.monotonic()
     while Store(db).get_run(run_id)["status"] != "stopped":
-        assert time.monotonic() - t0 < 60, "the run thread did not stop"
+        status = Store(db).get_run(run_id)["status"]
+        assert time.monotonic() - t0 < 60, f"the run did not stop: its status is {status}"
         time.sleep(0.1)
 
 
