@@ -49,11 +49,17 @@ def fwd_bwd(att, repeat: int) -> float:
     return per_call(lambda: att(q, k, v, bias, 0.0).backward(grad), repeat)
 
 
-def adamw_step(fused: bool, repeat: int) -> float:
+def default_model() -> model_mod.TNAOModel:
+    """The default config's model for NB201 cells."""
     m = Config().model
-    net = model_mod.TNAOModel(model_mod.ModelShape(
+    torch.manual_seed(0)
+    return model_mod.TNAOModel(model_mod.ModelShape(
         SPACE.seq_len, SPACE.vocab_size, m.d_model, m.n_heads, m.n_layers, m.d_latent,
         m.dropout, m.n_predictors), SPACE.token_relations())
+
+
+def adamw_step(fused: bool, repeat: int) -> float:
+    net = default_model()
     for p in net.parameters():
         p.grad = torch.randn_like(p)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4, fused=fused)
@@ -62,21 +68,16 @@ def adamw_step(fused: bool, repeat: int) -> float:
 
 def fit_rate(att) -> float:
     """Architectures/s of 2 epochs of ``Trainer.fit`` on every NB201 cell (default model)."""
-    cfg = Config()
-    m = cfg.model
     saved = model_mod.cpu_attention
     model_mod.cpu_attention = att
     try:
-        torch.manual_seed(0)
-        net = model_mod.TNAOModel(model_mod.ModelShape(
-            SPACE.seq_len, SPACE.vocab_size, m.d_model, m.n_heads, m.n_layers, m.d_latent,
-            m.dropout, m.n_predictors), SPACE.token_relations())
+        net = default_model()
         pool = np.stack([SPACE.to_tokens(a) for a in SPACE.enumerate()]).astype(np.int64)
         rng = np.random.default_rng(0)
         x = pool[rng.choice(len(pool), 100, replace=False)]
         y = rng.normal(size=100)
         t0 = time.perf_counter()
-        Trainer(net, cfg.train).fit(pool, x, y, 2)
+        Trainer(net, Config().train).fit(pool, x, y, 2)
         return 2 * len(pool) / (time.perf_counter() - t0)
     finally:
         model_mod.cpu_attention = saved
@@ -91,17 +92,17 @@ def main() -> None:
     at = a.permute(1, 2, 3, 0).contiguous()
     rows = [
         ("softmax, 6-wide last dim", "batch innermost",
-         per_call(lambda: a.softmax(-1), args.repeat), per_call(lambda: at.softmax(2), args.repeat),
-         "ms"),
+         per_call(lambda: a.softmax(-1), args.repeat),
+         per_call(lambda: at.softmax(2), args.repeat)),
         ("attention fwd+bwd (SDPA)", "cpu_attention", fwd_bwd(sdpa, args.repeat),
-         fwd_bwd(model_mod.cpu_attention, args.repeat), "ms"),
+         fwd_bwd(model_mod.cpu_attention, args.repeat)),
         ("AdamW step, per tensor", "fused", adamw_step(False, args.repeat),
-         adamw_step(True, args.repeat), "ms"),
+         adamw_step(True, args.repeat)),
     ]
     table = Table(title=f"CPU hot spots (1 torch thread; B={B}, heads={H}, tokens={L})")
     for col in ("old way", "new way", "old", "new", "speed-up"):
         table.add_column(col)
-    for old_name, new_name, old, new, _ in rows:
+    for old_name, new_name, old, new in rows:
         table.add_row(old_name, new_name, f"{old * 1e3:.2f} ms", f"{new * 1e3:.2f} ms",
                       f"{old / new:.1f}x")
     old_fit, new_fit = fit_rate(sdpa), fit_rate(model_mod.cpu_attention)

@@ -208,30 +208,6 @@ def test_restart_after_stalled_rounds_trains_afresh_and_resumes_exactly(nb201_ta
     assert _strip(resumed) == _strip(ref)
 
 
-def test_maximin_sample_is_spread_out_and_deterministic(nb201_table):
-    # The first sample as a design: no two cells close together, unlike a uniform draw.
-    def sampled(design: str, seed: int = 3) -> list[str]:
-        cfg = tiny(budget=12, seed=seed)
-        cfg.sample.design = design
-        cfg.search.rounds = 1
-        events = []
-        run_pipeline(cfg, listeners=[events.append])
-        return list(next(e for e in events if e.kind == "Sampled").archs)
-
-    sp = nb201_table.space
-
-    def min_dist(archs: list[str]) -> int:
-        cells = [sp.from_native(a) for a in archs]
-        return min(sum(x != y for x, y in zip(a, b, strict=True))
-                   for i, a in enumerate(cells) for b in cells[:i])
-
-    spread = sampled("maximin")
-    assert len(set(spread)) == 12 and spread == sampled("maximin")
-    assert min_dist(spread) >= 4 > min_dist(sampled("uniform"))
-    with pytest.raises(ConfigError, match="sample design 'grid' is unknown"):
-        Config.from_dict({"sample": {"design": "grid"}}).validate()
-
-
 def test_stale_rounds_explore_far_from_every_queried_cell_and_resume_exactly(nb201_table):
     cfg = tiny(budget=60)
     cfg.search.rounds, cfg.search.top_k = 10, 8

@@ -57,11 +57,15 @@ def sync(fn):
     return wrapper
 
 
-async def until(pilot, cond, timeout: float = 120.0, step: float = 0.05) -> None:
+async def until(pilot, cond, timeout: float = 120.0, step: float = 0.05,
+                what=lambda: "timed out waiting for the app") -> None:
+    """Wait for ``cond()``; fail with ``what()`` after ``timeout`` seconds. The app redraws
+    and lays out on its own timers, which a loaded 2-core CI runner can delay past any
+    fixed pause."""
     t0 = time.monotonic()
     while not cond():
         if time.monotonic() - t0 > timeout:
-            raise AssertionError("timed out waiting for the app")
+            raise AssertionError(what())
         await pilot.pause(step)
 
 
@@ -377,10 +381,8 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
 
         async def footer_has(*keys: str) -> None:
             # The footer recomposes for a new screen a moment after it opens.
-            t0 = time.monotonic()
-            while not all(k in footer() for k in keys):
-                assert time.monotonic() - t0 < 10, f"footer lacks {keys}: {footer()!r}"
-                await pilot.pause(0.05)
+            await until(pilot, lambda: all(k in footer() for k in keys), timeout=10,
+                        what=lambda: f"footer lacks {keys}: {footer()!r}")
 
         # Home: every key and Quit and the palette; the data table's last column wraps
         # instead of cutting a dataset list or a hint at the right edge.
@@ -508,8 +510,7 @@ async def test_quit_during_training_stops_the_worker(db):
         await pilot.pause()
     # The worker thread saw the cancellation at its next batch and recorded the stop.
     t0 = time.monotonic()
-    while Store(db).get_run(run_id)["status"] != "stopped":
-        status = Store(db).get_run(run_id)["status"]
+    while (status := Store(db).get_run(run_id)["status"]) != "stopped":
         assert time.monotonic() - t0 < 60, f"the run did not stop: its status is {status}"
         time.sleep(0.1)
 
@@ -600,18 +601,11 @@ def fits(widget) -> bool:
     return cell_len(plain(widget)) <= widget.content_size.width
 
 
-async def assert_fit(pilot, widgets, what: str, timeout: float = 10.0) -> None:
-    """Every widget's text fits its width once layout has caught up with the last update.
-
-    A label's width follows its text one layout pass after ``update``; on a loaded 2-core
-    CI runner that pass can come later than a fixed pause, so wait for it (a label that
-    really is clipped still fails, after ``timeout``)."""
-    t0 = time.monotonic()
-    while not all(fits(w) for w in widgets):
-        if time.monotonic() - t0 > timeout:
-            bad = [plain(w) for w in widgets if not fits(w)]
-            raise AssertionError(f"{what}: clipped {bad!r}")
-        await pilot.pause(0.05)
+async def assert_fit(pilot, widgets, what: str) -> None:
+    """Every widget's text fits its width, once layout has caught up with the last update
+    (a really clipped label still fails, with its text)."""
+    await until(pilot, lambda: all(fits(w) for w in widgets), timeout=10,
+                what=lambda: f"{what}: clipped {[plain(w) for w in widgets if not fits(w)]!r}")
 
 
 @sync

@@ -32,9 +32,6 @@ class RunConfig:
 @dataclass
 class SampleConfig:
     n_labelled: int = 20  # queried for training (counts against the budget)
-    # how they are drawn: "uniform" at random, or "maximin": spread out (each next one the
-    # farthest in token Hamming distance from those already drawn, among random candidates)
-    design: str = "uniform"
     # reconstruction-only samples (free: no query); 0 = the whole space when it is
     # enumerable and small (NB201: all 15,625 cells), else 20,000 samples
     n_unlabelled: int = 0
@@ -166,8 +163,6 @@ class Config:
             need(r.budget >= s.n_labelled,
                  f"budget {r.budget} is below the sample size {s.n_labelled}; the sampled "
                  "architectures are queries too, so the budget must be at least that.")
-        need(s.design in ("uniform", "maximin"),
-             f"sample design '{s.design}' is unknown; expected uniform or maximin.")
         need(s.n_unlabelled >= 0, f"unlabelled samples must be >= 0, got {s.n_unlabelled}.")
         need(m.d_model >= 8 and m.d_model % m.n_heads == 0,
              f"d_model ({m.d_model}) must be >= 8 and divisible by n_heads ({m.n_heads}).")

@@ -40,7 +40,7 @@ from .cso import CSO, RemapScorer
 ENUMERATE_MAX = 100_000  # spaces up to this size train reconstruction on every cell
 DEFAULT_UNLABELLED = 20_000
 FALLBACK_ROWS = 20_000  # table rows scored when the swarm found too few answerable archs
-MAXIMIN_POOL = 20  # uniform candidates per architecture of a maximin sample
+MAXIMIN_POOL = 20  # random candidates per exploration pick
 
 
 class TNAOSearch(SearchMethod):
@@ -182,25 +182,8 @@ class TNAOSearch(SearchMethod):
     def _sample(self, st: dict) -> None:
         ctx, o, t0 = self.ctx, self.ctx.oracle, time.perf_counter()
         ctx.emit(StageStarted("sample", 0))
-        rows: list[int] = []
-        seen: set[int] = set()
         n = min(self.cfg.sample.n_labelled, o.budget or self.cfg.sample.n_labelled)
-        tries = 0
-        # Uniform over the whole space; archs the table cannot answer are skipped (counted).
-        # maximin picks n of MAXIMIN_POOL * n uniform candidates
-        want = n * (MAXIMIN_POOL if self.cfg.sample.design == "maximin" else 1)
-        while len(rows) < want and tries < 1000 * want:
-            tries += 1
-            a = self.space.sample(self.rng)
-            r = ctx.table.index_of(a)
-            if not o.answerable(r):
-                self.summary["skipped_unanswerable"] += 1
-                continue
-            if r not in seen:
-                seen.add(r)
-                rows.append(r)
-        if self.cfg.sample.design == "maximin":
-            rows = self._maximin(rows, n)
+        rows = self._uniform_rows(n)
         self._query(rows)
         ctx.emit(Sampled(tuple(ctx.table.native(r) for r in rows),
                          tuple(o.queried[r] for r in rows)))
@@ -209,26 +192,24 @@ class TNAOSearch(SearchMethod):
         st["phase"] = "train"
         self._save("sample", 0, st, force=True)
 
-    def _maximin(self, cand: list[int], n: int, known: list[int] = ()) -> list[int]:
-        """``n`` of the candidate rows, each next one the farthest (token Hamming
-        distance) from ``known`` and those already chosen; ties go to the earlier (random)
-        candidate. For the first sample, a spread-out design shows the ranker every region
-        of the space; for exploration, labels far from all those the run has."""
-        if len(cand) <= n and not known:
-            return list(cand)
-        tok = self.ctx.table.tokens[np.array(cand)]
-        if len(known):
-            ref = self.ctx.table.tokens[np.array(known)]
-            dmin = (tok[:, None, :] != ref[None, :, :]).sum(axis=2).min(axis=1)
-        else:  # start from the first (random) candidate
-            dmin = np.full(len(cand), tok.shape[1] + 1)
-        chosen: list[int] = []
-        for _ in range(min(n, len(cand))):
-            i = int(np.argmax(dmin))
-            chosen.append(i)
-            dmin = np.minimum(dmin, (tok != tok[i]).sum(axis=1))
-            dmin[i] = -1
-        return [cand[i] for i in chosen]
+    def _uniform_rows(self, n: int, exclude: set[int] = frozenset(),
+                      max_tries: int | None = None) -> list[int]:
+        """Up to ``n`` distinct rows drawn uniformly from the space, none in ``exclude``;
+        architectures the table cannot answer are skipped (and counted)."""
+        o, table = self.ctx.oracle, self.ctx.table
+        rows: list[int] = []
+        seen = set(exclude)
+        for _ in range(1000 * n if max_tries is None else max_tries):
+            if len(rows) >= n:
+                break
+            r = table.index_of(self.space.sample(self.rng))
+            if not o.answerable(r):
+                self.summary["skipped_unanswerable"] += 1
+                continue
+            if r not in seen:
+                seen.add(r)
+                rows.append(r)
+        return rows
 
     def _train(self, st: dict) -> None:
         ctx, tc, rnd = self.ctx, self.cfg.train, st["round"]
@@ -442,19 +423,21 @@ class TNAOSearch(SearchMethod):
         if k <= 0:
             return []
         o, table = self.ctx.oracle, self.ctx.table
-        cand: list[int] = []
-        seen = set(taken)
-        for _ in range(1000 * k):
-            if len(cand) >= MAXIMIN_POOL * k:
-                break
-            r = table.index_of(self.space.sample(self.rng))
-            if r is None or r in seen or r in o.queried or not o.answerable(r):
-                continue
-            seen.add(r)
-            cand.append(r)
+        known = list(o.queried) + list(taken)
+        cand = self._uniform_rows(MAXIMIN_POOL * k, set(known), max_tries=1000 * k)
         if not cand:
             return []
-        out = self._maximin(cand, k, list(o.queried) + list(taken))
+        # maximin: each next pick the farthest (token Hamming distance) from everything
+        # queried and picked; ties go to the earlier (random) candidate
+        tok = table.tokens[np.array(cand)]
+        ref = table.tokens[np.array(known)]
+        dmin = (tok[:, None, :] != ref[None, :, :]).sum(axis=2).min(axis=1)
+        out = []
+        for _ in range(min(k, len(cand))):
+            i = int(np.argmax(dmin))
+            out.append(cand[i])
+            dmin = np.minimum(dmin, (tok != tok[i]).sum(axis=1))
+            dmin[i] = -1
         _, s = scorer.encode_archs([table.arch(r) for r in out])
         self.predicted.update({r: float(v) for r, v in zip(out, s, strict=True)})
         self.summary["explored"] = self.summary.get("explored", 0) + len(out)
