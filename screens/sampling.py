@@ -29,6 +29,10 @@ FIELDS = {
 }
 
 
+#: fields left blank for an automatic value (0 in the config), with the placeholder
+AUTO_FIELDS = {"n_labelled": "auto"}
+
+
 class SamplingScreen(GuideScreen):
     STEP = "sampling"
     STAGES = ("sample",)
@@ -48,7 +52,11 @@ class SamplingScreen(GuideScreen):
                     for key, (label, section, name) in FIELDS.items():
                         yield Label(label)
                         value = getattr(getattr(cfg, section), name)
-                        yield FormInput(str(value), type="integer", id=f"f-{key}")
+                        if key in AUTO_FIELDS and value == 0:  # blank: the run picks
+                            yield FormInput("", placeholder=AUTO_FIELDS[key],
+                                            type="integer", id=f"f-{key}")
+                        else:
+                            yield FormInput(str(value), type="integer", id=f"f-{key}")
                 yield Static("", id="sample-summary")
             with Vertical(id="sample-right"):
                 yield ProgressBar(id="sample-progress", show_eta=False)
@@ -62,6 +70,8 @@ class SamplingScreen(GuideScreen):
         cfg.run.dataset = getattr(bench, "dataset", "") or cfg.run.dataset
         for key, (label, section, name) in FIELDS.items():
             text = self.query_one(f"#f-{key}", Input).value.strip()
+            if key in AUTO_FIELDS and not text:
+                text = "0"  # automatic (Config.resolve)
             try:
                 value = int(text)
             except ValueError:

@@ -134,6 +134,25 @@ def test_bad_input_is_one_sentence(nb201_table):
         run_pipeline(cfg)
 
 
+@pytest.mark.parametrize("dataset, expected", [("cifar10", 20), ("cifar100", 30)])
+def test_automatic_sample_size_follows_the_search_signal(nb201_table, dataset, expected):
+    # 0 = automatic: 20 on cifar10's 200-epoch signal, 30 on the 12-epoch proxy signal
+    # that the shared table gives cifar100; the run's saved config says which it used
+    assert nb201_table.dataset(dataset).proxy == (dataset != "cifar10")
+    cfg = tiny(dataset=dataset, budget=expected + 5)
+    cfg.sample.n_labelled = 0
+    events = []
+    run_pipeline(cfg, listeners=[events.append])
+    sampled = next(e for e in events if e.kind == "Sampled")
+    started = next(e for e in events if e.kind == "RunStarted")
+    assert len(sampled.archs) == expected
+    assert started.config["sample"]["n_labelled"] == expected
+    low = tiny(dataset=dataset, budget=expected - 1)
+    low.sample.n_labelled = 0
+    with pytest.raises(ConfigError, match=f"below the sample size {expected}"):
+        run_pipeline(low)
+
+
 def test_benchmark_not_ready_says_how(tnao_home):
     events = []
     with pytest.raises(NotReadyError, match="tnao data import"):

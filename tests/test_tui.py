@@ -722,6 +722,22 @@ async def test_multi_round_run_shows_its_rounds(db):
 
 
 @sync
+async def test_sample_size_left_blank_is_automatic(db):
+    # Without a preset the sample size is automatic (20, or 30 on a 12-epoch signal): the
+    # field is blank and says so; a typed number overrides it.
+    app = TnaoApp(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready_home(app, pilot)
+        app._open_guide(RunState(), "sampling")
+        await pilot.pause()
+        box = app.screen.query_one("#f-n_labelled", Input)
+        assert box.value == "" and box.placeholder == "auto"
+        assert app.screen.read_config().sample.n_labelled == 0
+        box.value = "25"
+        assert app.screen.read_config().sample.n_labelled == 25
+
+
+@sync
 async def test_sampling_without_sampled_values_says_why(db):
     # A baseline has no sample stage: a real random-search run.
     app = TnaoApp(db=db, preset="tiny", overrides={"run": {"method": "random"}})

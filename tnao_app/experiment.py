@@ -154,6 +154,7 @@ def task_config(base: dict, benchmark: str, dataset: str, method: str, seed: int
         device="cpu",
     )
     cfg = Config.from_dict(data).validate()
+    cfg.resolve(_table(benchmark).dataset(dataset)).validate()
     cfg.baselines.check()
     return cfg
 
@@ -345,6 +346,9 @@ def run_experiment(
         raise ConfigError("An experiment needs at least one method, one seed and one budget.")
     table = load_table(benchmark)
     table.dataset(dataset)
+    # the main process's table serves the checks below and in-process runs; workers load
+    # their own
+    _TABLES[benchmark] = table
     base = config or {}
     for m in methods:
         method_class(m)
@@ -355,8 +359,6 @@ def run_experiment(
                else set(ANYTIME))
     todo = plan(methods, seeds, budgets, anytime)
     tasks = [(benchmark, dataset, m, s, b, base) for m, s, b in todo]
-    # the main process's table serves in-process runs; workers load their own
-    _TABLES[benchmark] = table
     results: list[dict] = []
     if progress:
         progress(0, len(tasks))

@@ -39,7 +39,8 @@ def prepare(config: Config) -> tuple[Table, str]:
     r = config.run
     benchmarks.module(r.benchmark)  # unknown name -> ConfigError
     table = benchmarks.load(r.benchmark)  # no data -> NotReadyError saying how to get it
-    table.dataset(r.dataset)  # dataset the benchmark lacks -> ConfigError
+    spec = table.dataset(r.dataset)  # dataset the benchmark lacks -> ConfigError
+    config.resolve(spec).validate()  # e.g. a budget below the automatic sample size
     get_method(r.method)
     return table, device.resolve(r.device)
 

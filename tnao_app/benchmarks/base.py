@@ -82,6 +82,9 @@ class DatasetSpec:
     signal: str
     report: str
     note: str = ""
+    # the signal is a short-training proxy of the reported metric (NATS-Bench's 12-epoch
+    # validation), not the same training's validation accuracy
+    proxy: bool = False
 
 
 @dataclass

@@ -206,6 +206,7 @@ def datasets_for(metrics: dict[str, np.ndarray]) -> dict[str, DatasetSpec]:
                 report,
                 note="search signal is the 12-epoch validation accuracy (NATS-Bench "
                 "protocol): this table has no complete 200-epoch x-valid column",
+                proxy=True,
             )
     return out
 
