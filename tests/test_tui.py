@@ -23,6 +23,7 @@ from textual.command import CommandPalette  # noqa: E402
 from textual.widgets import DataTable, Input, Label, Select, Static  # noqa: E402
 
 from tnao_app import events as ev  # noqa: E402
+from tnao_app.benchmarks.base import DatasetSpec  # noqa: E402
 from tnao_app.config import Config  # noqa: E402
 from tnao_app.screens import guide as guide_mod  # noqa: E402
 from tnao_app.screens.app import TnaoApp  # noqa: E402
@@ -547,7 +548,9 @@ ROUNDS_CFG = {"run": {"budget": 60, "device": "cpu"}, "train": {"epochs": 3},
 
 
 def run_started(cfg: dict = ROUNDS_CFG, method: str = "tnao") -> list[ev.Event]:
-    config = Config.from_dict({**cfg, "run": {**cfg["run"], "method": method}}).to_dict()
+    config = Config.from_dict({**cfg, "run": {**cfg["run"], "method": method}})
+    # as a run announces it: automatic sizes resolved (analog's cifar10 spec)
+    config = config.resolve(DatasetSpec("cifar10", "baseline", "baseline")).to_dict()
     return [ev.RunStarted("r0und5", "analog", "cifar10", method, 0, "cpu", config)]
 
 

@@ -19,6 +19,7 @@ pytest.importorskip("pytest_textual_snapshot")
 
 from tnao_app import benchmarks  # noqa: E402
 from tnao_app import events as ev  # noqa: E402
+from tnao_app.benchmarks.base import DatasetSpec  # noqa: E402
 from tnao_app.config import Config  # noqa: E402
 from tnao_app.screens.app import PRESETS, TnaoApp  # noqa: E402
 from tnao_app.screens.state import RunState  # noqa: E402
@@ -112,7 +113,9 @@ def multi_round_events() -> list[ev.Event]:
     """A made-up 4-round run (budget 60, top_k 10, no validation split: the defaults),
     cut in round 2's training, one epoch in, after round 1 searched and queried."""
     cfg = Config.from_dict({"run": {"budget": 60, "device": "cpu"}, "train": {"epochs": 3},
-                            "search": {"particles": 32, "generations": 10}}).to_dict()
+                            "search": {"particles": 32, "generations": 10}})
+    # as a run announces it: automatic sizes resolved (analog's cifar10 spec)
+    cfg = cfg.resolve(DatasetSpec("cifar10", "baseline", "baseline")).to_dict()
     out: list[ev.Event] = [
         ev.RunStarted("m4r0nd", "analog", "cifar10", "tnao", 0, "cpu", cfg),
         ev.StageStarted("sample"),

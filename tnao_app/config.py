@@ -7,8 +7,12 @@ and resumed. ``validate()`` turns any bad value into one ``ConfigError`` sentenc
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .benchmarks.base import DatasetSpec
 
 METHODS = ("tnao", "random", "evolution", "nao", "predictor")
 DEVICES = ("auto", "cpu", "cuda")
@@ -154,12 +158,11 @@ class Config:
                 setattr(target, key, _typed(f"{section}.{key}", getattr(target, key), value))
         return cfg
 
-    def resolve(self, spec: object) -> Config:
+    def resolve(self, spec: DatasetSpec) -> Config:
         """Fill the automatic fields for the dataset ``spec`` (a ``DatasetSpec``) of the
         run, so that the config a run saves says what it did."""
         if self.sample.n_labelled == 0:
-            proxy = bool(getattr(spec, "proxy", False))
-            self.sample.n_labelled = AUTO_LABELLED_PROXY if proxy else AUTO_LABELLED
+            self.sample.n_labelled = AUTO_LABELLED_PROXY if spec.proxy else AUTO_LABELLED
         return self
 
     def validate(self) -> Config:
