@@ -153,8 +153,7 @@ def task_config(base: dict, benchmark: str, dataset: str, method: str, seed: int
         benchmark=benchmark, dataset=dataset, method=method, seed=seed, budget=budget,
         device="cpu",
     )
-    cfg = Config.from_dict(data).validate()
-    cfg.resolve(_table(benchmark).dataset(dataset)).validate()
+    cfg = Config.from_dict(data).resolve(_table(benchmark).dataset(dataset)).validate()
     cfg.baselines.check()
     return cfg
 
