@@ -72,6 +72,20 @@ def test_ranking_loss_prefers_correct_order():
     ranking_loss(s, torch.ones(3)).backward()
 
 
+def test_top_weighted_ranking_loss_cares_most_about_the_order_at_the_top():
+    y = torch.tensor([4.0, 3.0, 2.0, 1.0])
+    top_swapped = torch.tensor([3.0, 4.0, 2.0, 1.0])  # the best two in the wrong order
+    bottom_swapped = torch.tensor([4.0, 3.0, 1.0, 2.0])  # the worst two in the wrong order
+    # unweighted, both mistakes cost the same; top-weighted, the one at the top costs more
+    assert torch.isclose(ranking_loss(top_swapped, y), ranking_loss(bottom_swapped, y))
+    assert ranking_loss(top_swapped, y, top_weight=True) > ranking_loss(
+        bottom_swapped, y, top_weight=True)
+    good = ranking_loss(y, y, top_weight=True)
+    assert good < ranking_loss(y.flip(0), y, top_weight=True)
+    heads = torch.stack([top_swapped, y], dim=1)  # (B, K): one column per head
+    assert ranking_loss(heads, y, top_weight=True).shape == ()
+
+
 def test_autoencoder_learns_to_reconstruct_nb201_cells():
     m = _model()
     rng = np.random.default_rng(0)

@@ -186,6 +186,26 @@ def test_local_picks_are_unqueried_neighbours_of_the_incumbent(nb201_table):
     assert [dist(a) for a in later[:3]] == [1, 1, 1]
 
 
+def test_swarm_picks_of_a_round_are_spaced_apart(nb201_table):
+    # After the local picks, one round's swarm picks differ pairwise in >= pick_spacing ops.
+    sp = nb201_table.space
+    for spacing in (2, 1):
+        cfg = tiny(budget=22)
+        cfg.search.rounds, cfg.search.local_k, cfg.search.explore_k = 2, 0, 0
+        cfg.search.particles, cfg.search.generations = 32, 5  # visits enough to space
+        cfg.search.pick_spacing = spacing
+        events = []
+        run_pipeline(cfg, listeners=[events.append])
+        picks = [sp.from_native(e.arch) for e in events if e.kind == "Queried"][12:]
+        gaps = [sum(x != y for x, y in zip(a, b, strict=True))
+                for i, a in enumerate(picks) for b in picks[i + 1:]]
+        assert len(picks) == 10
+        if spacing == 2:
+            assert min(gaps) >= 2
+        else:  # unspaced, the swarm's best visits crowd together
+            assert min(gaps) == 1
+
+
 def test_checkpoints_within_a_stage_are_throttled_and_still_resume_exactly(nb201_table):
     every, kept = [], []
     cfg = tiny()

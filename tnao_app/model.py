@@ -148,13 +148,16 @@ def reconstruction_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Ten
 
 
 def ranking_loss(
-    scores: torch.Tensor, target: torch.Tensor, kind: str = "bpr", margin: float = 0.1
+    scores: torch.Tensor, target: torch.Tensor, kind: str = "bpr", margin: float = 0.1,
+    top_weight: bool = False,
 ) -> torch.Tensor:
     """Pairwise ranking loss over every ordered pair with different targets.
 
     ``scores`` is (B,) or (B, K) (one column per head, each trained on the same pairs);
     ``target`` (B,) is the search signal. ``bpr``: -log sigmoid(s_i - s_j) for y_i > y_j;
-    ``hinge``: max(0, margin - (s_i - s_j)).
+    ``hinge``: max(0, margin - (s_i - s_j)). ``top_weight``: each pair weighs
+    1 / log2(2 + r_i), r_i the rank of its better member among the targets (0 = best),
+    as NDCG discounts a list: a search needs the order at the top right first.
     """
     if scores.dim() == 1:
         scores = scores[:, None]
@@ -168,4 +171,8 @@ def ranking_loss(
         loss = F.relu(margin - d)
     else:
         loss = F.softplus(-d)
+    if top_weight:
+        r = torch.argsort(torch.argsort(-target)).float()  # 0 = best (ties: either order)
+        w = (1.0 / torch.log2(2.0 + r))[:, None].expand_as(better)[better]  # (P,)
+        return (loss * w[:, None]).sum() / (w.sum() * loss.shape[1])
     return loss.mean()

@@ -203,7 +203,8 @@ class Trainer:
                         noise = torch.randn(z.shape, generator=self.gen).to(dev) * cfg.z_noise
                         logits = self.model.decode(z + noise)
                     rec = reconstruction_loss(logits, toks)
-                    rank = ranking_loss(s[len(idx) :], yl, cfg.rank_loss, cfg.margin)
+                    rank = ranking_loss(s[len(idx) :], yl, cfg.rank_loss, cfg.margin,
+                                        cfg.top_weight)
                     loss = rec + cfg.rank_weight * rank
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()

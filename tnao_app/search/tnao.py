@@ -358,7 +358,7 @@ class TNAOSearch(SearchMethod):
         skipped = sum(1 for v in scorer.visits.values() if v.row is None or not v.answerable)
         open_ = [v for v in scorer.ranked() if v.row is not None and v.answerable
                  and v.row not in o.queried and v.row not in picks]
-        chosen = open_[: max(q - len(picks), 0)]
+        chosen = self._spaced(open_, max(q - len(picks), 0))
         for v in chosen:
             picks.append(v.row)
             self.predicted[v.row] = v.score
@@ -387,6 +387,25 @@ class TNAOSearch(SearchMethod):
             "tau_on_new": tau, "best_signal": max(o.queried.values()),
         }, rnd))
         self._save("evaluate", rnd, st, force=True)
+
+    def _spaced(self, ranked: list, k: int) -> list:
+        """The first ``k`` of the swarm's ``ranked`` visits, skipping any closer than
+        ``search.pick_spacing`` tokens to one already taken (topped up in order when too
+        few are spaced). The swarm's best visits crowd around the predictor's favourite:
+        unspaced, one wrong guess spends the whole batch (measured on NB201: see README)."""
+        spacing = self.cfg.search.pick_spacing
+        if spacing <= 1:
+            return ranked[:k]
+        tok = self.ctx.table.tokens
+        out: list = []
+        for v in ranked:
+            if len(out) >= k:
+                break
+            if all(int((tok[v.row] != tok[u.row]).sum()) >= spacing for u in out):
+                out.append(v)
+        taken = {v.row for v in out}
+        out += [v for v in ranked if v.row not in taken][: k - len(out)]
+        return out
 
     def _local_picks(self, scorer: RemapScorer, k: int) -> list[int]:
         """The ``k`` best-predicted unqueried one-edit neighbours of the best queried
