@@ -4,8 +4,9 @@ Round 0 samples ``n_labelled`` architectures uniformly from the whole space and 
 them; every round then trains (round 0: from scratch; later rounds: fine-tunes on all
 labels so far), searches the latent space with CSO under the remapping scoring scheme, and
 queries the best distinct decoded architectures the swarm visited that the table can
-answer, beside a few one-edit neighbours of the best queried ones (local picks) and, once
-rounds stop finding better ones, a few far from everything queried (exploration).
+answer (spaced apart, ``search.pick_spacing``), beside a few one-edit neighbours of the
+best queried ones (local picks) and, once rounds stop finding better ones, a few far from
+everything queried (exploration).
 ``rounds=1`` is the paper's single pass.
 
 Everything the run needs to continue sits in one state dict, checkpointed after the sample,
