@@ -2,8 +2,9 @@
 
 Runs one method over many seeds on the full NB201 table (imported once into a temporary
 TNAO_HOME from ../shared/data/nb201.csv.gz) and prints success rates and the queries to
-the target ("queries to the optimum" = unique queries made when the target was first
-queried, samples included). Targets: cifar10 -> the global test optimum (index 6111);
+the target ("queries to the optimum" = unique queries made when a target was first
+queried, samples included). Targets: cifar10 -> the global test optimum (both cells with
+test 94.3733, rows 6111 and 13714, as `tnao experiment`'s top-test column counts them);
 cifar100 / imagenet16 -> the architecture with the best search signal in the table.
 
     python benchmarks/tune_tnao.py --dataset cifar10 --budget 100 --seeds 0-9 \
@@ -53,7 +54,10 @@ def one(args: tuple) -> dict:
     table = benchmarks.load("nb201")
     spec = table.dataset(dataset)
     col = table.metric(spec.signal if dataset != "cifar10" else spec.report)
-    target = table.native(int(np.nanargmax(col)))
+    if dataset == "cifar10":  # every tied test optimum, as tnao experiment counts them
+        targets = {table.native(int(r)) for r in np.flatnonzero(col == np.nanmax(col))}
+    else:
+        targets = {table.native(int(np.nanargmax(col)))}
     data = {"run": {"benchmark": "nb201", "dataset": dataset, "method": method,
                     "budget": budget, "seed": seed, "device": "cpu", "threads": 1}}
     for sec, vals in overrides.items():
@@ -61,7 +65,7 @@ def one(args: tuple) -> dict:
     hit = {"q": None}
 
     def listen(ev) -> None:
-        if ev.kind == "Queried" and ev.arch == target and hit["q"] is None:
+        if ev.kind == "Queried" and ev.arch in targets and hit["q"] is None:
             hit["q"] = ev.n_queries
 
     t0 = time.perf_counter()
