@@ -247,10 +247,37 @@ def test_restart_after_stalled_rounds_trains_afresh_and_resumes_exactly(nb201_ta
     assert _strip(resumed) == _strip(ref)
 
 
-def test_stale_rounds_explore_far_from_every_queried_cell_and_resume_exactly(nb201_table):
+def _first_sample_op_counts(nb201_table, design: str, seed: int) -> np.ndarray:
+    cfg = tiny(budget=20, seed=seed)
+    cfg.sample.n_labelled, cfg.sample.design, cfg.search.rounds = 20, design, 1
+    events = []
+    run_pipeline(cfg, listeners=[events.append])
+    sp = nb201_table.space
+    archs = next(e for e in events if e.kind == "Sampled").archs
+    tok = np.stack([sp.to_tokens(sp.from_native(a)) for a in archs])
+    return np.stack([(tok == v).sum(axis=0) for v in range(sp.vocab_size)])  # (ops, edges)
+
+
+def test_balanced_first_sample_spreads_every_op_over_every_edge(nb201_table):
+    # 20 cells, 5 ops: a uniform sample leaves some op on some edge 1-2 times and another
+    # 7-9 times; the balanced design keeps every count near 4, so no op goes unseen.
+    for seed in (0, 1, 2):
+        bal = _first_sample_op_counts(nb201_table, "balanced", seed)
+        uni = _first_sample_op_counts(nb201_table, "random", seed)
+        assert bal.sum() == uni.sum() == 20 * 6
+        assert bal.min() >= 2 and bal.max() - bal.min() <= 3
+        assert bal.max() - bal.min() < uni.max() - uni.min()
+
+
+@pytest.mark.parametrize("explore", ["maximin", "predicted"])
+def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb201_table,
+                                                                            explore):
+    # maximin: far from every queried cell; predicted: the best-predicted cells at least
+    # 3 ops from each of the 10 best queried ones
     cfg = tiny(budget=60)
-    cfg.search.rounds, cfg.search.top_k = 10, 8
+    cfg.search.rounds, cfg.search.top_k, cfg.search.local_k = 10, 8, 3
     cfg.search.explore_after, cfg.search.explore_k = 1, 3
+    cfg.search.explore = explore
     cfg.train.restart_after = 0
     ref, events, ckpts = _run_keeping_checkpoints(cfg)
     sp = nb201_table.space
@@ -258,9 +285,11 @@ def test_stale_rounds_explore_far_from_every_queried_cell_and_resume_exactly(nb2
     best = [max(next(e for e in events if e.kind == "Sampled").signal)]
     explored_rounds = 0
     round_q: list[str] = []
+    sig: dict[str, float] = {}
     for e in events:
         if e.kind == "Queried":
             round_q.append(e.arch)
+            sig[e.arch] = e.signal
         elif e.kind == "StageStarted" and e.stage == "evaluate":
             queried += round_q
             round_q = []
@@ -268,6 +297,8 @@ def test_stale_rounds_explore_far_from_every_queried_cell_and_resume_exactly(nb2
             if len(best) >= 2 and best[-1] == best[-2]:  # the round before found nothing
                 explored_rounds += 1
                 cells = [sp.from_native(a) for a in queried]
+                if explore == "predicted":
+                    cells = sorted(cells, key=lambda c: -sig[sp.to_native(c)])[:10]
                 for a in round_q[3:6]:  # after the 3 local picks
                     c = sp.from_native(a)
                     assert min(sum(x != y for x, y in zip(c, d, strict=True))

@@ -48,6 +48,9 @@ class SampleConfig:
     # reconstruction-only samples (free: no query); 0 = the whole space when it is
     # enumerable and small (NB201: all 15,625 cells), else 20,000 samples
     n_unlabelled: int = 0
+    # the first sample: "balanced" (each op on each edge about equally often: a sample
+    # that misses one by chance misleads the first model) or "random" (uniform; the paper)
+    design: str = "balanced"
 
 
 @dataclass
@@ -99,12 +102,15 @@ class SearchConfig:
     restart_patience: int = 10  # generations without a new best before the losers restart
     # picks per round from the one-edit neighbours of the best queried architectures,
     # ranked by the predictor (a trust region around the incumbents; 0 = off)
-    local_k: int = 3
+    local_k: int = 5
     local_parents: int = 3  # how many of the best queried architectures lend neighbours
     # once this many rounds in a row found nothing better, each round also queries
-    # explore_k architectures far from every queried one (0 = never)
+    # explore_k architectures far from the queried ones (0 = never): "predicted" = the
+    # best-predicted cells >= 3 ops from each of the 10 best queried; "maximin" = random
+    # cells spread as far as possible from every queried one (see README)
     explore_after: int = 2
     explore_k: int = 4
+    explore: str = "predicted"
     # the swarm's picks of one round differ pairwise in at least this many tokens, so one
     # predicted hot spot cannot take the whole batch (1 = no spacing; see README)
     pick_spacing: int = 2
@@ -190,6 +196,8 @@ class Config:
             need(r.budget >= s.n_labelled,
                  f"budget {r.budget} is below the sample size {s.n_labelled}; the sampled "
                  "architectures are queries too, so the budget must be at least that.")
+        need(s.design in ("random", "balanced"),
+             f"sample design '{s.design}' is unknown; expected random or balanced.")
         need(s.n_unlabelled >= 0, f"unlabelled samples must be >= 0, got {s.n_unlabelled}.")
         need(m.d_model >= 8 and m.d_model % m.n_heads == 0,
              f"d_model ({m.d_model}) must be >= 8 and divisible by n_heads ({m.n_heads}).")
@@ -228,6 +236,8 @@ class Config:
         need(c.local_k >= 0, f"local_k must be >= 0, got {c.local_k}.")
         need(c.explore_k >= 0, f"explore_k must be >= 0, got {c.explore_k}.")
         need(c.explore_after >= 1, f"explore_after must be >= 1, got {c.explore_after}.")
+        need(c.explore in ("maximin", "predicted"),
+             f"explore '{c.explore}' is unknown; expected maximin or predicted.")
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")
         self.baselines.check()

@@ -1,12 +1,13 @@
 """TNAO: sample -> train -> search -> evaluate, optionally in several rounds.
 
-Round 0 samples ``n_labelled`` architectures uniformly from the whole space and queries
+Round 0 samples ``n_labelled`` architectures from the whole space (uniform draws, kept so
+that every op sits on every edge about equally often: ``sample.design``) and queries
 them; every round then trains (round 0: from scratch; later rounds: fine-tunes on all
 labels so far), searches the latent space with CSO under the remapping scoring scheme, and
 queries the best distinct decoded architectures the swarm visited that the table can
 answer (spaced apart, ``search.pick_spacing``), beside a few one-edit neighbours of the
-best queried ones (local picks) and, once rounds stop finding better ones, a few far from
-everything queried (exploration).
+best queried ones (local picks) and, once rounds stop finding better ones, a few
+best-predicted ones far from the best queried (exploration).
 ``rounds=1`` is the paper's single pass.
 
 Everything the run needs to continue sits in one state dict, checkpointed after the sample,
@@ -42,6 +43,10 @@ ENUMERATE_MAX = 100_000  # spaces up to this size train reconstruction on every 
 DEFAULT_UNLABELLED = 20_000
 FALLBACK_ROWS = 20_000  # table rows scored when the swarm found too few answerable archs
 MAXIMIN_POOL = 20  # random candidates per exploration pick
+BALANCE_POOL = 16  # random candidates per pick of a balanced first sample
+FAR_POOL = 2000  # random candidates scored per round of predicted exploration
+FAR_FROM = 10  # predicted exploration keeps away from this many best queried cells
+FAR_EDITS = 3  # ... by at least this many ops
 
 
 class TNAOSearch(SearchMethod):
@@ -184,7 +189,10 @@ class TNAOSearch(SearchMethod):
         ctx, o, t0 = self.ctx, self.ctx.oracle, time.perf_counter()
         ctx.emit(StageStarted("sample", 0))
         n = min(self.cfg.sample.n_labelled, o.budget or self.cfg.sample.n_labelled)
-        rows = self._uniform_rows(n)
+        if self.cfg.sample.design == "balanced":
+            rows = self._balanced_rows(n)
+        else:
+            rows = self._uniform_rows(n)
         self._query(rows)
         ctx.emit(Sampled(tuple(ctx.table.native(r) for r in rows),
                          tuple(o.queried[r] for r in rows)))
@@ -210,6 +218,27 @@ class TNAOSearch(SearchMethod):
             if r not in seen:
                 seen.add(r)
                 rows.append(r)
+        return rows
+
+    def _balanced_rows(self, n: int) -> list[int]:
+        """``n`` distinct rows, each the one among ``BALANCE_POOL`` uniform candidates whose
+        tokens are rarest among those already taken: every op on every edge appears about
+        equally often, so the first model does not miss one by chance."""
+        tok = self.ctx.table.tokens
+        L, V = self.space.seq_len, self.space.vocab_size
+        counts = np.zeros((L, V))
+        pos = np.arange(L)
+        rows: list[int] = []
+        for _ in range(n):
+            cand = self._uniform_rows(BALANCE_POOL, set(rows))
+            if not cand:
+                break
+            t = tok[np.array(cand)]
+            cost = np.where(t >= 0, counts[pos, np.clip(t, 0, None)], 0).sum(axis=1)
+            i = int(np.argmin(cost))
+            rows.append(cand[i])
+            ok = t[i] >= 0
+            counts[pos[ok], t[i][ok]] += 1
         return rows
 
     def _train(self, st: dict) -> None:
@@ -436,14 +465,16 @@ class TNAOSearch(SearchMethod):
         return [rows[i] for i in best]
 
     def _explore_picks(self, scorer: RemapScorer, k: int, taken: list[int]) -> list[int]:
-        """``k`` unqueried architectures spread far from every queried one (maximin in
-        token Hamming distance over random candidates). A run stuck around one basin has
-        labels from that basin only, and a ranker fitted to them cannot see another: these
-        labels widen its view (measured on NB201: see README)."""
+        """``k`` unqueried architectures far from the queried ones (``search.explore``).
+        A run stuck around one basin has labels from that basin only, and a ranker fitted
+        to them cannot see another: these labels widen its view. "maximin": each pick the
+        random candidate farthest (token Hamming distance) from every queried one."""
         if k <= 0:
             return []
         o, table = self.ctx.oracle, self.ctx.table
         known = list(o.queried) + list(taken)
+        if self.cfg.search.explore == "predicted":
+            return self._far_predicted(scorer, k, known)
         cand = self._uniform_rows(MAXIMIN_POOL * k, set(known), max_tries=1000 * k)
         if not cand:
             return []
@@ -460,6 +491,33 @@ class TNAOSearch(SearchMethod):
             dmin[i] = -1
         _, s = scorer.encode_archs([table.arch(r) for r in out])
         self.predicted.update({r: float(v) for r, v in zip(out, s, strict=True)})
+        self.summary["explored"] = self.summary.get("explored", 0) + len(out)
+        return out
+
+    def _far_predicted(self, scorer: RemapScorer, k: int, known: list[int]) -> list[int]:
+        """The ``k`` best-predicted of ``FAR_POOL`` random unqueried rows at least
+        ``FAR_EDITS`` ops from each of the ``FAR_FROM`` best queried ones, pairwise spaced.
+        Random far cells mostly teach the ranker what is bad; these test where it sees
+        another good region beside the incumbents' (measured on NB201: see README)."""
+        o, table = self.ctx.oracle, self.ctx.table
+        tok = table.tokens
+        top = sorted(o.queried, key=lambda r: -o.queried[r])[:FAR_FROM]
+        cand = self._uniform_rows(FAR_POOL, set(known), max_tries=10 * FAR_POOL)
+        if not cand:
+            return []
+        t = tok[np.array(cand)]
+        d = (t[:, None, :] != tok[np.array(top)][None]).sum(axis=2).min(axis=1)
+        cand = [r for r, di in zip(cand, d, strict=True) if di >= FAR_EDITS]
+        if not cand:
+            return []
+        _, s = scorer.encode_archs([table.arch(r) for r in cand])
+        out: list[int] = []
+        for i in np.argsort(-s, kind="stable"):
+            if len(out) >= k:
+                break
+            if all(int((tok[cand[i]] != tok[u]).sum()) >= 2 for u in out):
+                out.append(cand[i])
+                self.predicted[cand[i]] = float(s[i])
         self.summary["explored"] = self.summary.get("explored", 0) + len(out)
         return out
 
