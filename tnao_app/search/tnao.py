@@ -496,7 +496,8 @@ class TNAOSearch(SearchMethod):
 
     def _far_predicted(self, scorer: RemapScorer, k: int, known: list[int]) -> list[int]:
         """The ``k`` best-predicted of ``FAR_POOL`` random unqueried rows at least
-        ``FAR_EDITS`` ops from each of the ``FAR_FROM`` best queried ones, pairwise spaced.
+        ``FAR_EDITS`` ops from each of the ``FAR_FROM`` best queried ones, spaced apart as
+        the swarm's picks are (``search.pick_spacing``).
         Random far cells mostly teach the ranker what is bad; these test where it sees
         another good region beside the incumbents' (measured on NB201: see README)."""
         o, table = self.ctx.oracle, self.ctx.table
@@ -512,10 +513,11 @@ class TNAOSearch(SearchMethod):
             return []
         _, s = scorer.encode_archs([table.arch(r) for r in cand])
         out: list[int] = []
+        spacing = self.cfg.search.pick_spacing  # the same knob as the swarm's picks
         for i in np.argsort(-s, kind="stable"):
             if len(out) >= k:
                 break
-            if all(int((tok[cand[i]] != tok[u]).sum()) >= 2 for u in out):
+            if all(int((tok[cand[i]] != tok[u]).sum()) >= spacing for u in out):
                 out.append(cand[i])
                 self.predicted[cand[i]] = float(s[i])
         self.summary["explored"] = self.summary.get("explored", 0) + len(out)
