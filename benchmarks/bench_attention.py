@@ -53,9 +53,19 @@ def default_model() -> model_mod.TNAOModel:
     """The default config's model for NB201 cells."""
     m = Config().model
     torch.manual_seed(0)
-    return model_mod.TNAOModel(model_mod.ModelShape(
-        SPACE.seq_len, SPACE.vocab_size, m.d_model, m.n_heads, m.n_layers, m.d_latent,
-        m.dropout, m.n_predictors), SPACE.token_relations())
+    return model_mod.TNAOModel(
+        model_mod.ModelShape(
+            SPACE.seq_len,
+            SPACE.vocab_size,
+            m.d_model,
+            m.n_heads,
+            m.n_layers,
+            m.d_latent,
+            m.dropout,
+            m.n_predictors,
+        ),
+        SPACE.token_relations(),
+    )
 
 
 def adamw_step(fused: bool, repeat: int) -> float:
@@ -91,23 +101,40 @@ def main() -> None:
     a = torch.randn(B, H, L, L)
     at = a.permute(1, 2, 3, 0).contiguous()
     rows = [
-        ("softmax, 6-wide last dim", "batch innermost",
-         per_call(lambda: a.softmax(-1), args.repeat),
-         per_call(lambda: at.softmax(2), args.repeat)),
-        ("attention fwd+bwd (SDPA)", "cpu_attention", fwd_bwd(sdpa, args.repeat),
-         fwd_bwd(model_mod.cpu_attention, args.repeat)),
-        ("AdamW step, per tensor", "fused", adamw_step(False, args.repeat),
-         adamw_step(True, args.repeat)),
+        (
+            "softmax, 6-wide last dim",
+            "batch innermost",
+            per_call(lambda: a.softmax(-1), args.repeat),
+            per_call(lambda: at.softmax(2), args.repeat),
+        ),
+        (
+            "attention fwd+bwd (SDPA)",
+            "cpu_attention",
+            fwd_bwd(sdpa, args.repeat),
+            fwd_bwd(model_mod.cpu_attention, args.repeat),
+        ),
+        (
+            "AdamW step, per tensor",
+            "fused",
+            adamw_step(False, args.repeat),
+            adamw_step(True, args.repeat),
+        ),
     ]
     table = Table(title=f"CPU hot spots (1 torch thread; B={B}, heads={H}, tokens={L})")
     for col in ("old way", "new way", "old", "new", "speed-up"):
         table.add_column(col)
     for old_name, new_name, old, new in rows:
-        table.add_row(old_name, new_name, f"{old * 1e3:.2f} ms", f"{new * 1e3:.2f} ms",
-                      f"{old / new:.1f}x")
+        table.add_row(
+            old_name, new_name, f"{old * 1e3:.2f} ms", f"{new * 1e3:.2f} ms", f"{old / new:.1f}x"
+        )
     old_fit, new_fit = fit_rate(sdpa), fit_rate(model_mod.cpu_attention)
-    table.add_row("Trainer.fit with SDPA", "with cpu_attention", f"{old_fit:,.0f} archs/s",
-                  f"{new_fit:,.0f} archs/s", f"{new_fit / old_fit:.2f}x")
+    table.add_row(
+        "Trainer.fit with SDPA",
+        "with cpu_attention",
+        f"{old_fit:,.0f} archs/s",
+        f"{new_fit:,.0f} archs/s",
+        f"{new_fit / old_fit:.2f}x",
+    )
     Console().print(table)
 
 

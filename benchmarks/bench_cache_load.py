@@ -63,15 +63,19 @@ print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "archs": n, "maxrss_mb
 
 
 def probe(name: str, env: dict) -> dict:
-    out = subprocess.run([sys.executable, "-c", PROBE, name], env=env, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, name], env=env, check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shared", action="store_true",
-                    help="import ../shared/data/nb201.csv.gz into a temporary TNAO_HOME first")
+    ap.add_argument(
+        "--shared",
+        action="store_true",
+        help="import ../shared/data/nb201.csv.gz into a temporary TNAO_HOME first",
+    )
     ap.add_argument("--repeats", type=int, default=7, help="fresh processes per benchmark")
     args = ap.parse_args()
     console = Console(width=160)  # the table is wide; don't squeeze it into 80 columns
@@ -82,25 +86,69 @@ def main() -> None:
             sys.exit(f"{SHARED_NB201} is absent; run without --shared.")
         tmp = tempfile.TemporaryDirectory(prefix="tnao_bench_")
         env["TNAO_HOME"] = tmp.name
-        subprocess.run([sys.executable, "-c",
-                        "from tnao_app.cli import main; main()", "data", "import",
-                        str(SHARED_NB201), "--benchmark", "nb201"],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from tnao_app.cli import main; main()",
+                "data",
+                "import",
+                str(SHARED_NB201),
+                "--benchmark",
+                "nb201",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     try:
-        status = json.loads(subprocess.run(
-            [sys.executable, "-c", "from tnao_app.cli import main; main()", "data", "status",
-             "--json"], env=env, check=True, capture_output=True, text=True).stdout)
+        status = json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "from tnao_app.cli import main; main()",
+                    "data",
+                    "status",
+                    "--json",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
         ready = [r for r in status if r["ready"]]
         base = [probe("-", env) for _ in range(args.repeats)]
         base_rss = statistics.median(b["maxrss_mb"] for b in base)
         base_imp = statistics.median(b["import_s"] for b in base)
-        t = Table(title=f"Cache load (median of {args.repeats} fresh processes; "
-                        f"TNAO_HOME={env.get('TNAO_HOME', '(default)')})")
-        for col in ("benchmark", "archs", "cache MB", "imports ms", "load ms (median)",
-                    "load ms (min-max)", "peak RSS MB", "RSS over baseline MB", "target"):
+        t = Table(
+            title=f"Cache load (median of {args.repeats} fresh processes; "
+            f"TNAO_HOME={env.get('TNAO_HOME', '(default)')})"
+        )
+        for col in (
+            "benchmark",
+            "archs",
+            "cache MB",
+            "imports ms",
+            "load ms (median)",
+            "load ms (min-max)",
+            "peak RSS MB",
+            "RSS over baseline MB",
+            "target",
+        ):
             t.add_column(col, justify="right" if col != "benchmark" else "left")
-        t.add_row("(baseline: imports only)", "", "", f"{base_imp * 1e3:.0f}", "", "",
-                  f"{base_rss:.1f}", "0.0", "")
+        t.add_row(
+            "(baseline: imports only)",
+            "",
+            "",
+            f"{base_imp * 1e3:.0f}",
+            "",
+            "",
+            f"{base_rss:.1f}",
+            "0.0",
+            "",
+        )
         for r in ready:
             runs = [probe(r["benchmark"], env) for _ in range(args.repeats)]
             load = [x["load_s"] for x in runs]
@@ -113,10 +161,17 @@ def main() -> None:
                 mark = "[green]met[/]" if ok else "[red]MISSED[/]"
                 verdict = f"{mark} (<= {t_s} s, <= {t_mb:.0f} MB)"
             imp = statistics.median(x["import_s"] for x in runs)
-            t.add_row(r["benchmark"], f"{runs[0]['archs']:,}", f"{r['size_mb']:.2f}",
-                      f"{imp * 1e3:.0f}",
-                      f"{med * 1e3:.1f}", f"{min(load) * 1e3:.1f}-{max(load) * 1e3:.1f}",
-                      f"{rss:.1f}", f"{rss - base_rss:.1f}", verdict)
+            t.add_row(
+                r["benchmark"],
+                f"{runs[0]['archs']:,}",
+                f"{r['size_mb']:.2f}",
+                f"{imp * 1e3:.0f}",
+                f"{med * 1e3:.1f}",
+                f"{min(load) * 1e3:.1f}-{max(load) * 1e3:.1f}",
+                f"{rss:.1f}",
+                f"{rss - base_rss:.1f}",
+                verdict,
+            )
         console.print(t)
         console.print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     finally:

@@ -67,8 +67,13 @@ def _records(i, cell, h, rng_vals, pad):
     out = []
     for r in range(3):
         evals = [
-            dict(current_epoch=e, training_time=times[i, r] * e / 108, train_accuracy=1.0,
-                 validation_accuracy=valid[i, r] * (e > 0), test_accuracy=test[i, r] * (e > 0))
+            dict(
+                current_epoch=e,
+                training_time=times[i, r] * e / 108,
+                train_accuracy=1.0,
+                validation_accuracy=valid[i, r] * (e > 0),
+                test_accuracy=test[i, r] * (e > 0),
+            )
             for e in (0.0, 54.0, 108.0)
         ]
         blob = encode_model_metrics(evals, int(params[i]), times[i, r] * 1.1, ckpt)
@@ -92,8 +97,15 @@ def write_file(path: Path, cells, hashes, seed: int = 0):
     probe = range(0, n, max(1, n // 500))
 
     def avg(pad: int) -> float:
-        return float(np.mean([len(tfrecord.encode(d)) for i in probe
-                              for d in _records(i, cells[i], hashes[i], vals, pad)]))
+        return float(
+            np.mean(
+                [
+                    len(tfrecord.encode(d))
+                    for i in probe
+                    for d in _records(i, cells[i], hashes[i], vals, pad)
+                ]
+            )
+        )
 
     a0, a1 = avg(0), avg(30)
     pad = max(0, round((OFFICIAL_BYTES / (3 * 423_624) - a0) * 30 / (a1 - a0)))
@@ -111,8 +123,9 @@ def write_file(path: Path, cells, hashes, seed: int = 0):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, default=None, help="only the first N cells")
-    ap.add_argument("--out", type=Path,
-                    default=Path(tempfile.gettempdir()) / "nasbench_only108.tfrecord")
+    ap.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "nasbench_only108.tfrecord"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the synthetic file")
     args = ap.parse_args()
 
@@ -120,8 +133,11 @@ def main() -> None:
     t = time.perf_counter()
     want_valid, want_test, want_time = write_file(args.out, cells, hashes)
     size = args.out.stat().st_size
-    print(f"wrote {args.out} ({size / 1e6:.0f} MB, {3 * len(cells):,} records) "
-          f"in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    print(
+        f"wrote {args.out} ({size / 1e6:.0f} MB, {3 * len(cells):,} records) "
+        f"in {time.perf_counter() - t:.0f} s",
+        file=sys.stderr,
+    )
 
     with tempfile.TemporaryDirectory() as home:
         os.environ["TNAO_HOME"] = home
@@ -139,9 +155,11 @@ def main() -> None:
             assert abs(table.metrics["test@108"][row] - want_test[i]) < 1e-9
             assert abs(table.metrics["train-time@108"][row] - want_time[i]) < 1e-6
         assert len(table) == len(cells)
-        print(f"converted {size / 1e6:.0f} MB, {3 * len(cells):,} records, "
-              f"{len(table):,} cells in {convert:.1f} s; cache {out.stat().st_size / 1e6:.0f} MB,"
-              f" loads in {load:.2f} s")
+        print(
+            f"converted {size / 1e6:.0f} MB, {3 * len(cells):,} records, "
+            f"{len(table):,} cells in {convert:.1f} s; cache {out.stat().st_size / 1e6:.0f} MB,"
+            f" loads in {load:.2f} s"
+        )
     if not args.keep:
         args.out.unlink()
 

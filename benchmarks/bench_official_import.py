@@ -99,9 +99,13 @@ def build(tmp: Path, n: int) -> dict[str, Path]:
     torch.save(pth, out["NB201 .pth (zip)"])
     out["NB201 .pth (legacy)"] = tmp / "legacy.pth"
     torch.save(pth, out["NB201 .pth (legacy)"], _use_new_zipfile_serialization=False)
-    full = {"meta_archs": archs, "evaluated_indexes": set(range(n)),
-            "arch2infos": {i: {"12": v["less"], "200": v["full"]}
-                           for i, v in pth["arch2infos"].items()}}
+    full = {
+        "meta_archs": archs,
+        "evaluated_indexes": set(range(n)),
+        "arch2infos": {
+            i: {"12": v["less"], "200": v["full"]} for i, v in pth["arch2infos"].items()
+        },
+    }
     del pth
     out["NATS-tss full .pbz2"] = tmp / "full.pickle.pbz2"
     with bz2.open(out["NATS-tss full .pbz2"], "wb") as f:
@@ -141,10 +145,20 @@ LABELS = {
 
 def run(files: dict[str, Path], n: int, home: Path, reader: str | None, only: str) -> None:
     env = dict(os.environ, TNAO_HOME=str(home))
-    table = Table(title=f"Import of official layouts, {n} architectures "
-                        f"({os.cpu_count()} CPUs){' reader ' + reader if reader else ''}")
-    for col in ("format", "file MB", "pickle MB", "import s", "ms / arch", "peak RSS MB",
-                "RSS / file size", "RSS / pickle"):
+    table = Table(
+        title=f"Import of official layouts, {n} architectures "
+        f"({os.cpu_count()} CPUs){' reader ' + reader if reader else ''}"
+    )
+    for col in (
+        "format",
+        "file MB",
+        "pickle MB",
+        "import s",
+        "ms / arch",
+        "peak RSS MB",
+        "RSS / file size",
+        "RSS / pickle",
+    ):
         table.add_column(col, justify="left" if col == "format" else "right")
     for label, path in files.items():
         if only not in label:
@@ -154,20 +168,31 @@ def run(files: dict[str, Path], n: int, home: Path, reader: str | None, only: st
         got = json.loads(r.stdout.strip().splitlines()[-1])
         assert got["archs"] == n, got
         mb, pmb = size_mb(path), pickle_mb(path)
-        table.add_row(label, f"{mb:.0f}", f"{pmb:.0f}", f"{got['s']:.1f}",
-                      f"{got['s'] / n * 1e3:.1f}", f"{got['rss_mb']:.0f}",
-                      f"{got['rss_mb'] / mb:.2f}",
-                      f"{(got['rss_mb'] - got['base_mb']) / pmb:.2f}")
+        table.add_row(
+            label,
+            f"{mb:.0f}",
+            f"{pmb:.0f}",
+            f"{got['s']:.1f}",
+            f"{got['s'] / n * 1e3:.1f}",
+            f"{got['rss_mb']:.0f}",
+            f"{got['rss_mb'] / mb:.2f}",
+            f"{(got['rss_mb'] - got['base_mb']) / pmb:.2f}",
+        )
     Console(width=160).print(table)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--archs", type=int, default=1000)
-    ap.add_argument("--files", type=Path, default=None,
-                    help="folder to build the files in once and reuse (default: a temp dir)")
-    ap.add_argument("--reader", default=None,
-                    help="path of another nb201_official.py to import with instead")
+    ap.add_argument(
+        "--files",
+        type=Path,
+        default=None,
+        help="folder to build the files in once and reuse (default: a temp dir)",
+    )
+    ap.add_argument(
+        "--reader", default=None, help="path of another nb201_official.py to import with instead"
+    )
     ap.add_argument("--only", default="", help="run only the formats whose label has this")
     args = ap.parse_args()
     if not SIMPLE.exists():

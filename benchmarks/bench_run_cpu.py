@@ -26,11 +26,33 @@ def main() -> None:
         repeat, args = int(args[1]), args[2:]
     home = tempfile.mkdtemp(prefix="tnao_bench_")
     env = {**os.environ, "TNAO_HOME": home}
-    subprocess.run([sys.executable, "-c", "from tnao_app.cli import main; main()",
-                    "data", "import", str(CSV),
-                    "--benchmark", "nb201"], env=env, check=True, capture_output=True)
-    cmd = [sys.executable, "-c", "from tnao_app.cli import main; main()",
-           "run", "--benchmark", "nb201", "--device", "cpu", "--json", *args]
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tnao_app.cli import main; main()",
+            "data",
+            "import",
+            str(CSV),
+            "--benchmark",
+            "nb201",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        "from tnao_app.cli import main; main()",
+        "run",
+        "--benchmark",
+        "nb201",
+        "--device",
+        "cpu",
+        "--json",
+        *args,
+    ]
     print(f"cores: {os.cpu_count()}; command: tnao {' '.join(cmd[3:])}")
     for i in range(repeat):
         t0 = time.perf_counter()

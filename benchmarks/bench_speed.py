@@ -69,8 +69,9 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def naive_throughput(device: str, batch: int, bf16: bool, seq_len: int, vocab: int,
-                     seconds: float) -> float:
+def naive_throughput(
+    device: str, batch: int, bf16: bool, seq_len: int, vocab: int, seconds: float
+) -> float:
     torch.manual_seed(0)
     model = NaiveAE(seq_len, vocab).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -99,8 +100,9 @@ def naive_throughput(device: str, batch: int, bf16: bool, seq_len: int, vocab: i
     return batch * (steps - warm) / (time.perf_counter() - t0)
 
 
-def tnao_throughput(device: str, batch: int, seq_len: int, vocab: int, n_rows: int,
-                    same_size: bool) -> float:
+def tnao_throughput(
+    device: str, batch: int, seq_len: int, vocab: int, n_rows: int, same_size: bool
+) -> float:
     """Architectures/s of TNAO's own Trainer over one epoch of ``n_rows`` tokens."""
     from tnao_app.config import Config
     from tnao_app.model import ModelShape, TNAOModel
@@ -109,9 +111,14 @@ def tnao_throughput(device: str, batch: int, seq_len: int, vocab: int, n_rows: i
     cfg = Config()
     cfg.train.batch_size = batch
     m = cfg.model
-    shape = ModelShape(seq_len, vocab, d_model=128 if same_size else m.d_model,
-                       n_heads=4 if same_size else m.n_heads,
-                       n_layers=4 if same_size else m.n_layers, d_latent=m.d_latent)
+    shape = ModelShape(
+        seq_len,
+        vocab,
+        d_model=128 if same_size else m.d_model,
+        n_heads=4 if same_size else m.n_heads,
+        n_layers=4 if same_size else m.n_layers,
+        d_latent=m.d_latent,
+    )
     torch.manual_seed(0)
     model = TNAOModel(shape)
     rng = np.random.default_rng(0)
@@ -146,8 +153,12 @@ def end_to_end(benchmark: str, device: str) -> dict:
     t0 = time.perf_counter()
     result = run_pipeline(cfg, listeners=[listen])
     wall = time.perf_counter() - t0
-    return {"wall": wall, "gens": gens[0], "search_s": stages.get("search", float("nan")),
-            "test": result["best"]["test"]}
+    return {
+        "wall": wall,
+        "gens": gens[0],
+        "search_s": stages.get("search", float("nan")),
+        "test": result["best"]["test"],
+    }
 
 
 def cache_rows(env: dict) -> list[tuple[str, float, float]]:
@@ -166,8 +177,9 @@ def cache_rows(env: dict) -> list[tuple[str, float, float]]:
         )
         runs = []
         for _ in range(3):
-            p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                               text=True, check=True)
+            p = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            )
             runs.append([float(v) for v in p.stdout.split()])
         load = float(np.median([v[0] for v in runs]))
         out.append((r["benchmark"], load, max(v[1] for v in runs)))
@@ -176,8 +188,9 @@ def cache_rows(env: dict) -> list[tuple[str, float, float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batches", default="", help="comma list; default 256,1024 on CPU, "
-                    "256..16384 on CUDA")
+    ap.add_argument(
+        "--batches", default="", help="comma list; default 256,1024 on CPU, 256..16384 on CUDA"
+    )
     ap.add_argument("--seconds", type=float, default=3.0, help="time per naive config")
     ap.add_argument("--shared", action="store_true", help="import ../shared NB201 first")
     ap.add_argument("--skip-run", action="store_true", help="skip the end-to-end run")
@@ -208,28 +221,53 @@ def main() -> None:
                     continue  # CPU bf16 autocast is emulated and slow: one point shows it
                 v = naive_throughput(dev, b, bf16, L, V, args.seconds)
                 best = max(best, v)
-                t.add_row("naive AE train", dev, f"batch {b} {'bf16' if bf16 else 'fp32'}",
-                          f"{v:,.0f} archs/s", "")
+                t.add_row(
+                    "naive AE train",
+                    dev,
+                    f"batch {b} {'bf16' if bf16 else 'fp32'}",
+                    f"{v:,.0f} archs/s",
+                    "",
+                )
         for same in (True, False):
             b = max(batches)
-            v = tnao_throughput(dev, b, L, V, n_rows=b * (8 if dev == "cuda" else 3),
-                                same_size=same)
+            v = tnao_throughput(
+                dev, b, L, V, n_rows=b * (8 if dev == "cuda" else 3), same_size=same
+            )
             size = "d128, 4 enc layers + MLP decoder" if same else "default model"
-            t.add_row("TNAO Trainer", dev, f"batch {b}, {size}",
-                      f"{v:,.0f} archs/s", f"{v / best:.2f}x")
+            t.add_row(
+                "TNAO Trainer", dev, f"batch {b}, {size}", f"{v:,.0f} archs/s", f"{v / best:.2f}x"
+            )
     if not args.skip_run:
-        bench = "nb201" if any(r["ready"] and r["benchmark"] == "nb201"
-                               for r in benchmarks.status()) else "analog"
+        bench = (
+            "nb201"
+            if any(r["ready"] and r["benchmark"] == "nb201" for r in benchmarks.status())
+            else "analog"
+        )
         for dev in devices:
             r = end_to_end(bench, dev)
-            t.add_row("default run", dev, f"{bench}, seed 0", f"{r['wall']:.1f} s wall",
-                      "target <= 30 s (CPU)" if dev == "cpu" else "target <= 15 s")
+            t.add_row(
+                "default run",
+                dev,
+                f"{bench}, seed 0",
+                f"{r['wall']:.1f} s wall",
+                "target <= 30 s (CPU)" if dev == "cpu" else "target <= 15 s",
+            )
             if r["gens"] and r["search_s"] == r["search_s"]:
-                t.add_row("CSO", dev, f"{r['gens']} generations",
-                          f"{r['gens'] / r['search_s']:.1f} gen/s (search stage)", "")
+                t.add_row(
+                    "CSO",
+                    dev,
+                    f"{r['gens']} generations",
+                    f"{r['gens'] / r['search_s']:.1f} gen/s (search stage)",
+                    "",
+                )
     for bench, load, rss in cache_rows(dict(os.environ)):
-        t.add_row("cache load", "cpu", bench, f"{load * 1000:.0f} ms, peak RSS {rss:.0f} MB",
-                  "target <= 200 ms, 200 MB" if bench == "nb201" else "")
+        t.add_row(
+            "cache load",
+            "cpu",
+            bench,
+            f"{load * 1000:.0f} ms, peak RSS {rss:.0f} MB",
+            "target <= 200 ms, 200 MB" if bench == "nb201" else "",
+        )
     console.print(t)
 
 

@@ -36,8 +36,11 @@ PY = sys.executable
 
 def overrides(args) -> dict:
     # patience: no early stop, so the training lasts the epochs asked for
-    return {"train": {"epochs": args.epochs, "batch_size": 64, "patience": 10_000},
-            "sample": {"n_unlabelled": args.unlabelled}, "run": {"threads": args.threads}}
+    return {
+        "train": {"epochs": args.epochs, "batch_size": 64, "patience": 10_000},
+        "sample": {"n_unlabelled": args.unlabelled},
+        "run": {"threads": args.threads},
+    }
 
 
 def train_seconds(db: Path) -> tuple[float, int]:
@@ -68,8 +71,9 @@ def headless(args, work: Path) -> float:
 
 
 def pane(session: str) -> str:
-    got = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
-                         text=True)
+    got = subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+    )
     return got.stdout
 
 
@@ -93,12 +97,24 @@ def tui(args, work: Path) -> tuple[float, dict]:
     )
     session = f"tnao-bench-{os.getpid()}"
     env = f"TNAO_HOME={home} TNAO_TUI_STATS={stats}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                    f"env {env} {PY} {launcher}"], check=True)
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "100",
+            "-y",
+            "30",
+            f"env {env} {PY} {launcher}",
+        ],
+        check=True,
+    )
     try:
         for key, then in (("n", "Dataset"), ("C-n", "Run settings"), ("C-r", "running")):
-            wait_for(session, {"n": "Run history", "C-n": "Dataset",
-                               "C-r": "Run settings"}[key])
+            wait_for(session, {"n": "Run history", "C-n": "Dataset", "C-r": "Run settings"}[key])
             subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
             wait_for(session, then)
         t0 = time.monotonic()
@@ -159,19 +175,28 @@ def main() -> None:
             t, stats = tui(args, Path(tmp))
         rows.append((h, t, redraw_figures(stats)))
         f = rows[-1][2]
-        print(f"repeat {i + 1}: train headless {h:6.2f} s  tui {t:6.2f} s  "
-              f"redraws {f['redraws_per_s']:.1f}/s (state changed {f['changed_per_s']:.1f}/s)"
-              f"  max gap {f['max_gap_s']:.3f} s  latency p50 {f['lat_p50_ms']:.2f} ms "
-              f"p99 {f['lat_p99_ms']:.2f} ms  UI thread CPU {100 * f['ui_cpu_share']:.1f}% "
-              "of the training time", flush=True)
+        print(
+            f"repeat {i + 1}: train headless {h:6.2f} s  tui {t:6.2f} s  "
+            f"redraws {f['redraws_per_s']:.1f}/s (state changed {f['changed_per_s']:.1f}/s)"
+            f"  max gap {f['max_gap_s']:.3f} s  latency p50 {f['lat_p50_ms']:.2f} ms "
+            f"p99 {f['lat_p99_ms']:.2f} ms  UI thread CPU {100 * f['ui_cpu_share']:.1f}% "
+            "of the training time",
+            flush=True,
+        )
     hm = statistics.median(r[0] for r in rows)
     tm = statistics.median(r[1] for r in rows)
-    print(f"\nmedian train seconds: headless {hm:.2f}, tui {tm:.2f}; "
-          f"overhead {100 * (tm / hm - 1):+.1f}%")
-    print(f"UI thread CPU during training: median "
-          f"{100 * statistics.median(r[2]['ui_cpu_share'] for r in rows):.1f}% of its wall time")
-    print(f"redraws during training: min {min(r[2]['redraws_per_s'] for r in rows):.1f}/s, "
-          f"worst gap {max(r[2]['max_gap_s'] for r in rows):.3f} s")
+    print(
+        f"\nmedian train seconds: headless {hm:.2f}, tui {tm:.2f}; "
+        f"overhead {100 * (tm / hm - 1):+.1f}%"
+    )
+    print(
+        f"UI thread CPU during training: median "
+        f"{100 * statistics.median(r[2]['ui_cpu_share'] for r in rows):.1f}% of its wall time"
+    )
+    print(
+        f"redraws during training: min {min(r[2]['redraws_per_s'] for r in rows):.1f}/s, "
+        f"worst gap {max(r[2]['max_gap_s'] for r in rows):.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         exp = ex.run_experiment("nb201", ds, methods, seeds, budgets, workers=args.workers)
         console.print(render(exp))
-        console.print(f"{ds}: {time.perf_counter() - t0:.0f} s wall with {args.workers} "
-                      "workers\n")
+        console.print(f"{ds}: {time.perf_counter() - t0:.0f} s wall with {args.workers} workers\n")
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             ex.write_csv(exp, args.out / f"{ds}.csv")

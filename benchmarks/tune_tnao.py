@@ -58,8 +58,17 @@ def one(args: tuple) -> dict:
         targets = {table.native(int(r)) for r in np.flatnonzero(col == np.nanmax(col))}
     else:
         targets = {table.native(int(np.nanargmax(col)))}
-    data = {"run": {"benchmark": "nb201", "dataset": dataset, "method": method,
-                    "budget": budget, "seed": seed, "device": "cpu", "threads": 1}}
+    data = {
+        "run": {
+            "benchmark": "nb201",
+            "dataset": dataset,
+            "method": method,
+            "budget": budget,
+            "seed": seed,
+            "device": "cpu",
+            "threads": 1,
+        }
+    }
     for sec, vals in overrides.items():
         data.setdefault(sec, {}).update(vals)
     hit = {"q": None}
@@ -70,8 +79,12 @@ def one(args: tuple) -> dict:
 
     t0 = time.perf_counter()
     res = run_pipeline(Config.from_dict(data), listeners=[listen])
-    return {"seed": seed, "q": hit["q"], "test": res["best"]["test"],
-            "seconds": time.perf_counter() - t0}
+    return {
+        "seed": seed,
+        "q": hit["q"],
+        "test": res["best"]["test"],
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def main() -> None:
@@ -103,8 +116,10 @@ def main() -> None:
             print(f"  success within {b}: {sum(q <= b for q in found)}/{len(rows)}")
     med = statistics.median([q if q is not None else a.budget + 1 for q in qs])
     print(f"  median queries to target: {med} (not found counted as {a.budget + 1})")
-    print(f"  mean best test {np.mean([r['test'] for r in rows]):.4f}; "
-          f"mean seconds/run {np.mean([r['seconds'] for r in rows]):.1f}")
+    print(
+        f"  mean best test {np.mean([r['test'] for r in rows]):.4f}; "
+        f"mean seconds/run {np.mean([r['seconds'] for r in rows]):.1f}"
+    )
     sys.stdout.flush()
 
 

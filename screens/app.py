@@ -61,8 +61,11 @@ PRESETS: dict[str, dict] = {
 PROGRESS_HZ = 10
 
 STEP_SCREENS: dict[str, type[GuideScreen]] = {
-    "benchmark": BenchmarkScreen, "sampling": SamplingScreen, "training": TrainingScreen,
-    "search": SearchScreen, "results": ResultsScreen,
+    "benchmark": BenchmarkScreen,
+    "sampling": SamplingScreen,
+    "training": TrainingScreen,
+    "search": SearchScreen,
+    "results": ResultsScreen,
 }
 
 
@@ -92,8 +95,10 @@ class TnaoApp(App[None]):
         self.db_path = Path(db).expanduser() if db else None
         self.preset = preset if preset is not None else os.environ.get("TNAO_TUI_PRESET", "")
         if self.preset not in PRESETS:
-            raise TnaoError(f"Unknown preset '{self.preset}'; expected one of: "
-                            f"{', '.join(p for p in PRESETS if p) or 'none'}.")
+            raise TnaoError(
+                f"Unknown preset '{self.preset}'; expected one of: "
+                f"{', '.join(p for p in PRESETS if p) or 'none'}."
+            )
         self.overrides = overrides or {}
         #: monotonic clock for elapsed time and ETA (tests pass a frozen one)
         self.clock = clock or time.monotonic
@@ -127,12 +132,18 @@ class TnaoApp(App[None]):
         if path:
             import json
 
-            Path(path).write_text(json.dumps({
-                "latencies": self.latencies, "redraws": self.redraws,
-                "stage_seconds": self.stage_seconds, "ui_cpu": self.ui_cpu,
-                "status": self.state.status,
-                "run_id": self.state.run_id,
-            }))
+            Path(path).write_text(
+                json.dumps(
+                    {
+                        "latencies": self.latencies,
+                        "redraws": self.redraws,
+                        "stage_seconds": self.stage_seconds,
+                        "ui_cpu": self.ui_cpu,
+                        "status": self.state.status,
+                        "run_id": self.state.run_id,
+                    }
+                )
+            )
 
     @property
     def store(self):
@@ -154,40 +165,65 @@ class TnaoApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # The run commands act on the run selected on Home or shown in the guide (the
         # screen the palette was opened from), else on the latest one that fits.
-        def on_run(act: Callable[[str], None], what: str, statuses: tuple[str, ...] = (),
-                   latest: bool = True):
+        def on_run(
+            act: Callable[[str], None],
+            what: str,
+            statuses: tuple[str, ...] = (),
+            latest: bool = True,
+        ):
             def command() -> None:
                 run_id = self.target_run(screen, statuses, latest)
                 if run_id:
                     act(run_id)
                 else:
-                    self.notify(f"No run to {what}" + ("." if latest else
-                                                       ": select one on Home first."))
+                    self.notify(
+                        f"No run to {what}" + ("." if latest else ": select one on Home first.")
+                    )
+
             return command
 
         yield SystemCommand("New run", "Start the guide for a new run", self.new_run)
-        yield SystemCommand("Open run", "Show the selected, else the latest, run's steps",
-                            on_run(self.open_run, "open"))
-        yield SystemCommand("Resume run", "Resume the selected, else the latest, stopped or "
-                            "interrupted run", on_run(self.resume_run, "resume", RESUMABLE))
-        yield SystemCommand("Export run", "Export the selected, else the latest finished, "
-                            "run to a file", on_run(self.export_run, "export", ("finished",)))
-        yield SystemCommand("Delete run", "Delete the selected run and its checkpoints "
-                            "(asks first)", on_run(self.delete_run, "delete", latest=False))
-        yield SystemCommand("Import benchmark data", "Convert an official benchmark file or "
-                            "a CSV table into the cache", self.import_data)
+        yield SystemCommand(
+            "Open run",
+            "Show the selected, else the latest, run's steps",
+            on_run(self.open_run, "open"),
+        )
+        yield SystemCommand(
+            "Resume run",
+            "Resume the selected, else the latest, stopped or interrupted run",
+            on_run(self.resume_run, "resume", RESUMABLE),
+        )
+        yield SystemCommand(
+            "Export run",
+            "Export the selected, else the latest finished, run to a file",
+            on_run(self.export_run, "export", ("finished",)),
+        )
+        yield SystemCommand(
+            "Delete run",
+            "Delete the selected run and its checkpoints (asks first)",
+            on_run(self.delete_run, "delete", latest=False),
+        )
+        yield SystemCommand(
+            "Import benchmark data",
+            "Convert an official benchmark file or a CSV table into the cache",
+            self.import_data,
+        )
         for name in fetchable():
-            yield SystemCommand(f"Fetch {name}", f"Download the {name} benchmark and import "
-                                "it (runs in the background)",
-                                lambda name=name: self.fetch_data(name))
+            yield SystemCommand(
+                f"Fetch {name}",
+                f"Download the {name} benchmark and import it (runs in the background)",
+                lambda name=name: self.fetch_data(name),
+            )
         yield SystemCommand("Data status", "Which benchmarks are ready", self.data_status)
         yield SystemCommand("Home", "Run history", self.go_home)
         yield from super().get_system_commands(screen)
 
-    def target_run(self, screen: Screen, statuses: tuple[str, ...] = (),
-                   latest: bool = True) -> str | None:
+    def target_run(
+        self, screen: Screen, statuses: tuple[str, ...] = (), latest: bool = True
+    ) -> str | None:
         """The run a command acts on: the one selected on Home or shown by the guide when
         it has one of ``statuses`` (any when empty), else (``latest``) the latest such run."""
+
         def fits(status: str) -> bool:
             return not statuses or status in statuses
 
@@ -231,8 +267,9 @@ class TnaoApp(App[None]):
 
     def new_run(self) -> None:
         if self.state.live:
-            self.notify("A run is in progress: stop it first (ctrl+t) or wait for it.",
-                        severity="warning")
+            self.notify(
+                "A run is in progress: stop it first (ctrl+t) or wait for it.", severity="warning"
+            )
             return
         self.go_home()
         self._open_guide(RunState(), "benchmark")
@@ -251,11 +288,13 @@ class TnaoApp(App[None]):
             self.show_error(str(exc))
             return
         if self.state.live:
-            self.notify("A run is in progress; opening another run stops following it.",
-                        severity="warning")
+            self.notify(
+                "A run is in progress; opening another run stops following it.", severity="warning"
+            )
             return
-        step = "results" if state.status == "finished" else STAGE_SCREEN.get(
-            state.stage, "sampling")
+        step = (
+            "results" if state.status == "finished" else STAGE_SCREEN.get(state.stage, "sampling")
+        )
         self.go_home()
         self._open_guide(state, step)
 
@@ -296,8 +335,9 @@ class TnaoApp(App[None]):
         self._run_worker(config, None, self._token, self.store)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="run")
-    def _run_worker(self, config: Config | None, resume_id: str | None, token: int,
-                    store) -> dict | None:
+    def _run_worker(
+        self, config: Config | None, resume_id: str | None, token: int, store
+    ) -> dict | None:
         # ``store`` is the App's Store: it gives this thread its own connection, and one
         # Store per file per process keeps SQLite's locks in one place.
         from tnao_app.search.base import Stopped
@@ -314,8 +354,9 @@ class TnaoApp(App[None]):
         try:
             # The run itself goes to a child process (see runproc.py): the UI's repaints
             # then cost training nothing.
-            return run_in_child(config, resume_id, store.path, listener,
-                                lambda: worker.is_cancelled)
+            return run_in_child(
+                config, resume_id, store.path, listener, lambda: worker.is_cancelled
+            )
         except Stopped:
             return None
 
@@ -367,19 +408,26 @@ class TnaoApp(App[None]):
         self.notify("Stopping after the current batch...")
 
     def run_worker_active(self) -> bool:
-        return any(w.group == "run" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-                   for w in self.workers)
+        return any(
+            w.group == "run" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers
+        )
 
     async def action_quit(self) -> None:
         if self.state.status == "running":
+
             def answer(yes: bool | None) -> None:
                 if yes:
                     self.workers.cancel_group(self, "run")
                     self.exit()
 
-            self.push_screen(ConfirmDialog(
-                "A run is in progress. Stop it and quit? It can be resumed from Home.",
-                yes="Stop and quit"), answer)
+            self.push_screen(
+                ConfirmDialog(
+                    "A run is in progress. Stop it and quit? It can be resumed from Home.",
+                    yes="Stop and quit",
+                ),
+                answer,
+            )
             return
         self.workers.cancel_all()
         self.exit()
@@ -444,8 +492,9 @@ class TnaoApp(App[None]):
         self.push_screen(ImportDialog(benchmark), chosen)
 
     def fetch_data(self, benchmark: str) -> None:
-        self.notify(f"Downloading {benchmark}; it is imported when the download ends.",
-                    title="Fetch")
+        self.notify(
+            f"Downloading {benchmark}; it is imported when the download ends.", title="Fetch"
+        )
         self._fetch_worker(benchmark)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fetch")
@@ -468,8 +517,9 @@ class TnaoApp(App[None]):
             # waits for it (a partial file resumes next time). Its console goes nowhere:
             # the terminal belongs to the TUI.
             try:
-                box["path"] = fetch_mod.fetch(benchmark, console=Console(file=io.StringIO()),
-                                              progress=progress)
+                box["path"] = fetch_mod.fetch(
+                    benchmark, console=Console(file=io.StringIO()), progress=progress
+                )
             except BaseException as exc:  # handed to this worker below
                 box["error"] = exc
 
@@ -553,15 +603,19 @@ class TnaoApp(App[None]):
             self._refresh_home()
             self.notify(f"Deleted run {run_id}.")
 
-        self.push_screen(ConfirmDialog(f"Delete run {run_id} and its checkpoints?",
-                                       yes="Delete"), answer)
+        self.push_screen(
+            ConfirmDialog(f"Delete run {run_id} and its checkpoints?", yes="Delete"), answer
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tnao-tui", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="run history database (default: TNAO_HOME/history.db)")
-    parser.add_argument("--preset", choices=[p for p in PRESETS if p],
-                        help="guide defaults (tiny: a run of seconds)")
+    parser.add_argument(
+        "--preset",
+        choices=[p for p in PRESETS if p],
+        help="guide defaults (tiny: a run of seconds)",
+    )
     args = parser.parse_args(argv)
     try:
         app = TnaoApp(db=args.db, preset=args.preset)

@@ -81,8 +81,12 @@ class BenchmarkScreen(GuideScreen):
                 state = Text("error", style="red")
             else:
                 state = Text("not ready", style="yellow")
-            table.add_row(r["benchmark"], state, f"{r['archs']:,}" if r.get("ready") else "",
-                          key=r["benchmark"])
+            table.add_row(
+                r["benchmark"],
+                state,
+                f"{r['archs']:,}" if r.get("ready") else "",
+                key=r["benchmark"],
+            )
         want = self.benchmark or self.state.benchmark or default_choice(rows)
         names = [r["benchmark"] for r in rows]
         if want in names:
@@ -100,27 +104,35 @@ class BenchmarkScreen(GuideScreen):
         r = self.row(name)
         hint = self.query_one("#bench-hint", Static)
         if r.get("ready"):
-            hint.update(Text(f"{r.get('source', '')}\n{r.get('size_mb', 0):.1f} MB cache",
-                             style="dim"))
+            hint.update(
+                Text(f"{r.get('source', '')}\n{r.get('size_mb', 0):.1f} MB cache", style="dim")
+            )
         else:
-            how = "press i to import a file" + (", f to fetch it" if name in fetchable()
-                                                else "")
-            hint.update(Text(f"Not ready: {how}.\n{r.get('error') or r.get('hint', '')}",
-                             style="yellow"))
+            how = "press i to import a file" + (", f to fetch it" if name in fetchable() else "")
+            hint.update(
+                Text(f"Not ready: {how}.\n{r.get('error') or r.get('hint', '')}", style="yellow")
+            )
         opts = self.query_one("#datasets", OptionList)
         opts.clear_options()
         datasets = list(r.get("datasets") or [])
         for d in datasets:
             opts.add_option(Option(d, id=d))
-        want = self.dataset if self.dataset in datasets else (
-            self.state.dataset if self.state.dataset in datasets else
-            (datasets[0] if datasets else ""))
+        want = (
+            self.dataset
+            if self.dataset in datasets
+            else (
+                self.state.dataset
+                if self.state.dataset in datasets
+                else (datasets[0] if datasets else "")
+            )
+        )
         self.dataset = want
         if want:
             opts.highlighted = datasets.index(want)
         # A benchmark without data has no dataset: no note left over from the last one.
         self.query_one("#dataset-note", Static).update(
-            Text(self.tnao.dataset_note(name, want), style="dim") if want else "")
+            Text(self.tnao.dataset_note(name, want), style="dim") if want else ""
+        )
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#benchmarks")
@@ -137,7 +149,8 @@ class BenchmarkScreen(GuideScreen):
         if event.option.id and self.state.status == "idle":
             self.dataset = event.option.id
             self.query_one("#dataset-note", Static).update(
-                Text(self.tnao.dataset_note(self.benchmark, self.dataset), style="dim"))
+                Text(self.tnao.dataset_note(self.benchmark, self.dataset), style="dim")
+            )
 
     @on(OptionList.OptionSelected, "#datasets")
     def _dataset_chosen(self) -> None:
@@ -175,7 +188,8 @@ class BenchmarkScreen(GuideScreen):
             return True
         if not self.row(self.benchmark).get("ready"):
             self.tnao.show_error(
-                f"Benchmark '{self.benchmark}' has no data yet; import or fetch it first.")
+                f"Benchmark '{self.benchmark}' has no data yet; import or fetch it first."
+            )
             return False
         if not self.dataset:
             self.tnao.show_error(f"Choose a dataset of benchmark '{self.benchmark}'.")

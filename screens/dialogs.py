@@ -13,8 +13,12 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-EXPORT_FORMATS = (("JSON (run + leaderboard)", "json"), ("CSV (leaderboard)", "csv"),
-                  ("Architecture strings", "arch"), ("PyTorch module (.py)", "torch"))
+EXPORT_FORMATS = (
+    ("JSON (run + leaderboard)", "json"),
+    ("CSV (leaderboard)", "csv"),
+    ("Architecture strings", "arch"),
+    ("PyTorch module (.py)", "torch"),
+)
 EXTENSIONS = {"json": "json", "csv": "csv", "arch": "txt", "torch": "py"}
 
 
@@ -108,8 +112,10 @@ class ErrorDialog(ModalScreen[None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    BINDINGS = [Binding("escape,n", "answer(False)", "No", id="no"),
-                Binding("y", "answer(True)", "Yes", id="yes")]
+    BINDINGS = [
+        Binding("escape,n", "answer(False)", "No", id="no"),
+        Binding("y", "answer(True)", "Yes", id="yes"),
+    ]
 
     def __init__(self, question: str, yes: str = "Yes") -> None:
         super().__init__(classes="dialog")
@@ -137,9 +143,11 @@ class ConfirmDialog(ModalScreen[bool]):
 class ExportDialog(ModalScreen["ExportChoice | None"]):
     """Choose a format and a path for exporting one run."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel"),
-                Binding("ctrl+s", "export", "Export", id="export", priority=True),
-                *FORM_BINDINGS]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding("ctrl+s", "export", "Export", id="export", priority=True),
+        *FORM_BINDINGS,
+    ]
 
     def __init__(self, run_id: str, folder: Path | None = None) -> None:
         super().__init__(classes="dialog")
@@ -211,12 +219,14 @@ class ImportDialog(ModalScreen["ImportChoice | None"]):
             yield Label("Import benchmark data", id="title")
             with Grid(classes="form"):
                 yield Label("Benchmark")
-                yield Select([(c, c) for c in self.choices], allow_blank=False,
-                             value=self.benchmark if self.benchmark in self.choices
-                             else self.choices[0], id="benchmark")
+                yield Select(
+                    [(c, c) for c in self.choices],
+                    allow_blank=False,
+                    value=self.benchmark if self.benchmark in self.choices else self.choices[0],
+                    id="benchmark",
+                )
                 yield Label("Path")
-                yield FormInput("", placeholder="official file, folder or CSV table",
-                                id="path")
+                yield FormInput("", placeholder="official file, folder or CSV table", id="path")
             yield Static("", id="problem")
             with Horizontal(classes="buttons"):
                 yield Button("Import", variant="primary", id="ok")

@@ -78,8 +78,11 @@ class GuideScreen(Screen):
         self.ticks += 1
         # A chart held back by CHART_MIN_S still counts as pending work.
         charts = self.chart_data(st)
-        changed = (force or st.version != self._seen
-                   or (charts is not None and charts[0] != self._chart_seen))
+        changed = (
+            force
+            or st.version != self._seen
+            or (charts is not None and charts[0] != self._chart_seen)
+        )
         if st.live:
             self.tnao.redraws.append((time.perf_counter(), st.stage, changed))
         if changed:

@@ -107,15 +107,21 @@ class HomeScreen(Screen):
         for r in self.runs:
             best = r.get("best_test")
             runs.add_row(
-                r["id"], r["benchmark"], r["dataset"], r["method"], status_text(r["status"]),
+                r["id"],
+                r["benchmark"],
+                r["dataset"],
+                r["method"],
+                status_text(r["status"]),
                 fmt_num(best if best is not None else math.nan),
-                fmt_date(r.get("created_at")), key=r["id"],
+                fmt_date(r.get("created_at")),
+                key=r["id"],
             )
         ids = [r["id"] for r in self.runs]
         if keep in ids:
             runs.move_cursor(row=ids.index(keep))
         self.query_one("#runs-empty", Static).update(
-            "" if self.runs else Text("No runs yet: press n to start one.", style="dim"))
+            "" if self.runs else Text("No runs yet: press n to start one.", style="dim")
+        )
         self.query_one("#runs-empty").display = not self.runs
         self.refresh_bindings()
 
@@ -129,8 +135,9 @@ class HomeScreen(Screen):
         data.clear(columns=True)
         for col in DATA_COLUMNS:
             data.add_column(col, key=col)
-        data.add_column("datasets", key="datasets",
-                        width=max(20, (self.size.width or 80) - DATA_FIXED))
+        data.add_column(
+            "datasets", key="datasets", width=max(20, (self.size.width or 80) - DATA_FIXED)
+        )
         if rows is None:
             data.add_row("...", Text("checking", style="dim"), "", "")
             return
@@ -142,8 +149,9 @@ class HomeScreen(Screen):
             else:
                 st = Text("not ready", style="yellow")
             note = Text(data_note(r, fetchable()), style="" if r.get("ready") else "dim")
-            data.add_row(r["benchmark"], st, f"{r['archs']:,}" if r.get("ready") else "",
-                         note, height=None)
+            data.add_row(
+                r["benchmark"], st, f"{r['archs']:,}" if r.get("ready") else "", note, height=None
+            )
 
     def selected_id(self) -> str | None:
         runs = self.query_one("#runs", DataTable)

@@ -41,23 +41,24 @@ class ResultsScreen(GuideScreen):
         if state.status == "finished" and best:
             summary.append("Best architecture\n", style="bold")
             summary.append(f"{best.get('arch', '')}\n")
-            summary.append(f"valid {fmt_num(best.get('valid'))}  test "
-                           f"{fmt_num(best.get('test'))}  true rank {best.get('rank', '-')}"
-                           f"  percentile {fmt_num(best.get('percentile'), 2)}")
+            summary.append(
+                f"valid {fmt_num(best.get('valid'))}  test "
+                f"{fmt_num(best.get('test'))}  true rank {best.get('rank', '-')}"
+                f"  percentile {fmt_num(best.get('percentile'), 2)}"
+            )
             opt = (state.result or {}).get("optimum") or {}
             if isinstance(opt, dict) and opt:
-                summary.append(f"\noptimum of the table: test {fmt_num(opt.get('test'))}"
-                               f" (rank 1)", style="dim")
+                summary.append(
+                    f"\noptimum of the table: test {fmt_num(opt.get('test'))} (rank 1)", style="dim"
+                )
             summary.append(f"\n{state.queries} queries of {state.budget or '?'}", style="dim")
             if best.get("arch", "").startswith("|"):
                 legend = ", ".join(f"{v} {k}" for k, v in OP_SHORT.items())
                 summary.append(f"\nops: {legend}", style="dim")
         elif state.live:
-            summary.append("The run is still going; results appear when it finishes.",
-                           style="dim")
+            summary.append("The run is still going; results appear when it finishes.", style="dim")
         elif state.status in ("stopped", "interrupted", "failed"):
-            summary.append(f"The run is {state.status}; resume it from Home (r).",
-                           style="yellow")
+            summary.append(f"The run is {state.status}; resume it from Home (r).", style="yellow")
         else:
             summary.append("No results yet.", style="dim")
         self.query_one("#best-summary", Static).update(summary)
@@ -73,9 +74,14 @@ class ResultsScreen(GuideScreen):
         rows.sort(key=lambda r: (-(r.valid if not math.isnan(r.valid) else -1e9), r.rank))
         for i, r in enumerate(rows[:25], 1):
             rank = self.tnao.true_rank(state, r.test)
-            table.add_row(str(i), short_arch(r.arch), fmt_num(r.valid),
-                          fmt_num(r.test), str(rank) if rank else "-",
-                          fmt_num(r.percentile, 2))
+            table.add_row(
+                str(i),
+                short_arch(r.arch),
+                fmt_num(r.valid),
+                fmt_num(r.test),
+                str(rank) if rank else "-",
+                fmt_num(r.percentile, 2),
+            )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "export":
@@ -94,8 +100,7 @@ def run_heading(state: RunState) -> str:
     method = state.method or state.config.get("run", {}).get("method", "")
     parts = [f"Run {state.run_id}" if state.run_id else "Run"]
     if state.benchmark:
-        parts.append(f"{state.benchmark} / {state.dataset}" if state.dataset
-                     else state.benchmark)
+        parts.append(f"{state.benchmark} / {state.dataset}" if state.dataset else state.benchmark)
     if method:
         parts.append(f"method {method}")
     parts.append(f"seed {state.seed}")

@@ -69,8 +69,9 @@ def _child() -> None:
         if resume_id:
             result = resume_run(resume_id, db=db, listeners=[listener], should_stop=stop.is_set)
         else:
-            result = start_run(Config.from_dict(config), db=db, listeners=[listener],
-                               should_stop=stop.is_set)
+            result = start_run(
+                Config.from_dict(config), db=db, listeners=[listener], should_stop=stop.is_set
+            )
         _send(out, "result", result)
     except Stopped:
         _send(out, "stopped", None)
@@ -91,8 +92,11 @@ def _read_exact(f, n: int) -> bytes | None:
 
 
 def run_in_child(
-    config: Config | None, resume_id: str | None, db: Path,
-    on_event: Callable[[ev.Event], None], is_cancelled: Callable[[], bool],
+    config: Config | None,
+    resume_id: str | None,
+    db: Path,
+    on_event: Callable[[ev.Event], None],
+    is_cancelled: Callable[[], bool],
 ) -> dict:
     """Run (or resume) in a child process; relay its events; return its result.
 
@@ -103,10 +107,11 @@ def run_in_child(
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tnao_app.screens.runproc"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
         )
-        proc.stdin.write(pickle.dumps((config.to_dict() if config else None, resume_id,
-                                       str(db))))
+        proc.stdin.write(pickle.dumps((config.to_dict() if config else None, resume_id, str(db))))
         proc.stdin.flush()
         stopped = [False]
 

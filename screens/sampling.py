@@ -36,8 +36,7 @@ AUTO_FIELDS = {"n_labelled": "auto"}
 class SamplingScreen(GuideScreen):
     STEP = "sampling"
     STAGES = ("sample",)
-    BINDINGS = [Binding("ctrl+r", "start", "Start run", id="start", priority=True),
-                *FORM_BINDINGS]
+    BINDINGS = [Binding("ctrl+r", "start", "Start run", id="start", priority=True), *FORM_BINDINGS]
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,8 +52,9 @@ class SamplingScreen(GuideScreen):
                         yield Label(label)
                         value = getattr(getattr(cfg, section), name)
                         if key in AUTO_FIELDS and value == 0:  # blank: the run picks
-                            yield FormInput("", placeholder=AUTO_FIELDS[key],
-                                            type="integer", id=f"f-{key}")
+                            yield FormInput(
+                                "", placeholder=AUTO_FIELDS[key], type="integer", id=f"f-{key}"
+                            )
                         else:
                             yield FormInput(str(value), type="integer", id=f"f-{key}")
                 yield Static("", id="sample-summary")
@@ -99,8 +99,10 @@ class SamplingScreen(GuideScreen):
         summary = Text()
         if state.sampled:
             vals = sorted(state.sampled)
-            summary.append(f"{len(vals)} sampled: min {vals[0]:.2f}  "
-                           f"median {vals[len(vals) // 2]:.2f}  max {vals[-1]:.2f}")
+            summary.append(
+                f"{len(vals)} sampled: min {vals[0]:.2f}  "
+                f"median {vals[len(vals) // 2]:.2f}  max {vals[-1]:.2f}"
+            )
         elif state.status == "idle":
             summary.append("Press ctrl+r to start the run.", style="dim")
         set_text(self.query_one("#sample-summary", Static), summary, layout=True)

@@ -41,11 +41,15 @@ class SearchScreen(GuideScreen):
         rnd = state.search_round()
         gens = state.generations_of(rnd)
         last = gens[-1] if gens else None
-        total = int(last.generations) if last else int(
-            state.config.get("search", {}).get("generations", 0) or 0)
+        total = (
+            int(last.generations)
+            if last
+            else int(state.config.get("search", {}).get("generations", 0) or 0)
+        )
         done = len(gens)
-        self.query_one("#gen-progress", ProgressBar).update(total=total or 1,
-                                                            progress=min(done, total or 0))
+        self.query_one("#gen-progress", ProgressBar).update(
+            total=total or 1, progress=min(done, total or 0)
+        )
         label = Text()
         rounds = state.round_label(rnd)
         if rounds:
@@ -57,8 +61,9 @@ class SearchScreen(GuideScreen):
             doing = "training" if state.stage == "train" else state.stage
             label.append(f"  {state.round_label(state.round)} {doing}...", style="yellow")
         elif last:
-            label.append(f"  best {fmt_num(last.best_score, 3)}  distinct {last.distinct}",
-                         style="dim")
+            label.append(
+                f"  best {fmt_num(last.best_score, 3)}  distinct {last.distinct}", style="dim"
+            )
         set_text(self.query_one("#gen-label", Static), label)
         if force or state.leaderboard is not self._rows_seen:
             self._rows_seen = state.leaderboard

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from tnao_app import events as ev
 
 #: guide screen that shows each pipeline stage (evaluate is the end of the search)
-STAGE_SCREEN = {"sample": "sampling", "train": "training", "search": "search",
-                "evaluate": "search"}
+STAGE_SCREEN = {"sample": "sampling", "train": "training", "search": "search", "evaluate": "search"}
 GUIDE = ("benchmark", "sampling", "training", "search", "results")
 LIVE = ("running", "stopping")
 #: methods that repeat train -> search -> evaluate in rounds (the others search once)
@@ -170,8 +169,9 @@ class RunState:
     def search_round(self) -> int:
         """The round the Search screen shows: the run's round while it searches or once
         it has generations, else the last round that has some (while the next trains)."""
-        return _shown_round(self.round, self.stage in ("search", "evaluate"),
-                            [k[0] for k in self.generations])
+        return _shown_round(
+            self.round, self.stage in ("search", "evaluate"), [k[0] for k in self.generations]
+        )
 
     def round_epochs(self, rnd: int) -> tuple[int, int]:
         """(epochs finished, epochs planned) of round ``rnd``. Epoch numbers run on across
@@ -198,8 +198,11 @@ class RunState:
             return min(1.0, (finished + part) / n)
         if self.stage == "search":
             gens = self.generations_of(self.round)
-            n = gens[-1].generations if gens else int(
-                self.config.get("search", {}).get("generations", 0) or 0)
+            n = (
+                gens[-1].generations
+                if gens
+                else int(self.config.get("search", {}).get("generations", 0) or 0)
+            )
             return min(1.0, len(gens) / n) if n else None
         return done / total if total else None
 
@@ -281,15 +284,23 @@ def from_store(store, run_id: str) -> RunState:
     st.sampled = [_num(r.get("signal", r.get("valid"))) for r in sampled]
     st.sampled = [s for s in st.sampled if not math.isnan(s)]
     for row in _rows(store, "epochs", run_id):
-        e = _event_from_row(ev.EpochEnded, row, epochs=row.get("epochs", 0) or 0,
-                            val_spearman=_num(row.get("val_spearman")),
-                            seconds=_num(row.get("seconds"), 0.0),
-                            device=row.get("device") or st.device)
+        e = _event_from_row(
+            ev.EpochEnded,
+            row,
+            epochs=row.get("epochs", 0) or 0,
+            val_spearman=_num(row.get("val_spearman")),
+            seconds=_num(row.get("seconds"), 0.0),
+            device=row.get("device") or st.device,
+        )
         if e is not None:
             st.apply(e)
     for row in _rows(store, "generations", run_id):
-        g = _event_from_row(ev.Generation, row, generations=row.get("generations", 0) or 0,
-                            distinct=int(row.get("distinct_archs") or 0))
+        g = _event_from_row(
+            ev.Generation,
+            row,
+            generations=row.get("generations", 0) or 0,
+            distinct=int(row.get("distinct_archs") or 0),
+        )
         if g is not None:
             st.apply(g)
     lb = [_event_from_row(ev.LeaderRow, r) for r in _rows(store, "leaderboard", run_id)]

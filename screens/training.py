@@ -42,8 +42,11 @@ class TrainingScreen(GuideScreen):
         training = state.live and state.stage == "train" and state.round == rnd
         # The bar moves per batch: epochs done + the fraction of the current one.
         frac = done / batches if training and batches and done < batches else 0.0
-        over = (rnd < state.round or state.status == "finished"
-                or (rnd == state.round and state.stage in ("search", "evaluate")))
+        over = (
+            rnd < state.round
+            or state.status == "finished"
+            or (rnd == state.round and state.stage in ("search", "evaluate"))
+        )
         bar = self.query_one("#epoch-progress", ProgressBar)
         if over:
             bar.update(total=max(total, 1), progress=max(total, 1))
@@ -61,26 +64,25 @@ class TrainingScreen(GuideScreen):
         if self.chart_due(state, force):
             self.query_one(LossChart).show_state(state)
             self.query_one(TauChart).show_state(state)
-        set_text(self.query_one("#epoch-line", Static), self._epoch_line(state, rnd),
-                 layout=True)
+        set_text(self.query_one("#epoch-line", Static), self._epoch_line(state, rnd), layout=True)
 
     def _epoch_line(self, state: RunState, rnd: int) -> Text:
         line = Text()
         epochs = state.epochs_of(rnd) or state.epoch_list()
         if not epochs:
             if state.status == "idle":
-                line.append("The run has not started: start it on the Sampling step.",
-                            style="dim")
+                line.append("The run has not started: start it on the Sampling step.", style="dim")
             else:
                 line.append("Waiting for the first epoch...", style="dim")
             return line
         e = epochs[-1]
-        line.append(f"epoch {e.epoch}  rec {fmt_num(e.loss_rec, 4)}  rank "
-                    f"{fmt_num(e.loss_rank, 4)}  total {fmt_num(e.loss_total, 4)}  ")
+        line.append(
+            f"epoch {e.epoch}  rec {fmt_num(e.loss_rec, 4)}  rank "
+            f"{fmt_num(e.loss_rank, 4)}  total {fmt_num(e.loss_total, 4)}  "
+        )
         taus = [x.val_tau for x in state.epoch_list() if math.isfinite(x.val_tau)]
         if math.isfinite(e.val_tau):
-            line.append(f"val tau {fmt_num(e.val_tau, 3)}  spearman "
-                        f"{fmt_num(e.val_spearman, 3)}")
+            line.append(f"val tau {fmt_num(e.val_tau, 3)}  spearman {fmt_num(e.val_spearman, 3)}")
         elif not taus and not state.has_val_split():
             # The default: every label trains the predictor, none is held out.
             line.append("no validation split", style="dim")

@@ -13,8 +13,13 @@ from tnao_app import events as ev
 
 from .state import GUIDE, ROUND_METHODS, RunState, fmt_num, histogram
 
-TITLES = {"benchmark": "Benchmark", "sampling": "Sampling", "training": "Training",
-          "search": "Search", "results": "Results"}
+TITLES = {
+    "benchmark": "Benchmark",
+    "sampling": "Sampling",
+    "training": "Training",
+    "search": "Search",
+    "results": "Results",
+}
 #: which pipeline stage must be done for a guide step to count as done
 DONE_BY = {"sampling": "sample", "training": "train", "search": "evaluate"}
 
@@ -39,9 +44,11 @@ class StageBar(Static):
     def show_state(self, state: RunState) -> None:
         text = Text()
         for i, step in enumerate(GUIDE):
-            done = (step == "benchmark" and bool(state.run_id)) or (
-                DONE_BY.get(step) in state.stages_done
-            ) or (step == "results" and state.status == "finished")
+            done = (
+                (step == "benchmark" and bool(state.run_id))
+                or (DONE_BY.get(step) in state.stages_done)
+                or (step == "results" and state.status == "finished")
+            )
             mark = "✓" if done else str(i + 1)
             style = "bold reverse" if step == self.current else ("green" if done else "dim")
             if i:
@@ -51,9 +58,14 @@ class StageBar(Static):
 
 
 def status_style(status: str) -> str:
-    return {"running": "bold yellow", "stopping": "yellow", "finished": "bold green",
-            "failed": "bold red", "stopped": "magenta", "interrupted": "magenta"}.get(
-        status, "dim")
+    return {
+        "running": "bold yellow",
+        "stopping": "yellow",
+        "finished": "bold green",
+        "failed": "bold red",
+        "stopped": "magenta",
+        "interrupted": "magenta",
+    }.get(status, "dim")
 
 
 def status_text(status: str) -> Text:
@@ -91,9 +103,11 @@ class LossChart(PlotextPlot):
         epochs = state.epoch_list()
         if epochs:
             x = [e.epoch for e in epochs]
-            for label, ys in (("rec", [e.loss_rec for e in epochs]),
-                              ("rank", [e.loss_rank for e in epochs]),
-                              ("total", [e.loss_total for e in epochs])):
+            for label, ys in (
+                ("rec", [e.loss_rec for e in epochs]),
+                ("rank", [e.loss_rank for e in epochs]),
+                ("total", [e.loss_total for e in epochs]),
+            ):
                 px, py = _finite(x, ys)
                 if px:
                     plt.plot(px, py, label=label, marker="hd")
@@ -121,13 +135,12 @@ class TauChart(PlotextPlot):
         else:
             plt.title("Kendall tau: no validation split")
             ends: dict[int, int] = {}  # round -> its last epoch
-            for (rnd, epoch) in state.epochs:
+            for rnd, epoch in state.epochs:
                 ends[rnd] = max(epoch, ends.get(rnd, epoch))
             pts = sorted((ends[r], t) for r, t in state.train_tau.items() if r in ends)
             x, taus = [p[0] for p in pts], [p[1] for p in pts]
             if x:
-                plt.plot(x, taus, label="train tau (end of round)", marker="hd",
-                         color="green")
+                plt.plot(x, taus, label="train tau (end of round)", marker="hd", color="green")
             else:
                 mid = (min(xs) + max(max(xs), min(xs) + 1)) / 2
                 plt.text("no labels held out", mid, 0.6, alignment="center")
@@ -158,8 +171,10 @@ class ConvergenceChart(PlotextPlot):
             x = [g.gen for g in gens]
             # A swarm mean is -inf while a particle decodes to an unscorable cell (NAO
             # has none: NaN): plot the finite points only.
-            for name, ys in (("best", [g.best_score for g in gens]),
-                             ("mean", [g.mean_score for g in gens])):
+            for name, ys in (
+                ("best", [g.best_score for g in gens]),
+                ("mean", [g.mean_score for g in gens]),
+            ):
                 px, py = _finite(x, ys)
                 if px:
                     plt.plot(px, py, label=name, marker="hd")
@@ -194,8 +209,9 @@ class SampleHistogram(Vertical):
         spark.display = True
         bins = max(8, min(40, (self.size.width or 40) // 2))
         centres, counts = histogram(state.sampled, bins)
-        self.query_one(Label).update(f"sampled accuracy  n={len(state.sampled)}  "
-                                     f"tallest bin {max(counts, default=0)}")
+        self.query_one(Label).update(
+            f"sampled accuracy  n={len(state.sampled)}  tallest bin {max(counts, default=0)}"
+        )
         spark.data = [float(c) for c in counts]
         lo, hi = f"{min(state.sampled):.2f}", f"{max(state.sampled):.2f}"
         width = max(len(lo) + len(hi) + 1, (self.size.width or 40) - 2)
@@ -216,8 +232,13 @@ def no_sample_reason(state: RunState) -> str:
     return "No sampled values recorded: this run's sample stage was skipped."
 
 
-OP_SHORT = {"none": "--", "skip_connect": "sk", "nor_conv_1x1": "c1", "nor_conv_3x3": "c3",
-            "avg_pool_3x3": "ap"}
+OP_SHORT = {
+    "none": "--",
+    "skip_connect": "sk",
+    "nor_conv_1x1": "c1",
+    "nor_conv_3x3": "c3",
+    "avg_pool_3x3": "ap",
+}
 ARCH_WIDTH = 24
 
 
@@ -252,6 +273,10 @@ class Leaderboard(DataTable):
         self.clear()
         for r in rows[:limit]:
             self.add_row(
-                str(r.rank), short_arch(r.arch), fmt_num(r.predicted, 3),
-                fmt_num(r.valid), fmt_num(r.test), fmt_num(r.percentile, 1),
+                str(r.rank),
+                short_arch(r.arch),
+                fmt_num(r.predicted, 3),
+                fmt_num(r.valid),
+                fmt_num(r.test),
+                fmt_num(r.percentile, 1),
             )

@@ -12,6 +12,13 @@ from .migrations import SCHEMA_VERSION
 from .recorder import KEEP_CHECKPOINTS, Recorder
 
 __all__ = [
-    "HEARTBEAT_S", "KEEP_CHECKPOINTS", "SCHEMA_VERSION", "STALE_S", "STATUSES", "Recorder",
-    "Store", "StorageError", "effective_status",
+    "HEARTBEAT_S",
+    "KEEP_CHECKPOINTS",
+    "SCHEMA_VERSION",
+    "STALE_S",
+    "STATUSES",
+    "Recorder",
+    "Store",
+    "StorageError",
+    "effective_status",
 ]

@@ -122,7 +122,10 @@ class Store:
     """
 
     def __init__(
-        self, path: str | os.PathLike | None = None, *, create: bool = True,
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        create: bool = True,
         timeout: float | None = None,
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else paths.default_db()
@@ -245,11 +248,20 @@ class Store:
                     break
             db["runs"].insert(
                 {
-                    "id": run_id, "name": r.name or "", "benchmark": r.benchmark,
-                    "dataset": r.dataset, "method": r.method, "seed": r.seed,
-                    "config": json.dumps(config.to_dict()), "status": "created",
-                    "device": r.device, "tnao_version": __version__, "created_at": now,
-                    "heartbeat_at": now, "pid": os.getpid(), "host": socket.gethostname(),
+                    "id": run_id,
+                    "name": r.name or "",
+                    "benchmark": r.benchmark,
+                    "dataset": r.dataset,
+                    "method": r.method,
+                    "seed": r.seed,
+                    "config": json.dumps(config.to_dict()),
+                    "status": "created",
+                    "device": r.device,
+                    "tnao_version": __version__,
+                    "created_at": now,
+                    "heartbeat_at": now,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
                 }
             )
         return run_id
@@ -265,7 +277,8 @@ class Store:
         if key:
             pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             hits = [
-                row[0] for row in db.execute(
+                row[0]
+                for row in db.execute(
                     "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id", [pattern]
                 )
             ]
@@ -316,7 +329,8 @@ class Store:
     def leaderboard(self, run_id: str) -> list[dict]:
         return self._rows(
             "SELECT rank, arch, predicted, valid, test, percentile FROM leaderboard "
-            "WHERE run_id = ? ORDER BY rank", run_id,
+            "WHERE run_id = ? ORDER BY rank",
+            run_id,
         )
 
     @_guarded
@@ -331,14 +345,16 @@ class Store:
     def generations(self, run_id: str) -> list[dict]:
         return self._rows(
             "SELECT round, gen, generations, best_score, mean_score, distinct_archs "
-            "FROM generations WHERE run_id = ? ORDER BY round, gen", run_id,
+            "FROM generations WHERE run_id = ? ORDER BY round, gen",
+            run_id,
         )
 
     @_guarded
     def stages(self, run_id: str) -> list[dict]:
         rows = self._rows(
             "SELECT round, stage, status, started_at, finished_at, seconds, summary "
-            "FROM stages WHERE run_id = ? ORDER BY started_at, rowid", run_id,
+            "FROM stages WHERE run_id = ? ORDER BY started_at, rowid",
+            run_id,
         )
         for r in rows:
             r["summary"] = json.loads(r["summary"]) if r["summary"] else {}
@@ -361,14 +377,13 @@ class Store:
     def artifacts(self, run_id: str) -> list[dict]:
         return self._rows(
             "SELECT id, kind, stage, step, path, sha256, bytes, created_at FROM artifacts "
-            "WHERE run_id = ? ORDER BY id", run_id,
+            "WHERE run_id = ? ORDER BY id",
+            run_id,
         )
 
     @_guarded
     def heartbeat(self, run_id: str) -> None:
-        self.db.execute(
-            "UPDATE runs SET heartbeat_at = ? WHERE id = ?", [time.time(), run_id]
-        )
+        self.db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", [time.time(), run_id])
 
     @_guarded
     def claim(self, run_id: str) -> dict:

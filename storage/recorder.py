@@ -135,9 +135,16 @@ class Recorder:
         with self.store.write() as db:
             row = db["runs"].get(self.run_id)
             self._update_run(
-                db, status="running", started_at=row["started_at"] or now, heartbeat_at=now,
-                device=e.device, resolved=_json(_jsonable(e.config)), pid=os.getpid(),
-                host=socket.gethostname(), message="", finished_at=None,
+                db,
+                status="running",
+                started_at=row["started_at"] or now,
+                heartbeat_at=now,
+                device=e.device,
+                resolved=_json(_jsonable(e.config)),
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                message="",
+                finished_at=None,
             )
         self._last_beat = time.monotonic()
         self.start()
@@ -145,9 +152,16 @@ class Recorder:
     def _on_StageStarted(self, e: ev.StageStarted) -> None:
         with self.store.write() as db:
             db["stages"].upsert(
-                {"run_id": self.run_id, "round": e.round, "stage": e.stage,
-                 "status": "running", "started_at": time.time(), "finished_at": None,
-                 "seconds": None, "summary": None},
+                {
+                    "run_id": self.run_id,
+                    "round": e.round,
+                    "stage": e.stage,
+                    "status": "running",
+                    "started_at": time.time(),
+                    "finished_at": None,
+                    "seconds": None,
+                    "summary": None,
+                },
                 pk=("run_id", "round", "stage"),
             )
             self._update_run(db, heartbeat_at=time.time())
@@ -160,10 +174,16 @@ class Recorder:
                 [self.run_id, e.round, e.stage],
             ).fetchone()
             db["stages"].upsert(
-                {"run_id": self.run_id, "round": e.round, "stage": e.stage,
-                 "status": "finished", "started_at": started[0] if started else now - e.seconds,
-                 "finished_at": now, "seconds": e.seconds,
-                 "summary": _json(_jsonable(e.summary))},
+                {
+                    "run_id": self.run_id,
+                    "round": e.round,
+                    "stage": e.stage,
+                    "status": "finished",
+                    "started_at": started[0] if started else now - e.seconds,
+                    "finished_at": now,
+                    "seconds": e.seconds,
+                    "summary": _json(_jsonable(e.summary)),
+                },
                 pk=("run_id", "round", "stage"),
             )
             self._update_run(db, heartbeat_at=now)
@@ -183,8 +203,14 @@ class Recorder:
     def _on_Queried(self, e: ev.Queried) -> None:
         with self.store.write() as db:
             db["queries"].upsert(
-                {"run_id": self.run_id, "n": e.n_queries, "arch": e.arch,
-                 "signal": clean(float(e.signal)), "budget": e.budget, "at": time.time()},
+                {
+                    "run_id": self.run_id,
+                    "n": e.n_queries,
+                    "arch": e.arch,
+                    "signal": clean(float(e.signal)),
+                    "budget": e.budget,
+                    "at": time.time(),
+                },
                 pk=("run_id", "n"),
             )
         self._beat()
@@ -192,11 +218,19 @@ class Recorder:
     def _on_EpochEnded(self, e: ev.EpochEnded) -> None:
         with self.store.write() as db:
             db["epochs"].upsert(
-                {"run_id": self.run_id, "round": e.round, "epoch": e.epoch,
-                 "epochs": e.epochs, "loss_rec": clean(e.loss_rec),
-                 "loss_rank": clean(e.loss_rank), "loss_total": clean(e.loss_total),
-                 "val_tau": clean(e.val_tau), "val_spearman": clean(e.val_spearman),
-                 "seconds": e.seconds, "device": e.device},
+                {
+                    "run_id": self.run_id,
+                    "round": e.round,
+                    "epoch": e.epoch,
+                    "epochs": e.epochs,
+                    "loss_rec": clean(e.loss_rec),
+                    "loss_rank": clean(e.loss_rank),
+                    "loss_total": clean(e.loss_total),
+                    "val_tau": clean(e.val_tau),
+                    "val_spearman": clean(e.val_spearman),
+                    "seconds": e.seconds,
+                    "device": e.device,
+                },
                 pk=("run_id", "round", "epoch"),
             )
             self._update_run(db, heartbeat_at=time.time())
@@ -204,9 +238,15 @@ class Recorder:
     def _on_Generation(self, e: ev.Generation) -> None:
         with self.store.write() as db:
             db["generations"].upsert(
-                {"run_id": self.run_id, "round": e.round, "gen": e.gen,
-                 "generations": e.generations, "best_score": clean(e.best_score),
-                 "mean_score": clean(e.mean_score), "distinct_archs": e.distinct},
+                {
+                    "run_id": self.run_id,
+                    "round": e.round,
+                    "gen": e.gen,
+                    "generations": e.generations,
+                    "best_score": clean(e.best_score),
+                    "mean_score": clean(e.mean_score),
+                    "distinct_archs": e.distinct,
+                },
                 pk=("run_id", "round", "gen"),
             )
             self._update_run(db, heartbeat_at=time.time())
@@ -215,9 +255,15 @@ class Recorder:
         db.execute("DELETE FROM leaderboard WHERE run_id = ?", [self.run_id])
         db["leaderboard"].insert_all(
             [
-                {"run_id": self.run_id, "rank": int(r["rank"]), "arch": r["arch"],
-                 **{k: clean(None if r.get(k) is None else float(r[k]))
-                    for k in ("predicted", "valid", "test", "percentile")}}
+                {
+                    "run_id": self.run_id,
+                    "rank": int(r["rank"]),
+                    "arch": r["arch"],
+                    **{
+                        k: clean(None if r.get(k) is None else float(r[k]))
+                        for k in ("predicted", "valid", "test", "percentile")
+                    },
+                }
                 for r in rows
             ],
             batch_size=500,
@@ -251,31 +297,35 @@ class Recorder:
                 "SELECT 1 FROM leaderboard WHERE run_id = ? LIMIT 1", [self.run_id]
             ).fetchone()
             board = result.get("leaderboard")
-            if not have_board and isinstance(board, list) and board and isinstance(
-                board[0], dict
-            ):
+            if not have_board and isinstance(board, list) and board and isinstance(board[0], dict):
                 self._write_leaderboard(db, board)
             self._update_run(
-                db, status="finished", finished_at=now, heartbeat_at=now, message="",
-                result=_json(result), n_queries=result.get("queries"),
-                best_arch=best.get("arch"), best_valid=best.get("valid"),
+                db,
+                status="finished",
+                finished_at=now,
+                heartbeat_at=now,
+                message="",
+                result=_json(result),
+                n_queries=result.get("queries"),
+                best_arch=best.get("arch"),
+                best_valid=best.get("valid"),
                 best_test=best.get("test"),
             )
             db.execute(
                 "UPDATE stages SET status = 'finished', finished_at = ? "
-                "WHERE run_id = ? AND status = 'running'", [now, self.run_id],
+                "WHERE run_id = ? AND status = 'running'",
+                [now, self.run_id],
             )
         self.close()
 
     def _end(self, status: str, message: str) -> None:
         now = time.time()
         with sql_errors(self.store.path), self.store.write() as db:
-            self._update_run(
-                db, status=status, message=message, finished_at=now, heartbeat_at=now
-            )
+            self._update_run(db, status=status, message=message, finished_at=now, heartbeat_at=now)
             db.execute(
                 "UPDATE stages SET status = ?, finished_at = ? "
-                "WHERE run_id = ? AND status = 'running'", [status, now, self.run_id],
+                "WHERE run_id = ? AND status = 'running'",
+                [status, now, self.run_id],
             )
         self.close()
 
@@ -287,8 +337,8 @@ class Recorder:
                 if isinstance(exc, KeyboardInterrupt):
                     self._end("stopped", "stopped by the user")
                 else:
-                    msg = str(exc) if isinstance(exc, TnaoError) else (
-                        f"{type(exc).__name__}: {exc}"
+                    msg = (
+                        str(exc) if isinstance(exc, TnaoError) else (f"{type(exc).__name__}: {exc}")
                     )
                     self._end("failed", msg)
         self.close()
@@ -320,9 +370,16 @@ class Recorder:
         now = time.time()
         with sql_errors(self.store.path), self.store.write() as db:
             db["artifacts"].insert(
-                {"run_id": self.run_id, "kind": "checkpoint", "stage": stage,
-                 "step": int(step), "path": str(path), "sha256": digest,
-                 "bytes": len(data), "created_at": now}
+                {
+                    "run_id": self.run_id,
+                    "kind": "checkpoint",
+                    "stage": stage,
+                    "step": int(step),
+                    "path": str(path),
+                    "sha256": digest,
+                    "bytes": len(data),
+                    "created_at": now,
+                }
             )
             self._update_run(db, heartbeat_at=now)
         self._prune()

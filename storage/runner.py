@@ -27,8 +27,12 @@ def _store(db: Store | str | os.PathLike | None) -> Store:
 
 
 def _drive(
-    store: Store, run_id: str, config: Config, listeners: Iterable[Callable],
-    should_stop: Callable[[], bool], resume: dict | None,
+    store: Store,
+    run_id: str,
+    config: Config,
+    listeners: Iterable[Callable],
+    should_stop: Callable[[], bool],
+    resume: dict | None,
 ) -> dict:
     from tnao_app.pipeline import run_pipeline  # the engine; imported when a run starts
 
@@ -37,8 +41,12 @@ def _drive(
     rec.start()
     try:
         result = run_pipeline(
-            config, run_id=run_id, listeners=[rec, *listeners], should_stop=should_stop,
-            checkpoint=rec.checkpoint, resume=resume,
+            config,
+            run_id=run_id,
+            listeners=[rec, *listeners],
+            should_stop=should_stop,
+            checkpoint=rec.checkpoint,
+            resume=resume,
         )
     except BaseException as exc:
         rec.end_with_exception(exc)
@@ -50,8 +58,10 @@ def _drive(
 
 
 def start_run(
-    config: Config, db: Store | str | os.PathLike | None = None,
-    listeners: Iterable[Callable] = (), should_stop: Callable[[], bool] = _never,
+    config: Config,
+    db: Store | str | os.PathLike | None = None,
+    listeners: Iterable[Callable] = (),
+    should_stop: Callable[[], bool] = _never,
 ) -> dict:
     """Record and run ``config``; returns the pipeline's result (with its ``run_id``).
 
@@ -68,8 +78,10 @@ def start_run(
 
 
 def resume_run(
-    run_id: str, db: Store | str | os.PathLike | None = None,
-    listeners: Iterable[Callable] = (), should_stop: Callable[[], bool] = _never,
+    run_id: str,
+    db: Store | str | os.PathLike | None = None,
+    listeners: Iterable[Callable] = (),
+    should_stop: Callable[[], bool] = _never,
 ) -> dict:
     """Continue a stopped, failed or interrupted run from its latest checkpoint."""
     store = _store(db)
@@ -78,8 +90,7 @@ def resume_run(
     try:
         config = Config.from_dict(run["config"]).validate()
     except Exception as exc:
-        raise StorageError(f"Run {rid} has a saved config this TNAO cannot read ({exc}).") \
-            from None
+        raise StorageError(f"Run {rid} has a saved config this TNAO cannot read ({exc}).") from None
     store.claim(rid)  # refuses finished and still-live runs
     resume = store.recorder(rid).latest_checkpoint()
     return _drive(store, rid, config, listeners, should_stop, resume=resume)

@@ -25,10 +25,16 @@ TINY = {
     "search": {"particles": 16, "generations": 8},
 }
 CASES = [
-    *({"method": m, "seed": s, "budget": 60, "config": TINY}
-      for m in ("tnao", "nao") for s in (0, 1)),
-    *({"method": m, "seed": s, "budget": 60, "config": {}}
-      for m in ("random", "evolution", "predictor") for s in (0, 1, 2)),
+    *(
+        {"method": m, "seed": s, "budget": 60, "config": TINY}
+        for m in ("tnao", "nao")
+        for s in (0, 1)
+    ),
+    *(
+        {"method": m, "seed": s, "budget": 60, "config": {}}
+        for m in ("random", "evolution", "predictor")
+        for s in (0, 1, 2)
+    ),
     # the real default on the real table (needs ../shared/data; the test skips without)
     {"method": "tnao", "seed": 3, "budget": 70, "config": {}, "benchmark": "nb201"},
 ]
@@ -50,9 +56,15 @@ def run_case(case: dict) -> list[list]:
         from tnao_app.pipeline import run_pipeline
 
     data = {k: dict(v) for k, v in case["config"].items()}
-    data["run"] = {"benchmark": case.get("benchmark", "analog"), "dataset": "cifar10", "method": case["method"],
-                   "seed": case["seed"], "budget": case["budget"], "device": "cpu",
-                   "threads": 1}
+    data["run"] = {
+        "benchmark": case.get("benchmark", "analog"),
+        "dataset": "cifar10",
+        "method": case["method"],
+        "seed": case["seed"],
+        "budget": case["budget"],
+        "device": "cpu",
+        "threads": 1,
+    }
     seen: list[list] = []
 
     def listen(ev) -> None:

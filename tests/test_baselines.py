@@ -23,11 +23,16 @@ from tnao_app.search.evolution import RegularizedEvolution
 from tnao_app.search.predictor import PredictorGuided
 from tnao_app.search.random import RandomSearch
 
-METHODS = {"random": RandomSearch, "evolution": RegularizedEvolution,
-           "predictor": PredictorGuided}
+METHODS = {"random": RandomSearch, "evolution": RegularizedEvolution, "predictor": PredictorGuided}
 # small predictor settings: the mechanics are the same, the test stays fast
-FAST = {"predictor_init": 10, "predictor_batch": 5, "predictor_epochs": 30,
-        "predictor_ensemble": 2, "population": 10, "tournament": 3}
+FAST = {
+    "predictor_init": 10,
+    "predictor_batch": 5,
+    "predictor_epochs": 30,
+    "predictor_ensemble": 2,
+    "population": 10,
+    "tournament": 3,
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +55,21 @@ def partial(table: Table, keep: float = 0.5, seed: int = 0) -> Table:
     return dataclasses.replace(table, metrics=metrics, _index=None)
 
 
-def run(table: Table, method: str, seed: int = 0, budget: int = 30, events=None,
-        should_stop=None, **overrides) -> Oracle:
-    cfg = Config.from_dict({"run": {"seed": seed, "budget": budget, "method": method},
-                            "baselines": {**FAST, **overrides}})
+def run(
+    table: Table,
+    method: str,
+    seed: int = 0,
+    budget: int = 30,
+    events=None,
+    should_stop=None,
+    **overrides,
+) -> Oracle:
+    cfg = Config.from_dict(
+        {
+            "run": {"seed": seed, "budget": budget, "method": method},
+            "baselines": {**FAST, **overrides},
+        }
+    )
     oracle = Oracle(table, "cifar10", budget)
     calls: list[int] = []
     real = oracle.query
@@ -63,8 +79,12 @@ def run(table: Table, method: str, seed: int = 0, budget: int = 30, events=None,
         return real(row)
 
     oracle.query = counting  # record every call, repeats included
-    ctx = SearchContext(table=table, oracle=oracle, config=cfg,
-                        emit=(events.append if events is not None else lambda e: None))
+    ctx = SearchContext(
+        table=table,
+        oracle=oracle,
+        config=cfg,
+        emit=(events.append if events is not None else lambda e: None),
+    )
     if should_stop is not None:
         ctx.should_stop = should_stop
     METHODS[method](ctx).run()
@@ -117,8 +137,7 @@ def test_events(table, method):
     queried = [e for e in events if isinstance(e, Queried)]
     assert [e.n_queries for e in queried] == list(range(1, 25))
     assert all(e.budget == 24 for e in queried)
-    assert [table.space.from_native(e.arch) for e in queried] == [
-        table.arch(r) for r in o.queried]
+    assert [table.space.from_native(e.arch) for e in queried] == [table.arch(r) for r in o.queried]
     gens = [e for e in events if isinstance(e, Generation)]
     assert gens, "a method reports its progress"
     best = [g.best_score for g in gens]
@@ -148,8 +167,7 @@ def test_evolution_children_are_mutants(table):
     o = run(table, "evolution", seed=0, budget=60)
     archs = [np.array(table.arch(r)) for r in o.queried]
     mutants = sum(
-        any(int((archs[i] != archs[j]).sum()) == 1 for j in range(i))
-        for i in range(10, 60)
+        any(int((archs[i] != archs[j]).sum()) == 1 for j in range(i)) for i in range(10, 60)
     )
     assert mutants >= 45
 
@@ -190,18 +208,26 @@ def test_resume_replays_to_the_same_run(table, method):
     saved: list = []
     cfg = Config.from_dict({"run": {"seed": 6, "budget": 30}, "baselines": FAST})
     first = Oracle(table, "cifar10", 30)
-    ctx = SearchContext(table=table, oracle=first, config=cfg,
-                        should_stop=lambda: first.n_queries >= 12,
-                        checkpoint=lambda stage, step, state: saved.append(state))
+    ctx = SearchContext(
+        table=table,
+        oracle=first,
+        config=cfg,
+        should_stop=lambda: first.n_queries >= 12,
+        checkpoint=lambda stage, step, state: saved.append(state),
+    )
     with pytest.raises(Stopped):
         METHODS[method](ctx).run()
     rows = saved[-1]["rows"]
     assert 0 < len(rows) <= first.n_queries
     second = Oracle(table, "cifar10", 30)
     events: list = []
-    ctx2 = SearchContext(table=table, oracle=second, config=cfg, emit=events.append,
-                         resume={"stage": "search", "step": len(rows),
-                                 "state": saved[-1]})
+    ctx2 = SearchContext(
+        table=table,
+        oracle=second,
+        config=cfg,
+        emit=events.append,
+        resume={"stage": "search", "step": len(rows), "state": saved[-1]},
+    )
     METHODS[method](ctx2).run()
     assert list(second.queried) == list(whole.queried)
     assert len([e for e in events if isinstance(e, Queried)]) == 30 - len(rows)

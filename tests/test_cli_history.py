@@ -18,11 +18,13 @@ from tnao_app.config import Config
 from tnao_app.storage import SCHEMA_VERSION, Store
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
-TINY = {"run": {"benchmark": "analog", "budget": 24, "device": "cpu", "threads": 1},
-        "sample": {"n_labelled": 16, "n_unlabelled": 300},
-        "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 4},
-        "train": {"epochs": 2, "finetune_epochs": 1},
-        "search": {"particles": 8, "generations": 3, "rounds": 1}}
+TINY = {
+    "run": {"benchmark": "analog", "budget": 24, "device": "cpu", "threads": 1},
+    "sample": {"n_labelled": 16, "n_unlabelled": 300},
+    "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 4},
+    "train": {"epochs": 2, "finetune_epochs": 1},
+    "search": {"particles": 8, "generations": 3, "rounds": 1},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -63,8 +65,7 @@ def _synthetic(db, benchmark="nb201", status="finished") -> str:
         rec(ev.StageFinished("sample", 0.1, {"sampled": 2}))
         rec(ev.Leaderboard((ev.LeaderRow(1, ARCH, 0.5, 91.0, 94.0, 99.0),)))
         if status == "finished":
-            rec(ev.RunFinished({"queries": 2, "best": {"arch": ARCH, "valid": 91.0,
-                                                       "test": 94.0}}))
+            rec(ev.RunFinished({"queries": 2, "best": {"arch": ARCH, "valid": 91.0, "test": 94.0}}))
         elif status == "stopped":
             rec(ev.RunStopped("sample"))
     return rid
@@ -76,8 +77,9 @@ def test_every_run_appears_in_history(capsys, tnao_home, tmp_path):
     cfg.write_text(json.dumps(TINY))
     ids = []
     for seed in (0, 1):
-        code, out, err = cli(capsys, "run", "--config", str(cfg), "--seed", str(seed),
-                             "--db", str(db), "--json")
+        code, out, err = cli(
+            capsys, "run", "--config", str(cfg), "--seed", str(seed), "--db", str(db), "--json"
+        )
         assert code == 0, err
         ids.append(json.loads(out)["run_id"])
     code, out, _ = cli(capsys, "history", "--db", str(db), "--json")
@@ -91,8 +93,10 @@ def test_every_run_appears_in_history(capsys, tnao_home, tmp_path):
     for word in ("Config", "Stages", "sample", "train", "search", "evaluate", "Leaderboard"):
         assert word in out
     store = Store(db)
-    assert store.leaderboard(ids[0])[0]["arch"] in out.replace("\n", "").replace(" ", "") or \
-        store.leaderboard(ids[0])[0]["arch"][:20] in out
+    assert (
+        store.leaderboard(ids[0])[0]["arch"] in out.replace("\n", "").replace(" ", "")
+        or store.leaderboard(ids[0])[0]["arch"][:20] in out
+    )
     assert len(store.epochs(ids[0])) >= 2 and len(store.generations(ids[0])) >= 3
 
 
@@ -105,18 +109,45 @@ def _precise(db) -> str:
         rec(ev.RunStarted(rid, "nb201", "cifar10", "tnao", 0, "cpu", cfg.to_dict()))
         rec(ev.StageStarted("train"))
         rec(ev.EpochEnded(1, 1, 0.5, 0.25, 0.75, float("nan"), float("nan"), 0.1, "cpu"))
-        rec(ev.StageFinished("train", 1.25, {"loss": 0.0009013304145135466, "val_tau": None,
-                                             "best_signal": 91.57040000000002}))
-        rec(ev.Leaderboard((
-            ev.LeaderRow(1, ARCH, 0.123456789, 91.60666666666667, 94.37333333333333,
-                         99.98720000000001),
-            ev.LeaderRow(2, ARCH.replace("none~2", "skip_connect~2"), 0.1, 90.5, 93.125,
-                         98.7654321),
-        )))
-        rec(ev.RunFinished({"queries": 2, "best": {"arch": ARCH, "valid": 91.60666666666667,
-                                                   "test": 94.37333333333333, "rank": 3,
-                                                   "percentile": 99.98720000000001},
-                            "leaderboard": [{"rank": 1, "arch": ARCH}]}))
+        rec(
+            ev.StageFinished(
+                "train",
+                1.25,
+                {"loss": 0.0009013304145135466, "val_tau": None, "best_signal": 91.57040000000002},
+            )
+        )
+        rec(
+            ev.Leaderboard(
+                (
+                    ev.LeaderRow(
+                        1,
+                        ARCH,
+                        0.123456789,
+                        91.60666666666667,
+                        94.37333333333333,
+                        99.98720000000001,
+                    ),
+                    ev.LeaderRow(
+                        2, ARCH.replace("none~2", "skip_connect~2"), 0.1, 90.5, 93.125, 98.7654321
+                    ),
+                )
+            )
+        )
+        rec(
+            ev.RunFinished(
+                {
+                    "queries": 2,
+                    "best": {
+                        "arch": ARCH,
+                        "valid": 91.60666666666667,
+                        "test": 94.37333333333333,
+                        "rank": 3,
+                        "percentile": 99.98720000000001,
+                    },
+                    "leaderboard": [{"rank": 1, "arch": ARCH}],
+                }
+            )
+        )
     return rid
 
 
@@ -128,8 +159,17 @@ def test_show_formats_numbers_like_run(capsys, tmp_path):
     for raw in ("94.37333", "91.60666", "99.9872", "0.123456", "0.00090133", "91.5704000"):
         assert raw not in out, raw
     # accuracies with 2 decimals, percentiles as percent, predictor scores with 3
-    for shown in ("94.37", "91.61", "99.99%", "0.123", "93.12", "98.77%", "loss=0.0009013",
-                  "best_signal=91.57", "val_tau=-"):
+    for shown in (
+        "94.37",
+        "91.61",
+        "99.99%",
+        "0.123",
+        "93.12",
+        "98.77%",
+        "loss=0.0009013",
+        "best_signal=91.57",
+        "val_tau=-",
+    ):
         assert shown in out, shown
     assert "val tau" not in out  # no validation split: nothing to show, not a blank
     assert "best: test 94.37; rank 3 in the table (percentile 99.99%); 2 queries" in out
@@ -174,8 +214,9 @@ def test_export_and_delete(capsys, tnao_home, tmp_path):
     code, _, err = cli(capsys, "export", rid[:5], "--db", db, "-f", "csv", "-o", str(target))
     assert code == 0 and target.read_text().splitlines()[1].startswith(f"1,{ARCH},0.5,91.0")
     assert f"run {rid} to" in " ".join(err.split())  # the full id, not the prefix typed
-    code, _, _ = cli(capsys, "export", rid, "--db", db, "-f", "torch", "-o",
-                     str(tmp_path / "net.py"))
+    code, _, _ = cli(
+        capsys, "export", rid, "--db", db, "-f", "torch", "-o", str(tmp_path / "net.py")
+    )
     assert code == 0 and "class Network(nn.Module)" in (tmp_path / "net.py").read_text()
     code, out, _ = cli(capsys, "delete", rid, "--db", db)
     assert code == 0 and rid in out
@@ -187,8 +228,13 @@ def test_export_and_delete(capsys, tnao_home, tmp_path):
 def test_not_sqlite(capsys, tmp_path):
     p = tmp_path / "notes.txt"
     p.write_text("hello\n")
-    for cmd in (["history"], ["show", "abc"], ["delete", "abc"], ["export", "abc"],
-                ["resume", "abc"]):
+    for cmd in (
+        ["history"],
+        ["show", "abc"],
+        ["delete", "abc"],
+        ["export", "abc"],
+        ["resume", "abc"],
+    ):
         fails_with(capsys, "is not a SQLite database", *cmd, "--db", str(p))
     assert p.read_text() == "hello\n"
 
@@ -237,12 +283,20 @@ def test_unknown_run_id(capsys, tmp_path):
 def test_export_path_cannot_be_written(capsys, tmp_path):
     db = str(tmp_path / "h.db")
     rid = _synthetic(db)
-    fails_with(capsys, "Cannot write the export", "export", rid, "--db", db, "-o",
-               str(tmp_path / "no" / "such" / "dir.json"))
-    fails_with(capsys, "Cannot write the export", "export", rid, "--db", db, "-o",
-               str(tmp_path))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.db", "h.db-shm", "h.db-wal"] or \
-        sorted(p.name for p in tmp_path.iterdir()) == ["h.db"]
+    fails_with(
+        capsys,
+        "Cannot write the export",
+        "export",
+        rid,
+        "--db",
+        db,
+        "-o",
+        str(tmp_path / "no" / "such" / "dir.json"),
+    )
+    fails_with(capsys, "Cannot write the export", "export", rid, "--db", db, "-o", str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.db", "h.db-shm", "h.db-wal"] or sorted(
+        p.name for p in tmp_path.iterdir()
+    ) == ["h.db"]
 
 
 def test_resume_refuses_finished_and_live_runs(capsys, tmp_path):

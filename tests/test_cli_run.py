@@ -35,10 +35,29 @@ def tiny_cfg(tmp_path):
 
 
 def test_run_json(nb201_table, tiny_cfg, tmp_path, capsys):
-    code, out, err = _run(["run", "--benchmark", "nb201", "--dataset", "cifar10", "--method",
-                           "tnao", "--budget", "20", "--seed", "1", "--device", "cpu",
-                           "--config", str(tiny_cfg), "--db", str(tmp_path / "h.db"),
-                           "--json"], capsys)
+    code, out, err = _run(
+        [
+            "run",
+            "--benchmark",
+            "nb201",
+            "--dataset",
+            "cifar10",
+            "--method",
+            "tnao",
+            "--budget",
+            "20",
+            "--seed",
+            "1",
+            "--device",
+            "cpu",
+            "--config",
+            str(tiny_cfg),
+            "--db",
+            str(tmp_path / "h.db"),
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["queries"] == 20 and res["method"] == "tnao" and res["seed"] == 1
@@ -46,14 +65,34 @@ def test_run_json(nb201_table, tiny_cfg, tmp_path, capsys):
     assert res["optimum"]["test"] > res["best"]["test"] - 1e-9
     assert res["device"] == "cpu" and res["leaderboard"]
     assert [r["position"] for r in res["leaderboard"]] == list(
-        range(1, len(res["leaderboard"]) + 1))
+        range(1, len(res["leaderboard"]) + 1)
+    )
     assert all("rank" not in r for r in res["leaderboard"])
 
 
 def test_run_human_output(nb201_table, tiny_cfg, tmp_path, capsys):
-    code, out, err = _run(["run", "-b", "nb201", "--budget", "14", "--samples", "10",
-                           "--particles", "4", "--generations", "1", "--epochs", "1",
-                           "--config", str(tiny_cfg), "--db", str(tmp_path / "h.db")], capsys)
+    code, out, err = _run(
+        [
+            "run",
+            "-b",
+            "nb201",
+            "--budget",
+            "14",
+            "--samples",
+            "10",
+            "--particles",
+            "4",
+            "--generations",
+            "1",
+            "--epochs",
+            "1",
+            "--config",
+            str(tiny_cfg),
+            "--db",
+            str(tmp_path / "h.db"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert "Found" in out and "rank" in out and "queries used: 14 of 14" in out
     assert "|" in out.split("Found", 1)[1].splitlines()[0]  # the native arch string
@@ -65,35 +104,105 @@ def test_run_human_output(nb201_table, tiny_cfg, tmp_path, capsys):
 def test_dataset_names_are_case_insensitive_with_official_aliases(tnao_home, tmp_path, capsys):
     db = str(tmp_path / "h.db")
     for given, meant in (("CIFAR10-Valid", "cifar10"), ("Cifar10-PTQ", "cifar10-ptq")):
-        code, out, err = _run(["run", "-b", "analog", "-d", given, "-m", "random", "--budget",
-                               "5", "--db", db, "--json"], capsys)
+        code, out, err = _run(
+            [
+                "run",
+                "-b",
+                "analog",
+                "-d",
+                given,
+                "-m",
+                "random",
+                "--budget",
+                "5",
+                "--db",
+                db,
+                "--json",
+            ],
+            capsys,
+        )
         assert code == 0, err
         assert json.loads(out)["dataset"] == meant
-    code, out, err = _run(["experiment", "-b", "analog", "-d", "CIFAR10-valid", "-m", "random",
-                           "-s", "0", "--budgets", "5", "-w", "1", "--json"], capsys)
+    code, out, err = _run(
+        [
+            "experiment",
+            "-b",
+            "analog",
+            "-d",
+            "CIFAR10-valid",
+            "-m",
+            "random",
+            "-s",
+            "0",
+            "--budgets",
+            "5",
+            "-w",
+            "1",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert json.loads(out)["dataset"] == "cifar10"
 
 
 def test_imagenet16_120_is_imagenet16(nb201_table, tmp_path, capsys):
-    code, out, err = _run(["run", "-b", "nb201", "-d", "ImageNet16-120", "-m", "random",
-                           "--budget", "5", "--db", str(tmp_path / "h.db"), "--json"], capsys)
+    code, out, err = _run(
+        [
+            "run",
+            "-b",
+            "nb201",
+            "-d",
+            "ImageNet16-120",
+            "-m",
+            "random",
+            "--budget",
+            "5",
+            "--db",
+            str(tmp_path / "h.db"),
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert json.loads(out)["dataset"] == "imagenet16"
-    code, out, err = _run(["experiment", "-b", "nb201", "-d", "imagenet16-120", "-m", "random",
-                           "-s", "0", "--budgets", "5", "-w", "1", "--json"], capsys)
+    code, out, err = _run(
+        [
+            "experiment",
+            "-b",
+            "nb201",
+            "-d",
+            "imagenet16-120",
+            "-m",
+            "random",
+            "-s",
+            "0",
+            "--budgets",
+            "5",
+            "-w",
+            "1",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert json.loads(out)["dataset"] == "imagenet16"
 
 
-@pytest.mark.parametrize("argv, msg", [
-    (["--budget", "5"], "below the sample size"),
-    (["--dataset", "mnist"], "no dataset 'mnist'"),
-    (["--dataset", "ImageNet"], "no dataset 'imagenet'; it has: cifar10, cifar100, imagenet16."),
-    (["--particles", "3"], "particles must be an even number"),
-    (["--method", "magic"], "method 'magic' is unknown"),
-    (["--device", "tpu"], "device 'tpu' is unknown"),
-])
+@pytest.mark.parametrize(
+    "argv, msg",
+    [
+        (["--budget", "5"], "below the sample size"),
+        (["--dataset", "mnist"], "no dataset 'mnist'"),
+        (
+            ["--dataset", "ImageNet"],
+            "no dataset 'imagenet'; it has: cifar10, cifar100, imagenet16.",
+        ),
+        (["--particles", "3"], "particles must be an even number"),
+        (["--method", "magic"], "method 'magic' is unknown"),
+        (["--device", "tpu"], "device 'tpu' is unknown"),
+    ],
+)
 def test_bad_input_one_sentence_nonzero(nb201_table, tmp_path, capsys, argv, msg):
     code, out, err = _run(["run", "-b", "nb201", "--db", str(tmp_path / "h.db"), *argv], capsys)
     assert code != 0

@@ -33,7 +33,7 @@ def test_cso_climbs_a_quadratic_and_winners_stay():
 
 def test_cso_state_round_trip_continues_identically():
     def score(x):
-        return -(x ** 2).sum(axis=1), x.copy()
+        return -(x**2).sum(axis=1), x.copy()
 
     a = CSO(score, -np.ones(2), np.ones(2), np.random.default_rng(1), remap=False)
     a.start(np.random.default_rng(2).uniform(-1, 1, (8, 2)))

@@ -15,8 +15,14 @@ from tnao_app import experiment as ex
 from tnao_app.cli import main
 from tnao_app.errors import ConfigError
 
-TINY = {"baselines": {"predictor_init": 8, "predictor_batch": 8, "predictor_epochs": 20,
-                      "predictor_ensemble": 2}}
+TINY = {
+    "baselines": {
+        "predictor_init": 8,
+        "predictor_batch": 8,
+        "predictor_epochs": 20,
+        "predictor_ensemble": 2,
+    }
+}
 
 
 def test_parse_seeds_budgets_methods():
@@ -51,10 +57,22 @@ def test_summary_reads_budgets_off_one_trajectory(analog_table):
     traj0 = others[:2] + [opt] + others[2:5]
     traj1 = others[:6]
     results = [
-        {"method": "random", "seed": 0, "budget": 6, "rows": traj0,
-         "signal": [float(sig[r]) for r in traj0], "seconds": 1.0},
-        {"method": "random", "seed": 1, "budget": 6, "rows": traj1,
-         "signal": [float(sig[r]) for r in traj1], "seconds": 3.0},
+        {
+            "method": "random",
+            "seed": 0,
+            "budget": 6,
+            "rows": traj0,
+            "signal": [float(sig[r]) for r in traj0],
+            "seconds": 1.0,
+        },
+        {
+            "method": "random",
+            "seed": 1,
+            "budget": 6,
+            "rows": traj1,
+            "signal": [float(sig[r]) for r in traj1],
+            "seconds": 3.0,
+        },
     ]
     e = ex.summarize(t, "cifar10", results, ["random"], [0, 1], [2, 3, 6])
     by_b = {r["budget"]: r for r in e.rows}
@@ -74,14 +92,18 @@ def test_experiment_tiny_and_pool_agrees(analog_table):
     args = ("analog", "cifar10", ["random", "evolution", "predictor"], [0, 1], [20, 40])
     one = ex.run_experiment(*args, workers=1, config=TINY)
     assert [(r["method"], r["budget"]) for r in one.rows] == [
-        (m, b) for m in ("random", "evolution", "predictor") for b in (20, 40)]
+        (m, b) for m in ("random", "evolution", "predictor") for b in (20, 40)
+    ]
     for r in one.rows:
         assert r["seeds"] == 2 and 80 < r["test_mean"] < 95
     # each budget-20 row is the first 20 queries of the budget-40 run of that seed
     for run in one.runs:
         if run["budget"] == 20:
-            full = next(x for x in one.runs if x["budget"] == 40 and x["seed"] == run["seed"]
-                        and x["method"] == run["method"])
+            full = next(
+                x
+                for x in one.runs
+                if x["budget"] == 40 and x["seed"] == run["seed"] and x["method"] == run["method"]
+            )
             assert run["best_row"] in full["trajectory"][:20]
             assert run["queries"] == 20 and len(full["trajectory"]) == 40
     # the pool (spawned workers) gives exactly what one process gives; the two cheap
@@ -100,38 +122,72 @@ def test_cli_json_and_csv(analog_table, tmp_path, capsys):
     cfg.write_text(json.dumps(TINY))
     out = tmp_path / "sum.csv"
     with pytest.raises(SystemExit) as exc:
-        main(["experiment", "--methods", "random,evolution", "--seeds", "0-1",
-              "--budgets", "10,20", "--workers", "1", "--config", str(cfg),
-              "--csv", str(out), "--json"])
+        main(
+            [
+                "experiment",
+                "--methods",
+                "random,evolution",
+                "--seeds",
+                "0-1",
+                "--budgets",
+                "10,20",
+                "--workers",
+                "1",
+                "--config",
+                str(cfg),
+                "--csv",
+                str(out),
+                "--json",
+            ]
+        )
     assert exc.value.code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["benchmark"] == "analog" and len(data["summary"]) == 4
-    assert data["optimum"]["top_test"]["rows"] == [int(np.nanargmax(
-        analog_table.metric("baseline")))]
+    assert data["optimum"]["top_test"]["rows"] == [
+        int(np.nanargmax(analog_table.metric("baseline")))
+    ]
     rows = list(csv.DictReader(out.open()))
     assert [(r["method"], r["budget"]) for r in rows] == [
-        ("random", "10"), ("random", "20"), ("evolution", "10"), ("evolution", "20")]
+        ("random", "10"),
+        ("random", "20"),
+        ("evolution", "10"),
+        ("evolution", "20"),
+    ]
 
 
 def test_cli_table(analog_table, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["experiment", "--methods", "random", "--seeds", "0", "--budgets", "5",
-              "--workers", "1"])
+        main(
+            [
+                "experiment",
+                "--methods",
+                "random",
+                "--seeds",
+                "0",
+                "--budgets",
+                "5",
+                "--workers",
+                "1",
+            ]
+        )
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "analog cifar10" in out and "top-test" in out and "random" in out
 
 
-@pytest.mark.parametrize("argv, code, words", [
-    (["--methods", "random,foo"], 2, "Method 'foo' is unknown"),
-    (["--seeds", "9-2"], 2, "runs backwards"),
-    (["--budgets", "10,ten"], 2, "Budgets '10,ten'"),
-    (["--dataset", "mnist", "--methods", "random"], 2, "no dataset 'mnist'"),
-    (["--benchmark", "nope", "--methods", "random"], 2, "Unknown benchmark 'nope'"),
-    (["--benchmark", "nb201", "--methods", "random"], 1, "has no data yet"),
-    (["--workers", "-1", "--methods", "random"], 2, "--workers"),
-    (["--config", "/nonexistent/x.json", "--methods", "random"], 2, "Cannot read"),
-])
+@pytest.mark.parametrize(
+    "argv, code, words",
+    [
+        (["--methods", "random,foo"], 2, "Method 'foo' is unknown"),
+        (["--seeds", "9-2"], 2, "runs backwards"),
+        (["--budgets", "10,ten"], 2, "Budgets '10,ten'"),
+        (["--dataset", "mnist", "--methods", "random"], 2, "no dataset 'mnist'"),
+        (["--benchmark", "nope", "--methods", "random"], 2, "Unknown benchmark 'nope'"),
+        (["--benchmark", "nb201", "--methods", "random"], 1, "has no data yet"),
+        (["--workers", "-1", "--methods", "random"], 2, "--workers"),
+        (["--config", "/nonexistent/x.json", "--methods", "random"], 2, "Cannot read"),
+    ],
+)
 def test_cli_bad_input(tnao_home, capsys, argv, code, words):
     with pytest.raises(SystemExit) as exc:
         main(["experiment", "--seeds", "0", "--budgets", "5", *argv])
@@ -145,8 +201,19 @@ def test_cli_bad_config_values(tnao_home, tmp_path, capsys):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"baselines": {"population": 0}}))
     with pytest.raises(SystemExit) as exc:
-        main(["experiment", "--methods", "evolution", "--seeds", "0", "--budgets", "5",
-              "--config", str(cfg)])
+        main(
+            [
+                "experiment",
+                "--methods",
+                "evolution",
+                "--seeds",
+                "0",
+                "--budgets",
+                "5",
+                "--config",
+                str(cfg),
+            ]
+        )
     assert exc.value.code == 2
     assert "baselines.population" in capsys.readouterr().err
     assert benchmarks.load("analog") is not None
@@ -157,8 +224,11 @@ def test_tnao_is_anytime_its_first_queries_do_not_depend_on_the_budget(analog_ta
     run with budget 40, so the experiment may read smaller budgets off one run."""
     from tnao_app.experiment import anytime_methods, run_one
 
-    base = {"sample": {"n_labelled": 10}, "train": {"epochs": 2, "finetune_epochs": 1},
-            "search": {"particles": 8, "generations": 2, "top_k": 10}}
+    base = {
+        "sample": {"n_labelled": 10},
+        "train": {"epochs": 2, "finetune_epochs": 1},
+        "search": {"particles": 8, "generations": 2, "top_k": 10},
+    }
     assert "tnao" in anytime_methods(base, "analog", "cifar10", [30, 40])
     short = run_one(("analog", "cifar10", "tnao", 3, 30, base))
     long = run_one(("analog", "cifar10", "tnao", 3, 40, base))

@@ -32,14 +32,30 @@ from tnao_app.storage import Store
 
 # Two NB101 cells (matrix + ops): a 7-vertex one whose vertex 5 has no input (pruned), and
 # a 5-vertex one with an isolated vertex 3 whose input also feeds the output directly.
-NB101_A = {"matrix": [[0, 1, 1, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1],
-                      [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1],
-                      [0, 0, 0, 0, 0, 0, 0]],
-           "ops": ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu",
-                   "conv3x3-bn-relu", "maxpool3x3", "output"]}
-NB101_B = {"matrix": [[0, 1, 0, 0, 1], [0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0],
-                      [0, 0, 0, 0, 0]],
-           "ops": ["input", "maxpool3x3", "conv3x3-bn-relu", "conv1x1-bn-relu", "output"]}
+NB101_A = {
+    "matrix": [
+        [0, 1, 1, 1, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 1, 0, 0],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 1],
+        [0, 0, 0, 0, 0, 0, 0],
+    ],
+    "ops": [
+        "input",
+        "conv1x1-bn-relu",
+        "conv3x3-bn-relu",
+        "conv3x3-bn-relu",
+        "conv3x3-bn-relu",
+        "maxpool3x3",
+        "output",
+    ],
+}
+NB101_B = {
+    "matrix": [[0, 1, 0, 0, 1], [0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]],
+    "ops": ["input", "maxpool3x3", "conv3x3-bn-relu", "conv1x1-bn-relu", "output"],
+}
 
 
 def _record(store: Store, benchmark: str, dataset: str, archs: list[str]) -> str:
@@ -48,8 +64,14 @@ def _record(store: Store, benchmark: str, dataset: str, archs: list[str]) -> str
     rid = store.create_run(cfg)
     rng = np.random.default_rng(0)
     rows = tuple(
-        ev.LeaderRow(k + 1, a, float(rng.normal()) if k else float("nan"),
-                     float(95 - k * 0.37), float(94 - k / 3), float(100 - k * 1e-3))
+        ev.LeaderRow(
+            k + 1,
+            a,
+            float(rng.normal()) if k else float("nan"),
+            float(95 - k * 0.37),
+            float(94 - k / 3),
+            float(100 - k * 1e-3),
+        )
         for k, a in enumerate(archs)
     )
     with store.recorder(rid) as rec:
@@ -108,14 +130,35 @@ def test_the_two_ranks_have_distinct_names(store, tmp_path):
     archs = [NB201.to_native((1,) * 6), NB201.to_native((2,) * 6)]
     cfg = Config()
     rid = store.create_run(cfg)
-    board = [{"rank": k + 1, "arch": a, "predicted": 0.5, "valid": 90.0, "test": 91.0,
-              "percentile": 99.5} for k, a in enumerate(archs)]
+    board = [
+        {
+            "rank": k + 1,
+            "arch": a,
+            "predicted": 0.5,
+            "valid": 90.0,
+            "test": 91.0,
+            "percentile": 99.5,
+        }
+        for k, a in enumerate(archs)
+    ]
     with store.recorder(rid) as rec:
         rec(ev.RunStarted(rid, "nb201", "cifar10", "tnao", 0, "cpu", cfg.to_dict()))
         rec(ev.Leaderboard(tuple(ev.LeaderRow(**r) for r in board)))
-        rec(ev.RunFinished({"queries": 2, "leaderboard": board,
-                            "best": {"arch": archs[0], "valid": 90.0, "test": 91.0,
-                                     "rank": 7, "percentile": 99.5}}))
+        rec(
+            ev.RunFinished(
+                {
+                    "queries": 2,
+                    "leaderboard": board,
+                    "best": {
+                        "arch": archs[0],
+                        "valid": 90.0,
+                        "test": 91.0,
+                        "rank": 7,
+                        "percentile": 99.5,
+                    },
+                }
+            )
+        )
     doc = json.loads(export_run(store, rid, "json"))
     # the only "rank" left is the best's documented one, equal to its table_rank
     assert "rank" not in _keys(doc["leaderboard"])
@@ -127,17 +170,40 @@ def test_the_two_ranks_have_distinct_names(store, tmp_path):
 
 def test_version_1_exports_still_read():
     arch = NB201.to_native((3,) * 6)
-    v1_json = json.dumps({"format": "tnao-run", "version": 1, "run": {}, "leaderboard": [
-        {"rank": 1, "arch": arch, "predicted": None, "valid": 90.5, "test": 91.25,
-         "percentile": 99.0}]})
+    v1_json = json.dumps(
+        {
+            "format": "tnao-run",
+            "version": 1,
+            "run": {},
+            "leaderboard": [
+                {
+                    "rank": 1,
+                    "arch": arch,
+                    "predicted": None,
+                    "valid": 90.5,
+                    "test": 91.25,
+                    "percentile": 99.0,
+                }
+            ],
+        }
+    )
     v1_csv = f"rank,arch,predicted,valid,test,percentile\n1,{arch},,90.5,91.25,99.0\n"
-    want = [{"position": 1, "arch": arch, "predicted": None, "valid": 90.5, "test": 91.25,
-             "percentile": 99.0}]
+    want = [
+        {
+            "position": 1,
+            "arch": arch,
+            "predicted": None,
+            "valid": 90.5,
+            "test": 91.25,
+            "percentile": 99.0,
+        }
+    ]
     assert parse_json(v1_json) == want and parse_csv(v1_csv) == want
 
 
-@pytest.mark.parametrize("fmt, umask, mode", [("json", 0o022, 0o644), ("csv", 0o077, 0o600),
-                                             ("torch", 0o002, 0o664)])
+@pytest.mark.parametrize(
+    "fmt, umask, mode", [("json", 0o022, 0o644), ("csv", 0o077, 0o600), ("torch", 0o002, 0o664)]
+)
 def test_export_file_mode_follows_the_umask(store, nb201_run, tmp_path, fmt, umask, mode):
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -170,7 +236,8 @@ def test_arch_round_trip_nb101(store, tmp_path):
     assert [d["position"] for d in doc] == [1, 2]
     assert [{"matrix": d["matrix"], "ops": d["ops"]} for d in doc] == [NB101_A, NB101_B]
     assert [nb101_parts(a) for a in parse_arch(out.read_text(), "nb101")] == [
-        nb101_parts(a) for a in archs]
+        nb101_parts(a) for a in archs
+    ]
 
 
 def _import(path, name):
@@ -181,8 +248,7 @@ def _import(path, name):
 
 
 def _only_torch_imports(text: str) -> None:
-    imports = [ln.split()[1] for ln in text.splitlines()
-               if ln.startswith(("import ", "from "))]
+    imports = [ln.split()[1] for ln in text.splitlines() if ln.startswith(("import ", "from "))]
     assert imports and all(m.split(".")[0] == "torch" for m in imports), imports
 
 
@@ -203,8 +269,13 @@ def test_torch_nb201_module(store, nb201_run, tmp_path):
     assert net.classifier.in_features == 64 and net.features[0].out_channels == 16
     # each cell carries exactly the ops of the found architecture, edge by edge
     cell = next(m for m in net.modules() if type(m).__name__ == "Cell")
-    kinds = {"none": "Zero", "skip_connect": "Identity", "nor_conv_1x1": "ReLUConvBN",
-             "nor_conv_3x3": "ReLUConvBN", "avg_pool_3x3": "AvgPool2d"}
+    kinds = {
+        "none": "Zero",
+        "skip_connect": "Identity",
+        "nor_conv_1x1": "ReLUConvBN",
+        "nor_conv_3x3": "ReLUConvBN",
+        "avg_pool_3x3": "AvgPool2d",
+    }
     ops = [part.split("~")[0] for part in best.replace("+", "|").split("|") if part]
     assert [type(m).__name__ for m in cell.ops] == [kinds[o] for o in ops]
 
@@ -287,8 +358,10 @@ def test_bad_format_top_and_empty_leaderboard(store, nb201_run):
 def test_nb101_native_forms():
     from tnao_app.benchmarks.nb101 import SPACE as NB101
 
-    flat = {"matrix": "".join(str(x) for row in NB101_B["matrix"] for x in row),
-            "ops": ",".join(NB101_B["ops"])}
+    flat = {
+        "matrix": "".join(str(x) for row in NB101_B["matrix"] for x in row),
+        "ops": ",".join(NB101_B["ops"]),
+    }
     assert nb101_parts(json.dumps(flat)) == nb101_parts(json.dumps(NB101_B))
     native = NB101.to_native(NB101.from_native(json.dumps(NB101_A)))  # the space's own form
     matrix, ops = nb101_parts(native)
@@ -299,5 +372,8 @@ def test_nb101_native_forms():
 
 def test_num_classes():
     assert [num_classes(d) for d in ("cifar10", "cifar100", "imagenet16", "cifar10-ptq")] == [
-        10, 100, 120, 10]
-
+        10,
+        100,
+        120,
+        10,
+    ]

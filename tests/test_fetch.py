@@ -153,8 +153,13 @@ def test_download_without_known_sha_reports_it(server, tmp_path):
 
 def test_progress_callback_reports_bytes_and_total(server, tmp_path):
     calls: list[tuple[int, int | None]] = []
-    fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", sha256=SHA,
-                       console=quiet(), progress=lambda done, total: calls.append((done, total)))
+    fetch_mod.download(
+        f"{server.base}/f.bin",
+        tmp_path / "f.bin",
+        sha256=SHA,
+        console=quiet(),
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls[0] == (0, len(DATA)) and calls[-1] == (len(DATA), len(DATA))
     assert {t for _, t in calls} == {len(DATA)}
     done = [d for d, _ in calls]
@@ -164,8 +169,13 @@ def test_progress_callback_reports_bytes_and_total(server, tmp_path):
 def test_progress_callback_on_resume_counts_the_kept_bytes(server, tmp_path):
     server.cut_after, server.cut_times = 120_000, 1
     calls: list[tuple[int, int | None]] = []
-    fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", sha256=SHA,
-                       console=quiet(), progress=lambda done, total: calls.append((done, total)))
+    fetch_mod.download(
+        f"{server.base}/f.bin",
+        tmp_path / "f.bin",
+        sha256=SHA,
+        console=quiet(),
+        progress=lambda done, total: calls.append((done, total)),
+    )
     kept = (120_000 // fetch_mod.CHUNK) * fetch_mod.CHUNK
     assert (kept, len(DATA)) in calls  # the second request starts at the kept bytes ...
     assert calls[-1] == (len(DATA), len(DATA))  # ... and the total is the whole file's
@@ -174,8 +184,13 @@ def test_progress_callback_on_resume_counts_the_kept_bytes(server, tmp_path):
 def test_progress_callback_without_length(server, tmp_path):
     server.no_length = True
     calls: list[tuple[int, int | None]] = []
-    fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", sha256=SHA,
-                       console=quiet(), progress=lambda done, total: calls.append((done, total)))
+    fetch_mod.download(
+        f"{server.base}/f.bin",
+        tmp_path / "f.bin",
+        sha256=SHA,
+        console=quiet(),
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert (tmp_path / "f.bin").read_bytes() == DATA
     assert calls[0] == (0, None) and calls[-1] == (len(DATA), None)
     assert all(t is None for _, t in calls)
@@ -183,20 +198,24 @@ def test_progress_callback_without_length(server, tmp_path):
 
 def test_fetch_passes_progress_through(server, tmp_path, monkeypatch):
     src = fetch_mod.SOURCES["nb101"]["only108"]
-    monkeypatch.setitem(fetch_mod.SOURCES["nb101"], "only108",
-                        dataclasses.replace(src, sha256=SHA))
+    monkeypatch.setitem(fetch_mod.SOURCES["nb101"], "only108", dataclasses.replace(src, sha256=SHA))
     server.files["/nasbench_only108.tfrecord"] = DATA
     monkeypatch.setenv("TNAO_FETCH_BASE_URL", server.base)
     calls: list[tuple[int, int | None]] = []
-    fetch_mod.fetch("nb101", dest=tmp_path, console=quiet(),
-                    progress=lambda done, total: calls.append((done, total)))
+    fetch_mod.fetch(
+        "nb101",
+        dest=tmp_path,
+        console=quiet(),
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls[-1] == (len(DATA), len(DATA))
 
 
 def test_checksum_mismatch_removes_the_file(server, tmp_path):
     with pytest.raises(DataError, match=f"has sha256 {SHA}, expected 0+; the bad file was removed"):
-        fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", sha256="0" * 64,
-                           console=quiet())
+        fetch_mod.download(
+            f"{server.base}/f.bin", tmp_path / "f.bin", sha256="0" * 64, console=quiet()
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -214,10 +233,14 @@ def test_interrupted_download_resumes_with_range(server, tmp_path):
 def test_interrupted_run_resumes_in_the_next_run(server, tmp_path):
     # Every response is cut after 70 kB: each of the 3 tries keeps one more block.
     server.cut_after, server.cut_times = 70_000, 10**6
-    with pytest.raises(DataError, match=r"interrupted after 0\.2 MB .*run the same command "
-                       "again to resume"):
-        fetch_mod.download(f"{server.base}/f.bin", tmp_path / "f.bin", sha256=SHA,
-                           console=quiet(), retries=3)
+    with pytest.raises(
+        DataError,
+        match=r"interrupted after 0\.2 MB .*run the same command "
+        "again to resume",
+    ):
+        fetch_mod.download(
+            f"{server.base}/f.bin", tmp_path / "f.bin", sha256=SHA, console=quiet(), retries=3
+        )
     part = tmp_path / "f.bin.part"
     kept = 3 * fetch_mod.CHUNK
     assert part.stat().st_size == kept and not (tmp_path / "f.bin").exists()
@@ -281,8 +304,12 @@ def test_google_drive_confirm_page_is_followed(server, tmp_path):
 def test_web_page_without_form_is_a_clear_error(server, tmp_path):
     server.pages["/quota"] = "<html><body>Too many users have viewed this file.</body></html>"
     with pytest.raises(DataError, match="answered a web page instead of x.pth"):
-        fetch_mod.download(f"{server.base}/quota", tmp_path / "x.pth", console=quiet(),
-                           page="https://github.com/D-X-Y/NATS-Bench")
+        fetch_mod.download(
+            f"{server.base}/quota",
+            tmp_path / "x.pth",
+            console=quiet(),
+            page="https://github.com/D-X-Y/NATS-Bench",
+        )
     assert not (tmp_path / "x.pth").exists()
 
 
@@ -292,8 +319,9 @@ def test_web_page_without_form_is_a_clear_error(server, tmp_path):
 def test_cli_fetch_nb101_checksum_mismatch(server, tmp_path, tnao_home, monkeypatch, capsys):
     server.files["/nasbench_only108.tfrecord"] = DATA  # not the official file
     monkeypatch.setenv("TNAO_FETCH_BASE_URL", server.base + "/")
-    code, out, err = run_cli(["data", "fetch", "nb101", "--no-import", "--dest",
-                              str(tmp_path / "dl")], capsys)
+    code, out, err = run_cli(
+        ["data", "fetch", "nb101", "--no-import", "--dest", str(tmp_path / "dl")], capsys
+    )
     assert code != 0
     assert has(err, "nasbench_only108.tfrecord downloaded from")
     assert has(err, "expected 4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1")
@@ -304,8 +332,7 @@ def test_cli_fetch_nb101_checksum_mismatch(server, tmp_path, tnao_home, monkeypa
 def test_cli_fetch_nb101_verified(server, tmp_path, tnao_home, monkeypatch, capsys):
     # The official checksum swapped for the served file's: checks the wiring CLI -> verify.
     src = fetch_mod.SOURCES["nb101"]["only108"]
-    monkeypatch.setitem(fetch_mod.SOURCES["nb101"], "only108",
-                        dataclasses.replace(src, sha256=SHA))
+    monkeypatch.setitem(fetch_mod.SOURCES["nb101"], "only108", dataclasses.replace(src, sha256=SHA))
     server.files["/nasbench_only108.tfrecord"] = DATA
     monkeypatch.setenv("TNAO_FETCH_BASE_URL", server.base)
     dest = tmp_path / "dl"
@@ -325,22 +352,36 @@ def test_cli_fetch_offline(tmp_path, tnao_home, monkeypatch, capsys):
     monkeypatch.setenv("TNAO_FETCH_BASE_URL", f"http://127.0.0.1:{port}")
     code, out, err = run_cli(["data", "fetch", "nb101", "--dest", str(tmp_path)], capsys)
     assert code != 0
-    assert has(err, f"Error: Could not reach 127.0.0.1:{port} to download "
-               "nasbench_only108.tfrecord (no connection)")
+    assert has(
+        err,
+        f"Error: Could not reach 127.0.0.1:{port} to download "
+        "nasbench_only108.tfrecord (no connection)",
+    )
     assert not has(err + out, "Traceback")
 
 
 def test_cli_fetch_404(server, tmp_path, tnao_home, capsys):
-    code, _, err = run_cli(["data", "fetch", "nb201", "--url", f"{server.base}/nope.pth",
-                            "--dest", str(tmp_path)], capsys)
+    code, _, err = run_cli(
+        ["data", "fetch", "nb201", "--url", f"{server.base}/nope.pth", "--dest", str(tmp_path)],
+        capsys,
+    )
     assert code != 0 and has(err, "/nope.pth answered HTTP 404")
 
 
 def test_cli_fetch_and_import_csv_from_url(server, tmp_path, tnao_home, capsys):
     server.files["/tables/nb201.csv.gz"] = need(NB201_CSV).read_bytes()
-    code, out, _ = run_cli(["data", "fetch", "nb201", "--url",
-                            f"{server.base}/tables/nb201.csv.gz", "--dest", str(tmp_path)],
-                           capsys)
+    code, out, _ = run_cli(
+        [
+            "data",
+            "fetch",
+            "nb201",
+            "--url",
+            f"{server.base}/tables/nb201.csv.gz",
+            "--dest",
+            str(tmp_path),
+        ],
+        capsys,
+    )
     assert code == 0
     assert has(out, "No official checksum is published for nb201.csv.gz")
     assert has(out, "nb201 ready: 15,625 architectures")
@@ -356,19 +397,22 @@ def nats_tar(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_cli_fetch_nb201_default_tar_unpacks_and_imports(server, tmp_path, tnao_home,
-                                                         monkeypatch, capsys):
+def test_cli_fetch_nb201_default_tar_unpacks_and_imports(
+    server, tmp_path, tnao_home, monkeypatch, capsys
+):
     folder = need(NATS_SIMPLE)
     top = "NATS-tss-v1_0-3ffb9-simple"
     server.files[f"/{top}.tar"] = nats_tar(
-        {f"{top}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())})
+        {f"{top}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir())}
+    )
     monkeypatch.setenv("TNAO_FETCH_BASE_URL", server.base)
     code, out, _ = run_cli(["data", "fetch", "nb201", "--dest", str(tmp_path)], capsys)
     assert code == 0
     assert has(out, f"Unpacked to {tmp_path / top}")
     assert has(out, "nb201 ready: 3 architectures")
     assert sorted(p.name for p in (tmp_path / top).iterdir()) == sorted(
-        p.name for p in folder.iterdir())
+        p.name for p in folder.iterdir()
+    )
 
 
 def test_tar_with_escaping_member_is_refused(server, tmp_path, tnao_home, monkeypatch):

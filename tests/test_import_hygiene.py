@@ -43,6 +43,8 @@ def test_screens_and_storage_install_as_subpackages() -> None:
     for name in ("screens", "storage"):
         spec = subprocess.run(
             [sys.executable, "-c", f"import importlib.util as u; print(u.find_spec('{name}'))"],
-            capture_output=True, text=True, cwd="/",
+            capture_output=True,
+            text=True,
+            cwd="/",
         )
         assert spec.stdout.strip() == "None"

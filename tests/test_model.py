@@ -18,8 +18,10 @@ from tnao_app.model import (
 
 def _model(rel=True, **kw) -> TNAOModel:
     torch.manual_seed(0)
-    return TNAOModel(ModelShape(6, 5, d_model=16, n_heads=2, d_latent=8, **kw),
-                     SPACE.token_relations() if rel else None)
+    return TNAOModel(
+        ModelShape(6, 5, d_model=16, n_heads=2, d_latent=8, **kw),
+        SPACE.token_relations() if rel else None,
+    )
 
 
 def test_shapes_and_eval_matches_train_mode():
@@ -79,7 +81,8 @@ def test_top_weighted_ranking_loss_cares_most_about_the_order_at_the_top():
     # unweighted, both mistakes cost the same; top-weighted, the one at the top costs more
     assert torch.isclose(ranking_loss(top_swapped, y), ranking_loss(bottom_swapped, y))
     assert ranking_loss(top_swapped, y, top_weight=True) > ranking_loss(
-        bottom_swapped, y, top_weight=True)
+        bottom_swapped, y, top_weight=True
+    )
     good = ranking_loss(y, y, top_weight=True)
     assert good < ranking_loss(y.flip(0), y, top_weight=True)
     heads = torch.stack([top_swapped, y], dim=1)  # (B, K): one column per head

@@ -52,6 +52,7 @@ def relabel(arch, order):
 
 # --------------------------------------------------------------------------- hash
 
+
 def test_hash_of_provenance_example():
     assert module_hash(*example_arch()) == EXAMPLE_HASH
     assert SPACE.canonical_id(example_arch()) == EXAMPLE_HASH
@@ -85,6 +86,7 @@ def test_hash_is_invariant_under_relabelling():
 
 
 # --------------------------------------------------------------------------- space size
+
 
 def test_enumeration_has_the_published_423624_cells():
     t = time.perf_counter()
@@ -156,6 +158,7 @@ def test_sample_matches_vertex_count_distribution_of_the_benchmark():
 
 # --------------------------------------------------------------------------- rules
 
+
 def test_validity_rules():
     arch = example_arch()
     assert SPACE.is_valid(arch)
@@ -203,13 +206,18 @@ def test_native_round_trip_and_errors():
     # The official row-major string and comma-separated ops are accepted too.
     text = json.dumps({"matrix": EXAMPLE_ADJ, "ops": ",".join(EXAMPLE_OPS)})
     assert SPACE.canonical_id(SPACE.from_native(text)) == EXAMPLE_HASH
-    for bad in ("", "[1, 2]", '{"matrix": "0110", "ops": ["input"]}',
-                '{"matrix": [[0, 1], [0, 0]], "ops": ["input", "relu"]}'):
+    for bad in (
+        "",
+        "[1, 2]",
+        '{"matrix": "0110", "ops": ["input"]}',
+        '{"matrix": [[0, 1], [0, 0]], "ops": ["input", "relu"]}',
+    ):
         with pytest.raises(UnknownArchError):
             SPACE.from_native(bad)
 
 
 # --------------------------------------------------------------------------- tokens
+
 
 def test_tokens_layout_and_round_trip():
     assert SPACE.seq_len == 26 and SPACE.vocab_size == 6
@@ -313,6 +321,7 @@ def test_decode_is_fast():
 
 
 # --------------------------------------------------------------------------- mutation
+
 
 def test_mutate_gives_a_different_valid_neighbour():
     rng = np.random.default_rng(5)

@@ -30,22 +30,29 @@ from tnao_app.benchmarks.nb101 import OPS, SPACE
 from tnao_app.errors import DataError, UnknownArchError
 
 FUZZ = settings(
-    max_examples=150, deadline=None,
+    max_examples=150,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 
 # --------------------------------------------------------------------------- writers
 
+
 def hand_frame(data: bytes) -> bytes:
     """TFRecord framing written from the format description, independently of
     ``tfrecord.encode``."""
+
     def mask(c: int) -> int:
         return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
     length = struct.pack("<Q", len(data))
-    return (length + struct.pack("<I", mask(crc32c.crc32c(length))) + data
-            + struct.pack("<I", mask(crc32c.crc32c(data))))
+    return (
+        length
+        + struct.pack("<I", mask(crc32c.crc32c(length)))
+        + data
+        + struct.pack("<I", mask(crc32c.crc32c(data)))
+    )
 
 
 def hand_metrics(evals: list[tuple[float, float, float, float, float]], params: int) -> bytes:
@@ -66,11 +73,15 @@ def hand_metrics(evals: list[tuple[float, float, float, float, float]], params: 
     return out + b"\x10" + varint + b"\x19" + struct.pack("<d", 123.0)
 
 
-def record(arch, epochs: int, valid: float, test: float, ttime: float, params: int,
-           h: str | None = None) -> bytes:
+def record(
+    arch, epochs: int, valid: float, test: float, ttime: float, params: int, h: str | None = None
+) -> bytes:
     matrix, ops = arch
-    evals = [(0.0, 0.0, 0.1, 0.1, 0.1), (epochs / 2, ttime / 2, 0.5, 0.5, 0.5),
-             (float(epochs), ttime, 1.0, valid, test)]
+    evals = [
+        (0.0, 0.0, 0.1, 0.1, 0.1),
+        (epochs / 2, ttime / 2, 0.5, 0.5, 0.5),
+        (float(epochs), ttime, 1.0, valid, test),
+    ]
     raw = base64.encodebytes(hand_metrics(evals, params)).decode()
     adj = "".join(str(x) for row in matrix for x in row)
     return json.dumps([h or nb101.module_hash(*arch), epochs, adj, ",".join(ops), raw]).encode()
@@ -105,6 +116,7 @@ def official_file(path: Path, archs, budgets=(108,), seed: int = 1, shuffle: boo
 
 # --------------------------------------------------------------------------- framing
 
+
 def test_framing_round_trip_with_offsets(tmp_path):
     datas = [b"", b"x", os.urandom(5000), b"abc" * 10]
     f = tmp_path / "a.tfrecord"
@@ -125,6 +137,7 @@ def test_framing_round_trip_with_offsets(tmp_path):
 
 
 # --------------------------------------------------------------------------- importer
+
 
 def test_official_layout_round_trips_to_the_right_means(tmp_path, tnao_home):
     archs = cells(40)
@@ -231,24 +244,23 @@ def test_bad_record_contents_name_the_record_offset(tmp_path, tnao_home):
     _with_bad_record(tmp_path, b'["abc", 108, ', "not valid JSON")
     _with_bad_record(tmp_path, b"\xff\xfe\x00", "not valid JSON")
     _with_bad_record(tmp_path, json.dumps(good[:4]).encode(), "5-item JSON list")
-    _with_bad_record(tmp_path, json.dumps([*good[:4], "@@not base64@@"]).encode(),
-                     "not valid base64")
+    _with_bad_record(
+        tmp_path, json.dumps([*good[:4], "@@not base64@@"]).encode(), "not valid base64"
+    )
     _with_bad_record(tmp_path, json.dumps([*good[:4], "QUJ"]).encode(), "not valid base64")
     broken = base64.b64encode(b"\x0a\xff\x01\x09").decode()  # length past the end
-    _with_bad_record(tmp_path, json.dumps([*good[:4], broken]).encode(),
-                     "malformed ModelMetrics protobuf")
+    _with_bad_record(
+        tmp_path, json.dumps([*good[:4], broken]).encode(), "malformed ModelMetrics protobuf"
+    )
     no_params = base64.b64encode(hand_metrics([(1, 2, 3, 4, 5)], 7)[:-11]).decode()
-    _with_bad_record(tmp_path, json.dumps([*good[:4], no_params]).encode(),
-                     "trainable_parameters")
+    _with_bad_record(tmp_path, json.dumps([*good[:4], no_params]).encode(), "trainable_parameters")
     _with_bad_record(tmp_path, json.dumps([good[0], 100, *good[2:]]).encode(), "epochs 100")
     _with_bad_record(tmp_path, json.dumps(["XYZ", *good[1:]]).encode(), "module hash 'XYZ'")
-    _with_bad_record(tmp_path, json.dumps([good[0], 108, "0101", *good[3:]]).encode(),
-                     "adjacency")
+    _with_bad_record(tmp_path, json.dumps([good[0], 108, "0101", *good[3:]]).encode(), "adjacency")
     wrong = "0" * 32
     _with_bad_record(tmp_path, json.dumps([wrong, *good[1:]]).encode(), "hashes to")
     bad_op = good[3].replace("output", "softmax")
-    _with_bad_record(tmp_path, json.dumps([*good[:3], bad_op, good[4]]).encode(),
-                     "invalid cell")
+    _with_bad_record(tmp_path, json.dumps([*good[:3], bad_op, good[4]]).encode(), "invalid cell")
 
 
 @FUZZ
@@ -334,9 +346,19 @@ def test_fuzz_protobuf_decoder_raises_only_its_own_error(blob):
 
 def test_decoders_agree_on_official_layout():
     blob = nb101.encode_model_metrics(
-        [dict(current_epoch=e, training_time=e * 2, train_accuracy=1.0,
-              validation_accuracy=e / 200, test_accuracy=e / 300) for e in (0.0, 54.0, 108.0)],
-        params=8_555_530, total_time=9.0, checkpoint_path="gs://bucket/model.ckpt-123",
+        [
+            dict(
+                current_epoch=e,
+                training_time=e * 2,
+                train_accuracy=1.0,
+                validation_accuracy=e / 200,
+                test_accuracy=e / 300,
+            )
+            for e in (0.0, 54.0, 108.0)
+        ],
+        params=8_555_530,
+        total_time=9.0,
+        checkpoint_path="gs://bucket/model.ckpt-123",
     )
     assert nb101.final_metrics(blob) == (8_555_530, 108 / 200, 108 / 300, 216.0)
     params, evals = nb101.decode_model_metrics(blob)
@@ -346,14 +368,30 @@ def test_decoders_agree_on_official_layout():
 def test_project_encoder_matches_hand_written_protobuf():
     evals = [(0.0, 0.0, 0.1, 0.2, 0.3), (108.0, 5.0, 0.9, 0.8, 0.7)]
     ours = nb101.encode_model_metrics(
-        [dict(zip(("current_epoch", "training_time", "train_accuracy", "validation_accuracy",
-                   "test_accuracy"), ev, strict=True)) for ev in evals],
-        params=300_000, total_time=123.0,
+        [
+            dict(
+                zip(
+                    (
+                        "current_epoch",
+                        "training_time",
+                        "train_accuracy",
+                        "validation_accuracy",
+                        "test_accuracy",
+                    ),
+                    ev,
+                    strict=True,
+                )
+            )
+            for ev in evals
+        ],
+        params=300_000,
+        total_time=123.0,
     )
     assert ours == hand_metrics(evals, 300_000)
 
 
 # --------------------------------------------------------------------------- CSV
+
 
 @pytest.fixture(scope="module")
 def subset_home(tmp_path_factory) -> Path:
@@ -374,10 +412,18 @@ def test_shared_subset_csv(subset_home, monkeypatch):
     spec = table.dataset("cifar10")
     assert spec.signal == spec.report == "valid@108"
     assert "no test accuracy" in spec.note and "single" in spec.note
-    row = table.index_of(SPACE.from_spec(
-        [[int(c) for c in "0100110001000000010010000010000001000000010000000"[r * 7: r * 7 + 7]]
-         for r in range(7)],
-        ["input", OPS[0], OPS[2], OPS[0], OPS[0], OPS[1], "output"]))
+    row = table.index_of(
+        SPACE.from_spec(
+            [
+                [
+                    int(c)
+                    for c in "0100110001000000010010000010000001000000010000000"[r * 7 : r * 7 + 7]
+                ]
+                for r in range(7)
+            ],
+            ["input", OPS[0], OPS[2], OPS[0], OPS[0], OPS[1], "output"],
+        )
+    )
     assert table.id_of(row) == "00005c142e6f48ac74fdcf73e3439874"
     assert table.metric("valid@108")[row] == pytest.approx(93.04887652)
     assert table.metric("params")[row] == 8_555_530
@@ -427,8 +473,7 @@ def test_csv_with_canonical_names_and_errors(tmp_path, tnao_home):
     bad("valid@108\n90\n", "neither a 'module_hash'")
     bad("module_hash,valid@108\nnothex,90\n", "expected 32")
     bad(f"module_hash,valid@108\n{'a' * 32},90\n{'a' * 32},91\n", "repeats")
-    bad(f'module_hash,adjacency,ops,valid@108\n{"b" * 32},{adj},"{",".join(ops)}",9\n',
-        "hashes to")
+    bad(f'module_hash,adjacency,ops,valid@108\n{"b" * 32},{adj},"{",".join(ops)}",9\n', "hashes to")
     bad(f"module_hash,valid@108\n{'a' * 32},ninety\n", "expected a number")
     bad(f"module_hash,val_acc_108\n{'a' * 32},93.1\n", "outside 0..100")
     bad(f"module_hash,test@108\n{'a' * 32},93.1\n", "108-epoch validation")
@@ -450,6 +495,7 @@ def test_import_file_detects_formats(tmp_path, tnao_home):
 
 
 # --------------------------------------------------------------------------- CLI
+
 
 def _cli(argv, capsys):
     from tnao_app.cli import main

@@ -23,8 +23,10 @@ from tnao_app.cli import main
 from tnao_app.errors import UnknownArchError
 
 SPACE = nb201.SPACE
-BEST_C10 = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
-            "nor_conv_1x1~2|")
+BEST_C10 = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+    "nor_conv_1x1~2|"
+)
 
 
 # ------------------------------------------------------------------ the full shared table
@@ -69,8 +71,14 @@ def test_datasets_and_their_signals(nb201_table):
 
 def test_csv_op_columns_match_the_parsed_strings():
     # The CSV's op-code columns were parsed independently: they must equal from_native.
-    cols = ["op_e0_n1_from0", "op_e1_n2_from0", "op_e2_n2_from1",
-            "op_e3_n3_from0", "op_e4_n3_from1", "op_e5_n3_from2"]
+    cols = [
+        "op_e0_n1_from0",
+        "op_e1_n2_from0",
+        "op_e2_n2_from1",
+        "op_e3_n3_from0",
+        "op_e4_n3_from1",
+        "op_e5_n3_from2",
+    ]
     with gzip.open(need(NB201_CSV), "rt", newline="") as f:
         for row in csv.DictReader(f):
             assert SPACE.from_native(row["arch_str"]) == tuple(int(row[c]) for c in cols)
@@ -80,12 +88,18 @@ def test_cli_import_then_status_json(tmp_path):
     csv_path = need(NB201_CSV)
     env = dict(os.environ, TNAO_HOME=str(tmp_path / "home"))
     cli = [sys.executable, "-c", "from tnao_app.cli import main; main()"]
-    r = subprocess.run(cli + ["data", "import", str(csv_path), "--benchmark", "nb201"],
-                       env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        cli + ["data", "import", str(csv_path), "--benchmark", "nb201"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "nb201 ready" in r.stdout
-    r = subprocess.run(cli + ["data", "status", "--json"], env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        cli + ["data", "status", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     rows = {row["benchmark"]: row for row in json.loads(r.stdout)}
     assert rows["nb201"]["ready"] is True
@@ -155,7 +169,7 @@ def test_truncated_gzip(tnao_home, tmp_path, capsys):
 def test_missing_arch_str(tnao_home, tmp_path, small_rows, capsys):
     header, rows = small_rows
     j = header.index("arch_str")
-    write_csv(tmp_path / "t.csv", header[:j] + header[j + 1:], [r[:j] + r[j + 1:] for r in rows])
+    write_csv(tmp_path / "t.csv", header[:j] + header[j + 1 :], [r[:j] + r[j + 1 :] for r in rows])
     assert sq("t.csv has no column 'arch_str'") in import_fails(tmp_path / "t.csv", capsys)
 
 
@@ -220,16 +234,19 @@ def test_mutate_gives_a_valid_different_neighbour():
         assert sum(x != y for x, y in zip(a, b, strict=True)) == 1  # one edge changed
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "|nor_conv_3x3~0|",
-    "|conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-    "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|",
-    "|none~0|+|none~0|+|none~0|none~1|none~2|",
-    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|+|none~0|",
-    "none~0+none~0|none~1+none~0|none~1|none~2",
-    "|none~0|+|none~0|none~1|+|none~0|none~1|none~2",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "|nor_conv_3x3~0|",
+        "|conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|none~0|+|none~0|+|none~0|none~1|none~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|+|none~0|",
+        "none~0+none~0|none~1+none~0|none~1|none~2",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2",
+    ],
+)
 def test_from_native_rejects_bad_strings(text):
     with pytest.raises(UnknownArchError, match="is not a NAS-Bench-201 architecture string"):
         SPACE.from_native(text)

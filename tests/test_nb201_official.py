@@ -48,8 +48,9 @@ def genuine() -> dict:
 def csv_rows() -> dict[int, dict[str, str]]:
     need(NB201_CSV)
     with gzip.open(NB201_CSV, "rt", newline="") as f:
-        rows = {int(r["arch_index"]): r for r in csv.DictReader(f) if int(r["arch_index"])
-                in GENUINE}
+        rows = {
+            int(r["arch_index"]): r for r in csv.DictReader(f) if int(r["arch_index"]) in GENUINE
+        }
     return rows
 
 
@@ -62,7 +63,9 @@ def check_against_csv(table, csv_rows) -> None:
         for col, metric in nb201.CSV_ALIASES.items():
             if col in ref:
                 assert table.metrics[metric][row] == pytest.approx(float(ref[col]), abs=1e-6), (
-                    index, metric)
+                    index,
+                    metric,
+                )
 
 
 def pth_layout(genuine, indexes=GENUINE) -> dict:
@@ -70,8 +73,10 @@ def pth_layout(genuine, indexes=GENUINE) -> dict:
     return {
         "meta_archs": list(genuine["meta_archs"]),
         "arch2infos": {
-            i: {"less": dict(genuine["records"][i]["12"]),
-                "full": dict(genuine["records"][i]["200"])}
+            i: {
+                "less": dict(genuine["records"][i]["12"]),
+                "full": dict(genuine["records"][i]["200"]),
+            }
             for i in indexes
         },
         "evaluated_indexes": set(indexes),
@@ -121,7 +126,8 @@ def test_ori_test_is_mean_of_halves_in_genuine_records(genuine):
             if ds in ("cifar100", "ImageNet16-120"):
                 acc = rc["eval_acc1es"]
                 assert acc["ori-test@199"] == pytest.approx(
-                    (acc["x-valid@199"] + acc["x-test@199"]) / 2, abs=1e-6)
+                    (acc["x-valid@199"] + acc["x-test@199"]) / 2, abs=1e-6
+                )
 
 
 def test_missing_half_is_rebuilt_from_ori_test(genuine):
@@ -134,7 +140,8 @@ def test_missing_half_is_rebuilt_from_ori_test(genuine):
     rebuilt = nb201_official.arch_metrics(rec, "x")
     assert rebuilt["cifar100/x-valid@200"] == pytest.approx(full["cifar100/x-valid@200"])
     assert rebuilt["ImageNet16-120/x-valid@200"] == pytest.approx(
-        full["ImageNet16-120/x-valid@200"])
+        full["ImageNet16-120/x-valid@200"]
+    )
 
 
 # ------------------------------------------------------------------ .pth
@@ -226,8 +233,11 @@ def test_pth_holding_a_whole_model_is_refused(tnao_home, tmp_path, genuine):
     layout["arch2infos"][0]["full"]["net"] = torch.nn.Linear(2, 2)
     path = tmp_path / "model_inside.pth"
     torch.save(layout, path, _use_new_zipfile_serialization=False)
-    with pytest.raises(DataError, match=r"model_inside\.pth holds a value of type "
-                       r"torch\.nn\.modules\.linear\.Linear"):
+    with pytest.raises(
+        DataError,
+        match=r"model_inside\.pth holds a value of type "
+        r"torch\.nn\.modules\.linear\.Linear",
+    ):
         benchmarks.import_file(path, "nb201")
     assert no_cache_left()
 
@@ -250,8 +260,9 @@ def test_pth_persistent_record_other_than_storage_is_refused(tnao_home, tmp_path
     WithPid(buf, protocol=2).dump({"meta_archs": ["here"], "arch2infos": {}})
     path = tmp_path / "pid.pth"
     write_zip_pth(path, buf.getvalue())
-    with pytest.raises(DataError, match="pid.pth holds a value of type torch persistent "
-                       "record 'module'"):
+    with pytest.raises(
+        DataError, match="pid.pth holds a value of type torch persistent record 'module'"
+    ):
         benchmarks.import_file(path, "nb201")
     assert no_cache_left()
 
@@ -260,8 +271,11 @@ def test_pth_zip_without_data_pkl(tnao_home, tmp_path):
     path = tmp_path / "other.pth"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("readme.txt", "not torch")
-    with pytest.raises(DataError, match=r"other\.pth could not be read as a PyTorch file "
-                       r"\(a zip without exactly one <archive>/data\.pkl\)"):
+    with pytest.raises(
+        DataError,
+        match=r"other\.pth could not be read as a PyTorch file "
+        r"\(a zip without exactly one <archive>/data\.pkl\)",
+    ):
         benchmarks.import_file(path, "nb201")
     assert no_cache_left()
 
@@ -269,8 +283,11 @@ def test_pth_zip_without_data_pkl(tnao_home, tmp_path):
 def test_pth_legacy_without_magic_number(tnao_home, tmp_path):
     path = tmp_path / "plain.pth"
     path.write_bytes(pickle.dumps(42, protocol=2) + pickle.dumps({"meta_archs": []}))
-    with pytest.raises(DataError, match=r"plain\.pth could not be read as a PyTorch file "
-                       r"\(no torch magic number"):
+    with pytest.raises(
+        DataError,
+        match=r"plain\.pth could not be read as a PyTorch file "
+        r"\(no torch magic number",
+    ):
         benchmarks.import_file(path, "nb201")
     assert no_cache_left()
 
@@ -295,7 +312,8 @@ def end_of_main_pickle(raw: bytes) -> int:
 
 @pytest.mark.parametrize("zipfmt", [True, False], ids=["zip", "legacy"])
 def test_pth_tensors_become_stubs_and_storages_are_never_read(
-        tnao_home, tmp_path, genuine, csv_rows, zipfmt):
+    tnao_home, tmp_path, genuine, csv_rows, zipfmt
+):
     # Files with trained weights in net_state_dict (float and int64 BN buffers): the
     # records are read while the storage bytes are absent from the file altogether.
     layout = pickle.loads(pickle.dumps(pth_layout(genuine)))  # leave the fixture as is
@@ -341,9 +359,13 @@ def test_pth_import_needs_no_torch(tnao_home, tmp_path, genuine):
         "for p in sys.argv[1:]:\n"
         "    benchmarks.import_file(p, 'nb201'); print(len(benchmarks.load('nb201')))\n"
     )
-    r = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True,
-                       text=True, env=dict(os.environ, TNAO_HOME=str(tnao_home)),
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", code, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TNAO_HOME=str(tnao_home)),
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["3", "3"]
 
@@ -359,7 +381,9 @@ def test_pth_wrong_layout(tnao_home, tmp_path):
 def test_pth_record_disagreeing_with_meta_archs(tnao_home, tmp_path, genuine):
     layout = pth_layout(genuine)
     layout["meta_archs"][11], layout["meta_archs"][284] = (
-        layout["meta_archs"][284], layout["meta_archs"][11])
+        layout["meta_archs"][284],
+        layout["meta_archs"][11],
+    )
     path = tmp_path / "swapped.pth"
     torch.save(layout, path)
     with pytest.raises(DataError, match="inconsistent"):
@@ -430,9 +454,15 @@ def test_restricted_unpickler_refuses_numpy_array_reconstruct():
 def make_simple(tmp_path, genuine, indexes=GENUINE):
     folder = tmp_path / "NATS-tss-v1_0-3ffb9-simple"
     folder.mkdir()
-    write_pbz2(folder / "meta.pickle.pbz2", {
-        "meta_archs": list(genuine["meta_archs"]), "total_archs": 15625,
-        "arch2infos": None, "evaluated_indexes": set()})
+    write_pbz2(
+        folder / "meta.pickle.pbz2",
+        {
+            "meta_archs": list(genuine["meta_archs"]),
+            "total_archs": 15625,
+            "arch2infos": None,
+            "evaluated_indexes": set(),
+        },
+    )
     for i in indexes:
         write_pbz2(folder / f"{i:06d}.pickle.pbz2", genuine["records"][i])
     return folder
@@ -516,7 +546,8 @@ def test_simple_folder_in_worker_processes(tnao_home, csv_rows, pool_of_two):
 def test_worker_error_reaches_the_user(tnao_home, tmp_path, genuine, pool_of_two):
     folder = make_simple(tmp_path, genuine)
     write_pbz2(folder / "000284.pickle.pbz2", {"12": {"all_results": {}}, "200": []})
-    with pytest.raises(DataError, match="000284.pickle.pbz2 schedule '200' is not an "
-                       "ArchResults state dict"):
+    with pytest.raises(
+        DataError, match="000284.pickle.pbz2 schedule '200' is not an ArchResults state dict"
+    ):
         benchmarks.import_file(folder, "nb201")
     assert no_cache_left()

@@ -22,15 +22,25 @@ except ImportError:  # pragma: no cover
 
 
 def tiny(method="tnao", **run) -> Config:
-    return Config.from_dict({
-        "run": {"benchmark": "nb201", "dataset": "cifar10", "method": method, "budget": 30,
-                "seed": 3, "device": "cpu", "threads": 1, **run},
-        "sample": {"n_labelled": 12, "n_unlabelled": 300},
-        "model": {"d_model": 16, "n_heads": 2, "d_latent": 8, "n_predictors": 2},
-        "train": {"epochs": 2, "finetune_epochs": 1, "finetune_batches": 1, "batch_size": 128},
-        "search": {"particles": 8, "generations": 3, "rounds": 3},
-        "baselines": {"nao_steps": 3},
-    })
+    return Config.from_dict(
+        {
+            "run": {
+                "benchmark": "nb201",
+                "dataset": "cifar10",
+                "method": method,
+                "budget": 30,
+                "seed": 3,
+                "device": "cpu",
+                "threads": 1,
+                **run,
+            },
+            "sample": {"n_labelled": 12, "n_unlabelled": 300},
+            "model": {"d_model": 16, "n_heads": 2, "d_latent": 8, "n_predictors": 2},
+            "train": {"epochs": 2, "finetune_epochs": 1, "finetune_batches": 1, "batch_size": 128},
+            "search": {"particles": 8, "generations": 3, "rounds": 3},
+            "baselines": {"nao_steps": 3},
+        }
+    )
 
 
 def _strip(res: dict) -> dict:
@@ -45,9 +55,13 @@ def _run_keeping_checkpoints(cfg: Config) -> tuple[dict, list, list[dict]]:
     """A run with a checkpoint at every step: its result, events and checkpoints."""
     cfg.run.checkpoint_every = 0.0
     events, ckpts = [], []
-    ref = run_pipeline(cfg, listeners=[events.append],
-                       checkpoint=lambda st, step, state: ckpts.append(
-                           {"stage": st, "step": step, "state": _roundtrip(state)}))
+    ref = run_pipeline(
+        cfg,
+        listeners=[events.append],
+        checkpoint=lambda st, step, state: ckpts.append(
+            {"stage": st, "step": step, "state": _roundtrip(state)}
+        ),
+    )
     return ref, events, ckpts
 
 
@@ -56,8 +70,16 @@ def test_events_and_result(nb201_table):
     res = run_pipeline(tiny(), run_id="r1", listeners=[events.append])
     kinds = [e.kind for e in events]
     assert kinds[0] == "RunStarted" and kinds[-1] == "RunFinished"
-    for k in ("StageStarted", "Sampled", "Queried", "EpochEnded", "Generation", "Progress",
-              "Leaderboard", "StageFinished"):
+    for k in (
+        "StageStarted",
+        "Sampled",
+        "Queried",
+        "EpochEnded",
+        "Generation",
+        "Progress",
+        "Leaderboard",
+        "StageFinished",
+    ):
         assert k in kinds, k
     assert kinds.index("Leaderboard") < kinds.index("RunFinished")
     assert res["queries"] == 30 and res["budget"] == 30
@@ -96,8 +118,12 @@ def test_resume_is_identical_to_uninterrupted(nb201_table, method, stop_at):
 
     events = []
     with pytest.raises(Stopped):
-        run_pipeline(tiny(method), checkpoint=ckpt, should_stop=lambda: seen["n"] >= 1,
-                     listeners=[events.append])
+        run_pipeline(
+            tiny(method),
+            checkpoint=ckpt,
+            should_stop=lambda: seen["n"] >= 1,
+            listeners=[events.append],
+        )
     assert events[-1].kind == "RunStopped"
     last = saved[-1]
     assert last["stage"] == stage
@@ -197,8 +223,11 @@ def test_swarm_picks_of_a_round_are_spaced_apart(nb201_table):
         events = []
         run_pipeline(cfg, listeners=[events.append])
         picks = [sp.from_native(e.arch) for e in events if e.kind == "Queried"][12:]
-        gaps = [sum(x != y for x, y in zip(a, b, strict=True))
-                for i, a in enumerate(picks) for b in picks[i + 1:]]
+        gaps = [
+            sum(x != y for x, y in zip(a, b, strict=True))
+            for i, a in enumerate(picks)
+            for b in picks[i + 1 :]
+        ]
         assert len(picks) == 10
         if spacing == 2:
             assert min(gaps) >= 2
@@ -213,10 +242,14 @@ def test_checkpoints_within_a_stage_are_throttled_and_still_resume_exactly(nb201
     run_pipeline(cfg, checkpoint=lambda st, step, state: every.append((st, step)))
     cfg = tiny()
     cfg.run.checkpoint_every = 3600.0  # nothing is due by time: only the forced ones
-    ref = run_pipeline(cfg, checkpoint=lambda st, step, state: kept.append(
-        (st, step, _roundtrip(state))))
-    firsts = [c for i, c in enumerate(every)
-              if i == 0 or every[i - 1][0] != c[0] or c[0] in ("sample", "evaluate")]
+    ref = run_pipeline(
+        cfg, checkpoint=lambda st, step, state: kept.append((st, step, _roundtrip(state)))
+    )
+    firsts = [
+        c
+        for i, c in enumerate(every)
+        if i == 0 or every[i - 1][0] != c[0] or c[0] in ("sample", "evaluate")
+    ]
     assert [(st, step) for st, step, _ in kept] == firsts
     assert len(kept) < len(every)
     st, step, state = next(k for k in kept if k[0] == "search")
@@ -234,15 +267,20 @@ def test_restart_after_stalled_rounds_trains_afresh_and_resumes_exactly(nb201_ta
     # a round whose queries beat nothing is followed by a model trained afresh
     for ev_end, ev_next in zip(ends, trains[1:], strict=False):
         stalled = ev_end.summary["best_signal"] == (
-            ends[ends.index(ev_end) - 1].summary["best_signal"] if ends.index(ev_end) else
-            max(next(e for e in events if e.kind == "Sampled").signal))
+            ends[ends.index(ev_end) - 1].summary["best_signal"]
+            if ends.index(ev_end)
+            else max(next(e for e in events if e.kind == "Sampled").signal)
+        )
         assert ev_next.summary["restarted"] == stalled
     restarted = [t for t in trains if t.summary["restarted"]]
     assert restarted, "this seed and budget should stall at least once"
     assert restarted[0].summary["epochs"] == cfg.train.epochs  # whole epochs, from zero
     # resume from the first checkpoint inside a fresh model's training
-    k = next(i for i, c in enumerate(ckpts) if c["stage"] == "train"
-             and c["state"]["round"] == restarted[0].round)
+    k = next(
+        i
+        for i, c in enumerate(ckpts)
+        if c["stage"] == "train" and c["state"]["round"] == restarted[0].round
+    )
     resumed = run_pipeline(cfg, resume=ckpts[k])
     assert _strip(resumed) == _strip(ref)
 
@@ -270,8 +308,7 @@ def test_balanced_first_sample_spreads_every_op_over_every_edge(nb201_table):
 
 
 @pytest.mark.parametrize("explore", ["maximin", "predicted"])
-def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb201_table,
-                                                                            explore):
+def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb201_table, explore):
     # maximin: far from every queried cell; predicted: the best-predicted cells at least
     # 3 ops from each of the 10 best queried ones
     cfg = tiny(budget=60)
@@ -301,10 +338,10 @@ def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb20
                     cells = sorted(cells, key=lambda c: -sig[sp.to_native(c)])[:10]
                 for a in round_q[3:6]:  # after the 3 local picks
                     c = sp.from_native(a)
-                    assert min(sum(x != y for x, y in zip(c, d, strict=True))
-                               for d in cells) >= 3
+                    assert min(sum(x != y for x, y in zip(c, d, strict=True)) for d in cells) >= 3
             best.append(e.summary["best_signal"])
     assert explored_rounds and ref["summary"]["explored"] == 3 * explored_rounds
-    k = next(i for i, c in enumerate(ckpts) if c["stage"] == "search"
-             and c["state"].get("stale", 0) >= 1)
+    k = next(
+        i for i, c in enumerate(ckpts) if c["stage"] == "search" and c["state"].get("stale", 0) >= 1
+    )
     assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)

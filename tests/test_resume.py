@@ -28,8 +28,14 @@ from tnao_app.storage.runner import resume_run, start_run
 
 CONFIG = {
     # every epoch and generation checkpointed, so a kill can land on any of them
-    "run": {"benchmark": "analog", "budget": 40, "seed": 5, "device": "cpu", "threads": 1,
-            "checkpoint_every": 0.0},
+    "run": {
+        "benchmark": "analog",
+        "budget": 40,
+        "seed": 5,
+        "device": "cpu",
+        "threads": 1,
+        "checkpoint_every": 0.0,
+    },
     "sample": {"n_labelled": 20, "n_unlabelled": 800},
     "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 8},
     "train": {"epochs": 16, "finetune_epochs": 1},
@@ -62,7 +68,8 @@ def _kill_during(stage: str, min_step: int, cfg_file: Path, db: Path) -> str:
     """Start ``tnao run``, SIGKILL it once a checkpoint of ``stage`` is recorded."""
     proc = subprocess.Popen(
         [*_tnao(), "run", "--config", str(cfg_file), "--db", str(db), "--json"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 90
     seen = []
@@ -89,8 +96,9 @@ def _trace(store: Store, rid: str) -> dict:
     """Everything of a run that must not depend on an interruption (not timings)."""
     return {
         "leaderboard": store.leaderboard(rid),
-        "epochs": [{k: v for k, v in e.items() if k not in ("seconds",)}
-                   for e in store.epochs(rid)],
+        "epochs": [
+            {k: v for k, v in e.items() if k not in ("seconds",)} for e in store.epochs(rid)
+        ],
         "generations": store.generations(rid),
         "queries": [(q["n"], q["arch"], q["signal"]) for q in store.queries(rid)],
         "sampled": store.sampled(rid),
@@ -152,8 +160,9 @@ def test_stop_then_resume_in_process(tnao_home, tmp_path):
 
     def stop_in_search() -> bool:
         run = store.list_runs(status="running")
-        return bool(run) and any(a["stage"] == "search" and a["step"] >= 3
-                                 for a in store.artifacts(run[0]["id"]))
+        return bool(run) and any(
+            a["stage"] == "search" and a["step"] >= 3 for a in store.artifacts(run[0]["id"])
+        )
 
     with pytest.raises(Stopped):
         start_run(Config.from_dict(small), db=db, should_stop=stop_in_search)

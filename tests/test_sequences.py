@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from sequences import CASES, FILE, case_id, run_case
-
 from conftest import NB201_CSV, need
+from sequences import CASES, FILE, case_id, run_case
 
 RECORDED = json.loads(FILE.read_text())
 

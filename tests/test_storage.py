@@ -50,17 +50,24 @@ def _cfg(**run) -> Config:
 
 
 def _started(rid: str, cfg: Config) -> ev.RunStarted:
-    return ev.RunStarted(rid, cfg.run.benchmark, cfg.run.dataset, cfg.run.method,
-                         cfg.run.seed, "cpu", cfg.to_dict())
+    return ev.RunStarted(
+        rid, cfg.run.benchmark, cfg.run.dataset, cfg.run.method, cfg.run.seed, "cpu", cfg.to_dict()
+    )
 
 
 def _feed(rec, rid: str, cfg: Config) -> dict:
     """A whole synthetic run's events; returns the result dict it finishes with."""
-    rows = (ev.LeaderRow(1, ARCH_A, 0.9, 91.5, 94.1, 99.9),
-            ev.LeaderRow(2, ARCH_B, float("nan"), 90.0, 93.0, 97.5))
-    result = {"run_id": rid, "queries": 3, "best": {"arch": ARCH_A, "valid": 91.5, "test": 94.1,
-              "rank": 3, "percentile": 99.9}, "leaderboard": [vars(r) for r in rows],
-              "nan_field": float("nan")}
+    rows = (
+        ev.LeaderRow(1, ARCH_A, 0.9, 91.5, 94.1, 99.9),
+        ev.LeaderRow(2, ARCH_B, float("nan"), 90.0, 93.0, 97.5),
+    )
+    result = {
+        "run_id": rid,
+        "queries": 3,
+        "best": {"arch": ARCH_A, "valid": 91.5, "test": 94.1, "rank": 3, "percentile": 99.9},
+        "leaderboard": [vars(r) for r in rows],
+        "nan_field": float("nan"),
+    }
     for e in [
         _started(rid, cfg),
         ev.StageStarted("sample"),
@@ -94,8 +101,16 @@ def test_schema_wal_foreign_keys_and_version(store):
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     # SCHEMA_VERSION is the number of migrations, and all of them are applied
     assert len(MIGRATIONS.applied(db)) == SCHEMA_VERSION and not MIGRATIONS.pending(db)
-    assert {"runs", "stages", "sampled", "epochs", "generations", "leaderboard", "queries",
-            "artifacts"} <= set(db.table_names())
+    assert {
+        "runs",
+        "stages",
+        "sampled",
+        "epochs",
+        "generations",
+        "leaderboard",
+        "queries",
+        "artifacts",
+    } <= set(db.table_names())
     # reopening an up-to-date history changes nothing
     Store(store.path)
     assert len(MIGRATIONS.applied(db)) == SCHEMA_VERSION
@@ -138,16 +153,24 @@ def test_recorder_records_every_event(store, monkeypatch):
     assert [s["stage"] for s in store.stages(rid)] == ["sample", "train", "search", "evaluate"]
     assert all(s["status"] == "finished" for s in store.stages(rid))
     assert store.stages(rid)[0]["summary"] == {"sampled": 2}
-    assert store.sampled(rid) == [{"idx": 0, "arch": ARCH_A, "signal": 91.5},
-                                  {"idx": 1, "arch": ARCH_B, "signal": None}]
+    assert store.sampled(rid) == [
+        {"idx": 0, "arch": ARCH_A, "signal": 91.5},
+        {"idx": 1, "arch": ARCH_B, "signal": None},
+    ]
     assert [q["n"] for q in store.queries(rid)] == [1, 2, 3]
     ep = store.epochs(rid)
     assert [e["epoch"] for e in ep] == [1, 2] and ep[0]["val_tau"] is None
     assert ep[1]["loss_rec"] == 0.8 and ep[1]["val_tau"] == 0.3
     assert [(g["gen"], g["distinct_archs"]) for g in store.generations(rid)] == [(1, 4), (2, 7)]
     board = store.leaderboard(rid)
-    assert board[0] == {"rank": 1, "arch": ARCH_A, "predicted": 0.9, "valid": 91.5,
-                        "test": 94.1, "percentile": 99.9}
+    assert board[0] == {
+        "rank": 1,
+        "arch": ARCH_A,
+        "predicted": 0.9,
+        "valid": 91.5,
+        "test": 94.1,
+        "percentile": 99.9,
+    }
     assert board[1]["predicted"] is None
 
 
@@ -191,13 +214,13 @@ def test_interrupted_when_process_died_or_heartbeat_stale(store):
     assert store.get_run(rid)["status"] == "interrupted"
     assert [r["id"] for r in store.list_runs(status="interrupted")] == [rid]
     # another host's run: only the heartbeat tells
-    store.db.execute("UPDATE runs SET host = 'elsewhere', heartbeat_at = ? WHERE id = ?",
-                     [time.time(), rid])
+    store.db.execute(
+        "UPDATE runs SET host = 'elsewhere', heartbeat_at = ? WHERE id = ?", [time.time(), rid]
+    )
     assert store.get_run(rid)["status"] == "running"
     store.db.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", [time.time() - 3600, rid])
     assert store.get_run(rid)["status"] == "interrupted"
-    row = {"status": "finished", "pid": dead.pid, "host": socket.gethostname(),
-           "heartbeat_at": 0.0}
+    row = {"status": "finished", "pid": dead.pid, "host": socket.gethostname(), "heartbeat_at": 0.0}
     assert effective_status(row) == "finished"  # only live-looking runs can be interrupted
 
 
@@ -224,9 +247,17 @@ def _state(seed: int) -> dict:
     opt = torch.optim.Adam(model.parameters())
     model(torch.randn(3, 4)).sum().backward()
     opt.step()
-    return {"model": model.state_dict(), "optim": opt.state_dict(), "np": rng.bit_generator.state,
-            "py": random.getstate(), "torch": torch.get_rng_state(), "arr": rng.random((5, 3)),
-            "ints": np.arange(4, dtype=np.int8), "scalar": np.float64(2.5), "step": seed}
+    return {
+        "model": model.state_dict(),
+        "optim": opt.state_dict(),
+        "np": rng.bit_generator.state,
+        "py": random.getstate(),
+        "torch": torch.get_rng_state(),
+        "arr": rng.random((5, 3)),
+        "ints": np.arange(4, dtype=np.int8),
+        "scalar": np.float64(2.5),
+        "step": seed,
+    }
 
 
 def _same(a, b) -> bool:
@@ -248,8 +279,7 @@ def test_checkpoints_atomic_verified_and_pruned(store):
     states = [_state(s) for s in range(5)]
     for i, st in enumerate(states):
         info = rec.checkpoint("train", i + 1, st)
-        assert os.path.exists(info["path"]) and info["path"].startswith(
-            str(paths.runs_dir() / rid))
+        assert os.path.exists(info["path"]) and info["path"].startswith(str(paths.runs_dir() / rid))
     arts = store.artifacts(rid)
     assert len(arts) == 2  # the latest two only
     files = sorted(p.name for p in (paths.runs_dir() / rid).iterdir())
@@ -281,7 +311,8 @@ def test_failed_checkpoint_leaves_nothing(store, monkeypatch):
             rec.checkpoint("search", 2, {"x": 2})
     assert store.artifacts(rid) == before
     assert [p.name for p in (paths.runs_dir() / rid).iterdir()] == [
-        os.path.basename(before[0]["path"])]
+        os.path.basename(before[0]["path"])
+    ]
     with pytest.raises(Exception):  # noqa: B017 - not picklable: fails before any write
         rec.checkpoint("search", 3, {"f": lambda: 0})
     assert store.artifacts(rid) == before
@@ -314,8 +345,15 @@ def test_delete_run_cascades_and_removes_files(store):
     assert folder.is_dir()
     store.delete_run(rid)
     assert not folder.exists()
-    for table in ("stages", "sampled", "epochs", "generations", "leaderboard", "queries",
-                  "artifacts"):
+    for table in (
+        "stages",
+        "sampled",
+        "epochs",
+        "generations",
+        "leaderboard",
+        "queries",
+        "artifacts",
+    ):
         assert store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
     assert [r["id"] for r in store.list_runs()] == [other]
     with pytest.raises(StorageError, match="no run"):

@@ -22,8 +22,10 @@ def _data(table, n_lab=60, n_pool=1024, seed=0):
 
 def _trainer(table, **kw):
     torch.manual_seed(0)
-    m = TNAOModel(ModelShape(6, 5, d_model=16, n_heads=2, d_latent=8, n_predictors=2),
-                  table.space.token_relations())
+    m = TNAOModel(
+        ModelShape(6, 5, d_model=16, n_heads=2, d_latent=8, n_predictors=2),
+        table.space.token_relations(),
+    )
     cfg = TrainConfig(batch_size=256, val_fraction=0.25, epochs=4, **kw)
     return Trainer(m, cfg, seed=0)
 

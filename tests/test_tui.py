@@ -58,8 +58,13 @@ def sync(fn):
     return wrapper
 
 
-async def until(pilot, cond, timeout: float = 120.0, step: float = 0.05,
-                what=lambda: "timed out waiting for the app") -> None:
+async def until(
+    pilot,
+    cond,
+    timeout: float = 120.0,
+    step: float = 0.05,
+    what=lambda: "timed out waiting for the app",
+) -> None:
     """Wait for ``cond()``; fail with ``what()`` after ``timeout`` seconds. The app redraws
     and lays out on its own timers, which a loaded 2-core CI runner can delay past any
     fixed pause."""
@@ -92,7 +97,7 @@ def screen_text(app) -> str:
 def region_text(app, widget) -> str:
     """What the terminal shows inside ``widget``'s content (text cut off is not there)."""
     r = widget.content_region
-    strips = app.screen._compositor.render_strips()[r.y:r.bottom]
+    strips = app.screen._compositor.render_strips()[r.y : r.bottom]
     return "\n".join(strip.crop(r.x, r.right).text for strip in strips)
 
 
@@ -327,8 +332,22 @@ async def test_fast_typing_in_the_run_form_keeps_every_key(db):
         assert isinstance(form, SamplingScreen)
         form.query_one("#f-particles", Input).focus()
         await pilot.pause()
-        await burst(app, pilot, "end", "backspace", "backspace", "3", "2", "tab",
-                    "end", "backspace", "backspace", "1", "0", "ctrl+r")
+        await burst(
+            app,
+            pilot,
+            "end",
+            "backspace",
+            "backspace",
+            "3",
+            "2",
+            "tab",
+            "end",
+            "backspace",
+            "backspace",
+            "1",
+            "0",
+            "ctrl+r",
+        )
         assert form.query_one("#f-particles", Input).value == "32"
         assert form.query_one("#f-generations", Input).value == "10"
         assert form.query_one("#f-budget", Input).value == "30"  # untouched
@@ -359,8 +378,9 @@ async def test_fast_typing_in_a_dialog_then_its_key(finished_db, monkeypatch, tm
         dialog.query_one("#path", Input).focus()
         await pilot.pause()
         # Rename the file (.json -> x.json), top 2, export: all in one burst.
-        await burst(app, pilot, "end", "left", "left", "left", "left", "left", "x",
-                    "tab", "2", "ctrl+s")
+        await burst(
+            app, pilot, "end", "left", "left", "left", "left", "left", "x", "tab", "2", "ctrl+s"
+        )
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
@@ -382,13 +402,25 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
 
         async def footer_has(*keys: str) -> None:
             # The footer recomposes for a new screen a moment after it opens.
-            await until(pilot, lambda: all(k in footer() for k in keys), timeout=10,
-                        what=lambda: f"footer lacks {keys}: {footer()!r}")
+            await until(
+                pilot,
+                lambda: all(k in footer() for k in keys),
+                timeout=10,
+                what=lambda: f"footer lacks {keys}: {footer()!r}",
+            )
 
         # Home: every key and Quit and the palette; the data table's last column wraps
         # instead of cutting a dataset list or a hint at the right edge.
-        await footer_has("n New run", "o Open", "r Resume", "e Export", "d Delete", "i Import",
-                         "^q Quit", "^p palette")
+        await footer_has(
+            "n New run",
+            "o Open",
+            "r Resume",
+            "e Export",
+            "d Delete",
+            "i Import",
+            "^q Quit",
+            "^p palette",
+        )
         shown = flat(screen_text(app))
         for row in app.data_rows:
             assert flat(data_note(row, fetchable())) in shown
@@ -404,8 +436,9 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
         hint = next(r for r in app.data_rows if r["benchmark"] == "nb101")["hint"]
         shown = flat(region_text(app, bench.query_one("#bench-hint")))
         assert flat(hint) in shown and "press i to import a file, f to fetch it" in shown
-        await footer_has("esc Back", "^n Next", "^g Home", "i Import", "f Fetch", "^q Quit",
-                         "^p palette")
+        await footer_has(
+            "esc Back", "^n Next", "^g Home", "i Import", "f Fetch", "^q Quit", "^p palette"
+        )
         # Sampling: the whole form and its keys.
         bench.query_one("#benchmarks", DataTable).move_cursor(row=names.index("analog"))
         await pilot.pause()
@@ -413,13 +446,22 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
         await pilot.pause()
         assert isinstance(app.screen, SamplingScreen)
         shown = screen_text(app)
-        for label in ("Sample size", "Budget", "Seed", "Epochs", "Particles", "Generations",
-                      "Press ctrl+r to start the run."):
+        for label in (
+            "Sample size",
+            "Budget",
+            "Seed",
+            "Epochs",
+            "Particles",
+            "Generations",
+            "Press ctrl+r to start the run.",
+        ):
             assert label in shown
         await footer_has("esc Back", "^n Next", "^r Start run", "^q Quit", "^p palette")
         # The dialogs: their text, buttons and keys.
-        long = ("broken.csv has no column 'arch_str'; expected one with the architecture "
-                "string of every row, as in the official NATS-Bench tables.")
+        long = (
+            "broken.csv has no column 'arch_str'; expected one with the architecture "
+            "string of every row, as in the official NATS-Bench tables."
+        )
         app.show_error(long)
         await pilot.pause(0.3)
         dialog = app.screen
@@ -473,8 +515,16 @@ async def test_command_palette_offers_the_main_actions(finished_db, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("New run", "Open run", "Resume run", "Export run", "Delete run",
-                      "Import benchmark data", "Fetch nb201", "Fetch nb101"):
+        for title in (
+            "New run",
+            "Open run",
+            "Resume run",
+            "Export run",
+            "Delete run",
+            "Import benchmark data",
+            "Fetch nb201",
+            "Fetch nb101",
+        ):
             assert title in titles
         # From Home, on its selected run.
         assert app.screen.selected_id() == run_id
@@ -543,8 +593,11 @@ async def test_app_at_80x24_fits_the_guide(db):
 # The events are made up (a 4-round run: budget 60, 20 sampled, top_k 10) and posted as
 # the run worker posts them, so the App's own path (fold, follow, redraw) is what runs.
 
-ROUNDS_CFG = {"run": {"budget": 60, "device": "cpu"}, "train": {"epochs": 3},
-              "search": {"particles": 32, "generations": 10}}
+ROUNDS_CFG = {
+    "run": {"budget": 60, "device": "cpu"},
+    "train": {"epochs": 3},
+    "search": {"particles": 32, "generations": 10},
+}
 
 
 def run_started(cfg: dict = ROUNDS_CFG, method: str = "tnao") -> list[ev.Event]:
@@ -555,10 +608,11 @@ def run_started(cfg: dict = ROUNDS_CFG, method: str = "tnao") -> list[ev.Event]:
 
 
 def sample_stage() -> list[ev.Event]:
-    return [ev.StageStarted("sample"),
-            ev.Sampled(tuple(f"a{i}" for i in range(20)),
-                       tuple(85.0 + 0.3 * i for i in range(20))),
-            ev.StageFinished("sample", 0.1)]
+    return [
+        ev.StageStarted("sample"),
+        ev.Sampled(tuple(f"a{i}" for i in range(20)), tuple(85.0 + 0.3 * i for i in range(20))),
+        ev.StageFinished("sample", 0.1),
+    ]
 
 
 def train_round(rnd: int, epochs: int = 3, tune: int = 3) -> list[ev.Event]:
@@ -567,15 +621,28 @@ def train_round(rnd: int, epochs: int = 3, tune: int = 3) -> list[ev.Event]:
     out: list[ev.Event] = [ev.StageStarted("train", rnd)]
     for e in range(first + 1, target + 1):
         # No validation split (the default): val_tau is NaN every epoch.
-        out.append(ev.EpochEnded(e, target, 1.5 - 0.1 * e, 0.6 - 0.05 * e, 2.1 - 0.15 * e,
-                                 math.nan, math.nan, 0.1, "cpu", rnd))
+        out.append(
+            ev.EpochEnded(
+                e,
+                target,
+                1.5 - 0.1 * e,
+                0.6 - 0.05 * e,
+                2.1 - 0.15 * e,
+                math.nan,
+                math.nan,
+                0.1,
+                "cpu",
+                rnd,
+            )
+        )
     out.append(ev.StageFinished("train", 0.3, {"train_tau": 0.8 + 0.02 * rnd}, rnd))
     return out
 
 
 def generations(rnd: int, gens: range, total: int = 10) -> list[ev.Event]:
-    return [ev.Generation(g, total, 2.0 + rnd + 0.1 * g, 1.5 + rnd + 0.1 * g, 10 + g, rnd)
-            for g in gens]
+    return [
+        ev.Generation(g, total, 2.0 + rnd + 0.1 * g, 1.5 + rnd + 0.1 * g, 10 + g, rnd) for g in gens
+    ]
 
 
 async def feed(app, pilot, events: list[ev.Event], pause: float = 0.3) -> None:
@@ -607,8 +674,12 @@ def fits(widget) -> bool:
 async def assert_fit(pilot, widgets, what: str) -> None:
     """Every widget's text fits its width, once layout has caught up with the last update
     (a really clipped label still fails, with its text)."""
-    await until(pilot, lambda: all(fits(w) for w in widgets), timeout=10,
-                what=lambda: f"{what}: clipped {[plain(w) for w in widgets if not fits(w)]!r}")
+    await until(
+        pilot,
+        lambda: all(fits(w) for w in widgets),
+        timeout=10,
+        what=lambda: f"{what}: clipped {[plain(w) for w in widgets if not fits(w)]!r}",
+    )
 
 
 @sync
@@ -636,10 +707,16 @@ async def test_live_search_chart_draws_generations_as_they_come(db, monkeypatch)
         assert plain(screen.query_one("#gen-label")).startswith("round 1/4  gen 3/10")
         # Round 2 trains while the user stays on Search: it says so, and gives no ETA of
         # a stage it does not show (it read as a stale training ETA).
-        await feed(app, pilot, [ev.StageFinished("search", 0.1, {}, 0),
-                                ev.StageStarted("evaluate", 0),
-                                ev.StageFinished("evaluate", 0.1, {}, 0),
-                                *train_round(1)[:2]])
+        await feed(
+            app,
+            pilot,
+            [
+                ev.StageFinished("search", 0.1, {}, 0),
+                ev.StageStarted("evaluate", 0),
+                ev.StageFinished("evaluate", 0.1, {}, 0),
+                *train_round(1)[:2],
+            ],
+        )
         assert app.state.stage == "train" and app.state.round == 1
         label = plain(screen.query_one("#gen-label"))
         assert label.startswith("round 1/4  gen 3/10") and "round 2/4 training" in label
@@ -647,8 +724,11 @@ async def test_live_search_chart_draws_generations_as_they_come(db, monkeypatch)
         assert "now: train" in status and "ETA" not in status
         # Round 2 searches: its first generation shows at once, alone (another
         # predictor's scores do not share an axis with round 1's).
-        await feed(app, pilot, [*train_round(1)[2:], ev.StageStarted("search", 1),
-                                *generations(1, range(1, 2))])
+        await feed(
+            app,
+            pilot,
+            [*train_round(1)[2:], ev.StageStarted("search", 1), *generations(1, range(1, 2))],
+        )
         assert "round 2/4" in plain(chart)
         assert plain(screen.query_one("#gen-label")).startswith("round 2/4  gen 1/10")
         assert "search ETA" in plain(screen.query_one("#statusline"))
@@ -678,9 +758,17 @@ async def test_training_without_validation_split_draws_no_flat_zero(db):
 def test_round_progress_and_eta_follow_the_round():
     t = [0.0]
     st = RunState()
-    for e in run_started() + sample_stage() + train_round(0) + [
-            ev.StageStarted("search", 0), *generations(0, range(1, 11)),
-            ev.StageStarted("evaluate", 0)] + train_round(1)[:2]:
+    for e in (
+        run_started()
+        + sample_stage()
+        + train_round(0)
+        + [
+            ev.StageStarted("search", 0),
+            *generations(0, range(1, 11)),
+            ev.StageStarted("evaluate", 0),
+        ]
+        + train_round(1)[:2]
+    ):
         t[0] += 1.0
         st.apply(e, lambda: t[0])
     assert st.rounds_total() == 4  # (60 - 20 sampled) / 10 a round
@@ -700,8 +788,11 @@ def test_round_progress_and_eta_follow_the_round():
 @sync
 async def test_multi_round_run_shows_its_rounds(db):
     # A real 3-round run (tiny preset: budget 35, 20 sampled, 5 queries a round).
-    app = TnaoApp(db=db, preset="tiny", overrides={
-        "run": {"budget": 35}, "search": {"rounds": 10, "top_k": 5}})
+    app = TnaoApp(
+        db=db,
+        preset="tiny",
+        overrides={"run": {"budget": 35}, "search": {"rounds": 10, "top_k": 5}},
+    )
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
         await pilot.press("n", "ctrl+n", "ctrl+r")
@@ -780,15 +871,24 @@ async def test_live_screens_fit_80x24(db):
         await until(pilot, lambda: "n=20" in plain(label), timeout=10)
         await assert_fit(pilot, [label], "sampling histogram label")
         await pilot.press("ctrl+n")
-        await feed(app, pilot, train_round(0) + [ev.StageStarted("search", 0)]
-                   + generations(0, range(1, 11), 10) + [ev.StageStarted("evaluate", 0)])
+        await feed(
+            app,
+            pilot,
+            train_round(0)
+            + [ev.StageStarted("search", 0)]
+            + generations(0, range(1, 11), 10)
+            + [ev.StageStarted("evaluate", 0)],
+        )
         checked = []
 
         async def check(step: str) -> None:
             app.show_step(step)
             await pilot.pause(0.3)
-            widgets = [w for sel in ("#epoch-label", "#gen-label", "#statusline")
-                       for w in app.screen.query(sel)]
+            widgets = [
+                w
+                for sel in ("#epoch-label", "#gen-label", "#statusline")
+                for w in app.screen.query(sel)
+            ]
             await assert_fit(pilot, widgets, step)
             checked.extend(plain(w) for w in widgets)
 
@@ -798,5 +898,4 @@ async def test_live_screens_fit_80x24(db):
             await check(step)
         assert any("round 1/4  gen 10/10  querying" in t for t in checked)
         assert any("round 2/4  fine-tune epoch 2/3  batch 7/8" in t for t in checked)
-        assert any("round 1/4  gen 10/10" in t and "round 2/4 training" in t
-                   for t in checked)
+        assert any("round 1/4  gen 10/10" in t and "round 2/4 training" in t for t in checked)

@@ -28,14 +28,36 @@ from tnao_app.storage import Store  # noqa: E402
 SIZE = (100, 30)
 NOW = 100.0  # the frozen monotonic clock; the synthetic run started at 40.0
 STATUS_ROWS = [
-    {"benchmark": "analog", "ready": True, "source": "analog-nasbench (installed package)",
-     "cache": "/cache/analog.npz", "size_mb": 0.7, "archs": 15625,
-     "datasets": ["cifar10", "cifar10-analog", "cifar10-noisy", "cifar10-ptq", "cifar10-qat"],
-     "hint": ""},
-    {"benchmark": "nb201", "ready": False, "source": "", "cache": "", "size_mb": 0.0,
-     "archs": 0, "datasets": [], "hint": "import the official file or a CSV table"},
-    {"benchmark": "nb101", "ready": False, "source": "", "cache": "", "size_mb": 0.0,
-     "archs": 0, "datasets": [], "hint": "run 'tnao data fetch nb101'"},
+    {
+        "benchmark": "analog",
+        "ready": True,
+        "source": "analog-nasbench (installed package)",
+        "cache": "/cache/analog.npz",
+        "size_mb": 0.7,
+        "archs": 15625,
+        "datasets": ["cifar10", "cifar10-analog", "cifar10-noisy", "cifar10-ptq", "cifar10-qat"],
+        "hint": "",
+    },
+    {
+        "benchmark": "nb201",
+        "ready": False,
+        "source": "",
+        "cache": "",
+        "size_mb": 0.0,
+        "archs": 0,
+        "datasets": [],
+        "hint": "import the official file or a CSV table",
+    },
+    {
+        "benchmark": "nb101",
+        "ready": False,
+        "source": "",
+        "cache": "",
+        "size_mb": 0.0,
+        "archs": 0,
+        "datasets": [],
+        "hint": "run 'tnao data fetch nb101'",
+    },
 ]
 ARCHS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|"
@@ -44,8 +66,7 @@ ARCHS = [
     "skip_connect~2|",
     "|nor_conv_1x1~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|"
     "nor_conv_1x1~2|",
-    "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|nor_conv_1x1~1|"
-    "nor_conv_3x3~2|",
+    "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|nor_conv_1x1~1|nor_conv_3x3~2|",
 ]
 
 
@@ -74,8 +95,10 @@ def synthetic_events(upto: str) -> list[ev.Event]:
     out: list[ev.Event] = [
         ev.RunStarted("k3x9pq", "analog", "cifar10", "tnao", 0, "cpu", config()),
         ev.StageStarted("sample"),
-        ev.Sampled(tuple(f"a{i}" for i in range(20)),
-                   tuple(80.0 + (i * 7919 % 23) * 0.6 for i in range(20))),
+        ev.Sampled(
+            tuple(f"a{i}" for i in range(20)),
+            tuple(80.0 + (i * 7919 % 23) * 0.6 for i in range(20)),
+        ),
         ev.Queried("a19", 90.0, 20, 30),
         ev.StageFinished("sample", 0.2),
     ]
@@ -83,8 +106,19 @@ def synthetic_events(upto: str) -> list[ev.Event]:
         return out
     out.append(ev.StageStarted("train"))
     for e in range(1, 3 if upto == "train" else 4):
-        out.append(ev.EpochEnded(e, 3, 1.6 - 0.1 * e, 0.7 - 0.08 * e, 2.3 - 0.18 * e,
-                                 0.4 + 0.15 * e, 0.5 + 0.12 * e, 1.5, "cpu"))
+        out.append(
+            ev.EpochEnded(
+                e,
+                3,
+                1.6 - 0.1 * e,
+                0.7 - 0.08 * e,
+                2.3 - 0.18 * e,
+                0.4 + 0.15 * e,
+                0.5 + 0.12 * e,
+                1.5,
+                "cpu",
+            )
+        )
     out.append(ev.Progress("train", 2, 4, "loss 2.0"))
     if upto == "train":
         return out
@@ -92,55 +126,97 @@ def synthetic_events(upto: str) -> list[ev.Event]:
     out.append(ev.StageStarted("search"))
     for g in range(1, 4):
         out.append(ev.Generation(g, 3, 0.3 + 0.05 * g, 0.1 + 0.04 * g, 5 + 3 * g))
-    out.append(ev.Leaderboard(tuple(
-        ev.LeaderRow(i + 1, a, 0.5 - 0.1 * i, 93.5 - i, 93.4 - i, 99.5 - i)
-        for i, a in enumerate(ARCHS))))
+    out.append(
+        ev.Leaderboard(
+            tuple(
+                ev.LeaderRow(i + 1, a, 0.5 - 0.1 * i, 93.5 - i, 93.4 - i, 99.5 - i)
+                for i, a in enumerate(ARCHS)
+            )
+        )
+    )
     if upto == "search":
         return out
     out.append(ev.StageFinished("search", 1.0))
     out.append(ev.StageStarted("evaluate"))
     out.append(ev.StageFinished("evaluate", 0.2))
-    out.append(ev.RunFinished({
-        "run_id": "k3x9pq", "queries": 25, "budget": 30,
-        "best": {"arch": ARCHS[1], "valid": 93.57, "test": 93.57, "rank": 66,
-                 "percentile": 99.58},
-        "optimum": {"arch": ARCHS[0], "test": 94.07},
-    }))
+    out.append(
+        ev.RunFinished(
+            {
+                "run_id": "k3x9pq",
+                "queries": 25,
+                "budget": 30,
+                "best": {
+                    "arch": ARCHS[1],
+                    "valid": 93.57,
+                    "test": 93.57,
+                    "rank": 66,
+                    "percentile": 99.58,
+                },
+                "optimum": {"arch": ARCHS[0], "test": 94.07},
+            }
+        )
+    )
     return out
 
 
 def multi_round_events() -> list[ev.Event]:
     """A made-up 4-round run (budget 60, top_k 10, no validation split: the defaults),
     cut in round 2's training, one epoch in, after round 1 searched and queried."""
-    cfg = Config.from_dict({"run": {"budget": 60, "device": "cpu"}, "train": {"epochs": 3},
-                            "search": {"particles": 32, "generations": 10}})
+    cfg = Config.from_dict(
+        {
+            "run": {"budget": 60, "device": "cpu"},
+            "train": {"epochs": 3},
+            "search": {"particles": 32, "generations": 10},
+        }
+    )
     # as a run announces it: automatic sizes resolved (analog's cifar10 spec)
     cfg = cfg.resolve(DatasetSpec("cifar10", "baseline", "baseline")).to_dict()
     out: list[ev.Event] = [
         ev.RunStarted("m4r0nd", "analog", "cifar10", "tnao", 0, "cpu", cfg),
         ev.StageStarted("sample"),
-        ev.Sampled(tuple(f"a{i}" for i in range(20)),
-                   tuple(80.0 + (i * 7919 % 23) * 0.6 for i in range(20))),
+        ev.Sampled(
+            tuple(f"a{i}" for i in range(20)),
+            tuple(80.0 + (i * 7919 % 23) * 0.6 for i in range(20)),
+        ),
         ev.Queried("a19", 90.0, 20, 60),
         ev.StageFinished("sample", 0.2),
         ev.StageStarted("train", 0),
     ]
     for e in range(1, 4):
-        out.append(ev.EpochEnded(e, 3, 1.6 - 0.1 * e, 0.7 - 0.08 * e, 2.3 - 0.18 * e,
-                                 float("nan"), float("nan"), 1.5, "cpu", 0))
-    out += [ev.StageFinished("train", 4.5, {"train_tau": 0.884}, 0),
-            ev.StageStarted("search", 0)]
+        out.append(
+            ev.EpochEnded(
+                e,
+                3,
+                1.6 - 0.1 * e,
+                0.7 - 0.08 * e,
+                2.3 - 0.18 * e,
+                float("nan"),
+                float("nan"),
+                1.5,
+                "cpu",
+                0,
+            )
+        )
+    out += [ev.StageFinished("train", 4.5, {"train_tau": 0.884}, 0), ev.StageStarted("search", 0)]
     for g in range(1, 11):
-        out.append(ev.Generation(g, 10, 2.5 + 0.04 * min(g, 6), 2.0 + 0.05 * g,
-                                 10 + 2 * g, 0))
-    out.append(ev.Leaderboard(tuple(
-        ev.LeaderRow(i + 1, a, 2.7 - 0.1 * i, 93.5 - i, 93.4 - i, 99.5 - i)
-        for i, a in enumerate(ARCHS))))
-    out += [ev.StageFinished("search", 1.0, {}, 0), ev.StageStarted("evaluate", 0),
-            ev.Queried("a30", 93.0, 30, 60), ev.StageFinished("evaluate", 0.2, {}, 0),
-            ev.StageStarted("train", 1),
-            ev.EpochEnded(4, 6, 1.1, 0.3, 1.4, float("nan"), float("nan"), 1.5, "cpu", 1),
-            ev.Progress("train", 3, 8, "loss 1.3")]
+        out.append(ev.Generation(g, 10, 2.5 + 0.04 * min(g, 6), 2.0 + 0.05 * g, 10 + 2 * g, 0))
+    out.append(
+        ev.Leaderboard(
+            tuple(
+                ev.LeaderRow(i + 1, a, 2.7 - 0.1 * i, 93.5 - i, 93.4 - i, 99.5 - i)
+                for i, a in enumerate(ARCHS)
+            )
+        )
+    )
+    out += [
+        ev.StageFinished("search", 1.0, {}, 0),
+        ev.StageStarted("evaluate", 0),
+        ev.Queried("a30", 93.0, 30, 60),
+        ev.StageFinished("evaluate", 0.2, {}, 0),
+        ev.StageStarted("train", 1),
+        ev.EpochEnded(4, 6, 1.1, 0.3, 1.4, float("nan"), float("nan"), 1.5, "cpu", 1),
+        ev.Progress("train", 3, 8, "loss 1.3"),
+    ]
     return out
 
 
@@ -184,8 +260,9 @@ def test_snapshot_home(pinned, snap_compare, monkeypatch):
     rec.close()
     cut = store.create_run(cfg)
     # A run whose process died: pid gone, no heartbeat.
-    store.db.execute("UPDATE runs SET status='running', pid=999999999, heartbeat_at=0 "
-                     "WHERE id=?", [cut])
+    store.db.execute(
+        "UPDATE runs SET status='running', pid=999999999, heartbeat_at=0 WHERE id=?", [cut]
+    )
     store.db.execute("UPDATE runs SET created_at=1700000000 WHERE id=?", [done])
     store.db.execute("UPDATE runs SET created_at=1700003600 WHERE id=?", [cut])
     store.db.conn.commit()
@@ -197,28 +274,33 @@ def test_snapshot_home(pinned, snap_compare, monkeypatch):
 
 
 def test_snapshot_benchmark(pinned, snap_compare):
-    assert snap_compare(make_app(pinned), terminal_size=SIZE,
-                        run_before=guide_at("benchmark", None))
+    assert snap_compare(
+        make_app(pinned), terminal_size=SIZE, run_before=guide_at("benchmark", None)
+    )
 
 
 def test_snapshot_sampling(pinned, snap_compare):
-    assert snap_compare(make_app(pinned), terminal_size=SIZE,
-                        run_before=guide_at("sampling", "sample"))
+    assert snap_compare(
+        make_app(pinned), terminal_size=SIZE, run_before=guide_at("sampling", "sample")
+    )
 
 
 def test_snapshot_training(pinned, snap_compare):
-    assert snap_compare(make_app(pinned), terminal_size=SIZE,
-                        run_before=guide_at("training", "train"))
+    assert snap_compare(
+        make_app(pinned), terminal_size=SIZE, run_before=guide_at("training", "train")
+    )
 
 
 def test_snapshot_search(pinned, snap_compare):
-    assert snap_compare(make_app(pinned), terminal_size=SIZE,
-                        run_before=guide_at("search", "search"))
+    assert snap_compare(
+        make_app(pinned), terminal_size=SIZE, run_before=guide_at("search", "search")
+    )
 
 
 def test_snapshot_results(pinned, snap_compare):
-    assert snap_compare(make_app(pinned), terminal_size=SIZE,
-                        run_before=guide_at("results", "done"))
+    assert snap_compare(
+        make_app(pinned), terminal_size=SIZE, run_before=guide_at("results", "done")
+    )
 
 
 def test_snapshot_export_dialog(pinned, snap_compare):
@@ -241,11 +323,13 @@ def test_snapshot_error_dialog(pinned, snap_compare):
 
 def test_snapshot_training_rounds_80x24(pinned, snap_compare):
     # Round 2 of 4 fine-tuning, no validation split: no flat-0 tau line, the round named.
-    assert snap_compare(make_app(pinned), terminal_size=(80, 24),
-                        run_before=guide_at("training", "rounds"))
+    assert snap_compare(
+        make_app(pinned), terminal_size=(80, 24), run_before=guide_at("training", "rounds")
+    )
 
 
 def test_snapshot_search_rounds_80x24(pinned, snap_compare):
     # Round 1's search while round 2 trains: its chart, and no training ETA here.
-    assert snap_compare(make_app(pinned), terminal_size=(80, 24),
-                        run_before=guide_at("search", "rounds"))
+    assert snap_compare(
+        make_app(pinned), terminal_size=(80, 24), run_before=guide_at("search", "rounds")
+    )

@@ -131,15 +131,24 @@ class BaselinesConfig:
 
     def check(self) -> BaselinesConfig:
         """Raise one ``ConfigError`` sentence for the first bad value."""
-        for name in ("population", "tournament", "predictor_init", "predictor_batch",
-                     "predictor_hidden", "predictor_epochs", "predictor_ensemble",
-                     "predictor_candidates"):
+        for name in (
+            "population",
+            "tournament",
+            "predictor_init",
+            "predictor_batch",
+            "predictor_hidden",
+            "predictor_epochs",
+            "predictor_ensemble",
+            "predictor_candidates",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"baselines.{name} must be a positive integer, got {value!r}.")
         if self.predictor_init < 2:
-            raise ConfigError("baselines.predictor_init must be at least 2 (a ranker needs "
-                              f"a pair to learn from), got {self.predictor_init}.")
+            raise ConfigError(
+                "baselines.predictor_init must be at least 2 (a ranker needs "
+                f"a pair to learn from), got {self.predictor_init}."
+            )
         return self
 
 
@@ -184,23 +193,35 @@ class Config:
             if not ok:
                 raise ConfigError(msg)
 
-        need(r.method in METHODS, f"method '{r.method}' is unknown; expected one of "
-             f"{', '.join(METHODS)}.")
+        need(
+            r.method in METHODS,
+            f"method '{r.method}' is unknown; expected one of {', '.join(METHODS)}.",
+        )
         need(r.device in DEVICES, f"device '{r.device}' is unknown; expected auto, cpu or cuda.")
-        need(isinstance(r.budget, int) and r.budget >= 1,
-             f"budget must be a positive number of queries, got {r.budget}.")
+        need(
+            isinstance(r.budget, int) and r.budget >= 1,
+            f"budget must be a positive number of queries, got {r.budget}.",
+        )
         need(isinstance(r.seed, int) and r.seed >= 0, f"seed must be >= 0, got {r.seed}.")
         if r.method in ("tnao", "nao"):
-            need(s.n_labelled == 0 or s.n_labelled >= 2,
-                 f"sample size must be at least 2 (or 0 for automatic), got {s.n_labelled}.")
-            need(r.budget >= s.n_labelled,
-                 f"budget {r.budget} is below the sample size {s.n_labelled}; the sampled "
-                 "architectures are queries too, so the budget must be at least that.")
-        need(s.design in ("random", "balanced"),
-             f"sample design '{s.design}' is unknown; expected random or balanced.")
+            need(
+                s.n_labelled == 0 or s.n_labelled >= 2,
+                f"sample size must be at least 2 (or 0 for automatic), got {s.n_labelled}.",
+            )
+            need(
+                r.budget >= s.n_labelled,
+                f"budget {r.budget} is below the sample size {s.n_labelled}; the sampled "
+                "architectures are queries too, so the budget must be at least that.",
+            )
+        need(
+            s.design in ("random", "balanced"),
+            f"sample design '{s.design}' is unknown; expected random or balanced.",
+        )
         need(s.n_unlabelled >= 0, f"unlabelled samples must be >= 0, got {s.n_unlabelled}.")
-        need(m.d_model >= 8 and m.d_model % m.n_heads == 0,
-             f"d_model ({m.d_model}) must be >= 8 and divisible by n_heads ({m.n_heads}).")
+        need(
+            m.d_model >= 8 and m.d_model % m.n_heads == 0,
+            f"d_model ({m.d_model}) must be >= 8 and divisible by n_heads ({m.n_heads}).",
+        )
         need(m.n_layers >= 1, f"n_layers must be >= 1, got {m.n_layers}.")
         need(m.d_latent >= 1, f"d_latent must be >= 1, got {m.d_latent}.")
         need(0.0 <= m.dropout < 1.0, f"dropout must be in [0, 1), got {m.dropout}.")
@@ -208,36 +229,43 @@ class Config:
         need(t.batch_size >= 1, f"batch size must be >= 1, got {t.batch_size}.")
         need(t.lr > 0, f"learning rate must be > 0, got {t.lr}.")
         need(t.finetune_epochs >= 0, f"finetune_epochs must be >= 0, got {t.finetune_epochs}.")
-        need(t.finetune_batches >= 0,
-             f"finetune_batches must be >= 0, got {t.finetune_batches}.")
+        need(t.finetune_batches >= 0, f"finetune_batches must be >= 0, got {t.finetune_batches}.")
         need(t.label_batch >= 2, f"label_batch must be >= 2, got {t.label_batch}.")
-        need(t.rank_loss in ("bpr", "hinge"),
-             f"rank_loss '{t.rank_loss}' is unknown; expected bpr or hinge.")
+        need(
+            t.rank_loss in ("bpr", "hinge"),
+            f"rank_loss '{t.rank_loss}' is unknown; expected bpr or hinge.",
+        )
         need(t.z_noise >= 0, f"z_noise must be >= 0, got {t.z_noise}.")
         need(t.restart_after >= 0, f"restart_after must be >= 0, got {t.restart_after}.")
         need(t.patience >= 1, f"patience must be >= 1, got {t.patience}.")
         need(m.n_predictors >= 1, f"n_predictors must be >= 1, got {m.n_predictors}.")
         need(r.threads >= 0, f"threads must be >= 0, got {r.threads}.")
-        need(r.checkpoint_every >= 0,
-             f"checkpoint_every must be >= 0 seconds, got {r.checkpoint_every}.")
-        need(0.0 <= t.val_fraction < 1.0, f"val_fraction must be in [0, 1), got "
-             f"{t.val_fraction}.")
-        need(c.particles >= 2 and c.particles % 2 == 0,
-             f"particles must be an even number >= 2, got {c.particles}.")
+        need(
+            r.checkpoint_every >= 0,
+            f"checkpoint_every must be >= 0 seconds, got {r.checkpoint_every}.",
+        )
+        need(0.0 <= t.val_fraction < 1.0, f"val_fraction must be in [0, 1), got {t.val_fraction}.")
+        need(
+            c.particles >= 2 and c.particles % 2 == 0,
+            f"particles must be an even number >= 2, got {c.particles}.",
+        )
         need(c.generations >= 1, f"generations must be >= 1, got {c.generations}.")
         need(c.top_k >= 0, f"top_k must be >= 0 (0 = automatic), got {c.top_k}.")
         need(c.phi >= 0, f"phi must be >= 0, got {c.phi}.")
-        need(c.init in ("pool", "labelled"),
-             f"search init '{c.init}' is unknown; expected pool or labelled.")
+        need(
+            c.init in ("pool", "labelled"),
+            f"search init '{c.init}' is unknown; expected pool or labelled.",
+        )
         need(c.init_noise >= 0, f"init_noise must be >= 0, got {c.init_noise}.")
-        need(c.restart_patience >= 1,
-             f"restart_patience must be >= 1, got {c.restart_patience}.")
+        need(c.restart_patience >= 1, f"restart_patience must be >= 1, got {c.restart_patience}.")
         need(c.rounds >= 1, f"rounds must be >= 1, got {c.rounds}.")
         need(c.local_k >= 0, f"local_k must be >= 0, got {c.local_k}.")
         need(c.explore_k >= 0, f"explore_k must be >= 0, got {c.explore_k}.")
         need(c.explore_after >= 1, f"explore_after must be >= 1, got {c.explore_after}.")
-        need(c.explore in ("maximin", "predicted"),
-             f"explore '{c.explore}' is unknown; expected maximin or predicted.")
+        need(
+            c.explore in ("maximin", "predicted"),
+            f"explore '{c.explore}' is unknown; expected maximin or predicted.",
+        )
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")
         self.baselines.check()
@@ -248,9 +276,12 @@ def _typed(name: str, default: object, value: object) -> object:
     """``value`` checked against the type of the field's default (JSON gives loose types)."""
     kind = type(default)
     ok = (
-        isinstance(value, bool) if kind is bool
-        else isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float
-        else isinstance(value, int) and not isinstance(value, bool) if kind is int
+        isinstance(value, bool)
+        if kind is bool
+        else isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is float
+        else isinstance(value, int) and not isinstance(value, bool)
+        if kind is int
         else isinstance(value, kind)
     )
     if not ok:

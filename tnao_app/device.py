@@ -15,8 +15,9 @@ def resolve(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; "
-                          "use --device auto or cpu.")
+        raise ConfigError(
+            "device 'cuda' was asked for but no CUDA GPU is available; use --device auto or cpu."
+        )
     if name not in ("cpu", "cuda"):
         raise ConfigError(f"device '{name}' is unknown; expected auto, cpu or cuda.")
     return name

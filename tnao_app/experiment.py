@@ -43,9 +43,18 @@ from .search.base import SearchContext, SearchMethod
 
 ANYTIME = ("random", "evolution", "predictor")
 SUMMARY_FIELDS = (
-    "method", "budget", "seeds", "test_mean", "test_std", "top_test_found",
-    "top_test_share", "top_test_median_queries", "top_signal_found", "top_signal_share",
-    "top_signal_median_queries", "seconds_mean",
+    "method",
+    "budget",
+    "seeds",
+    "test_mean",
+    "test_std",
+    "top_test_found",
+    "top_test_share",
+    "top_test_median_queries",
+    "top_signal_found",
+    "top_signal_share",
+    "top_signal_median_queries",
+    "seconds_mean",
 )
 
 
@@ -145,12 +154,17 @@ def _table(benchmark: str) -> Table:
     return _TABLES[benchmark]
 
 
-def task_config(base: dict, benchmark: str, dataset: str, method: str, seed: int,
-                budget: int) -> Config:
+def task_config(
+    base: dict, benchmark: str, dataset: str, method: str, seed: int, budget: int
+) -> Config:
     """The resolved, validated config of one run."""
     data = {k: dict(v) for k, v in (base or {}).items()}
     data.setdefault("run", {}).update(
-        benchmark=benchmark, dataset=dataset, method=method, seed=seed, budget=budget,
+        benchmark=benchmark,
+        dataset=dataset,
+        method=method,
+        seed=seed,
+        budget=budget,
         device="cpu",
     )
     cfg = Config.from_dict(data).resolve(_table(benchmark).dataset(dataset)).validate()
@@ -168,7 +182,9 @@ def run_one(task: tuple) -> dict:
     t0 = time.perf_counter()
     method_class(method)(ctx).run()
     return {
-        "method": method, "seed": seed, "budget": budget,
+        "method": method,
+        "seed": seed,
+        "budget": budget,
         "rows": [int(r) for r in oracle.queried],
         "signal": [float(v) for v in oracle.queried.values()],
         "seconds": time.perf_counter() - t0,
@@ -198,14 +214,18 @@ def anytime_methods(base: dict, benchmark: str, dataset: str, budgets: Sequence[
     return out
 
 
-def plan(methods: Sequence[str], seeds: Sequence[int], budgets: Sequence[int],
-         anytime: Sequence[str] = ANYTIME) -> list:
+def plan(
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    anytime: Sequence[str] = ANYTIME,
+) -> list:
     """(method, seed, budget) runs: anytime methods once at the largest budget."""
     top = max(budgets)
     out = []
     for m in methods:
         for s in seeds:
-            for b in ([top] if m in anytime else budgets):
+            for b in [top] if m in anytime else budgets:
                 out.append((m, s, b))
     return out
 
@@ -229,10 +249,17 @@ class Experiment:
 
     def to_dict(self) -> dict:
         return {
-            "benchmark": self.benchmark, "dataset": self.dataset, "signal": self.signal,
-            "report": self.report, "note": self.note, "methods": self.methods,
-            "seeds": self.seeds, "budgets": self.budgets, "optimum": self.optimum,
-            "summary": self.rows, "runs": self.runs,
+            "benchmark": self.benchmark,
+            "dataset": self.dataset,
+            "signal": self.signal,
+            "report": self.report,
+            "note": self.note,
+            "methods": self.methods,
+            "seeds": self.seeds,
+            "budgets": self.budgets,
+            "optimum": self.optimum,
+            "summary": self.rows,
+            "runs": self.runs,
         }
 
     def csv_text(self) -> str:
@@ -262,11 +289,17 @@ def optima(table: Table, dataset: str) -> dict:
     top_test = np.flatnonzero(answerable & (rep == best_rep)).tolist()
     top_signal = np.flatnonzero(sig == best_sig).tolist()
     return {
-        "top_test": {"value": best_rep, "rows": top_test,
-                     "archs": [_native(table, r) for r in top_test]},
-        "top_signal": {"value": best_sig, "rows": top_signal,
-                       "archs": [_native(table, r) for r in top_signal],
-                       "report": [float(rep[r]) for r in top_signal]},
+        "top_test": {
+            "value": best_rep,
+            "rows": top_test,
+            "archs": [_native(table, r) for r in top_test],
+        },
+        "top_signal": {
+            "value": best_sig,
+            "rows": top_signal,
+            "archs": [_native(table, r) for r in top_signal],
+            "report": [float(rep[r]) for r in top_signal],
+        },
     }
 
 
@@ -274,15 +307,30 @@ def _native(table: Table, row: int) -> str:
     return table.native(row) if (table.tokens[row] >= 0).all() else str(row)
 
 
-def summarize(table: Table, dataset: str, results: Sequence[dict], methods: Sequence[str],
-              seeds: Sequence[int], budgets: Sequence[int],
-              anytime: Sequence[str] = ANYTIME) -> Experiment:
+def summarize(
+    table: Table,
+    dataset: str,
+    results: Sequence[dict],
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    anytime: Sequence[str] = ANYTIME,
+) -> Experiment:
     spec = table.dataset(dataset)
     rep = table.metric(spec.report)
     opt = optima(table, dataset)
     t_test, t_sig = set(opt["top_test"]["rows"]), set(opt["top_signal"]["rows"])
-    exp = Experiment(table.benchmark, dataset, spec.signal, spec.report, spec.note,
-                     list(methods), list(seeds), list(budgets), opt)
+    exp = Experiment(
+        table.benchmark,
+        dataset,
+        spec.signal,
+        spec.report,
+        spec.note,
+        list(methods),
+        list(seeds),
+        list(budgets),
+        opt,
+    )
     by_key = {(r["method"], r["seed"], r["budget"]): r for r in results}
     top = max(budgets)
     for m in methods:
@@ -296,11 +344,18 @@ def summarize(table: Table, dataset: str, results: Sequence[dict], methods: Sequ
                 best = rows[int(np.argmax(signal))]  # argmax: first of ties
                 q_test, q_sig = _first_hit(rows, t_test), _first_hit(rows, t_sig)
                 run = {
-                    "method": m, "seed": s, "budget": b, "queries": len(rows),
-                    "best_row": best, "best_arch": _native(table, best),
-                    "best_signal": float(max(signal)), "best_test": float(rep[best]),
-                    "top_test_at": q_test, "top_signal_at": q_sig,
-                    "seconds": res["seconds"], "shared_run_budget": res["budget"],
+                    "method": m,
+                    "seed": s,
+                    "budget": b,
+                    "queries": len(rows),
+                    "best_row": best,
+                    "best_arch": _native(table, best),
+                    "best_signal": float(max(signal)),
+                    "best_test": float(rep[best]),
+                    "top_test_at": q_test,
+                    "top_signal_at": q_sig,
+                    "seconds": res["seconds"],
+                    "shared_run_budget": res["budget"],
                 }
                 if b == (top if m in anytime else b):
                     run["trajectory"] = res["rows"]
@@ -310,18 +365,22 @@ def summarize(table: Table, dataset: str, results: Sequence[dict], methods: Sequ
             hits_t = [r["top_test_at"] for r in per_seed if r["top_test_at"] is not None]
             hits_s = [r["top_signal_at"] for r in per_seed if r["top_signal_at"] is not None]
             n = len(per_seed)
-            exp.rows.append({
-                "method": m, "budget": b, "seeds": n,
-                "test_mean": float(tests.mean()) if n else math.nan,
-                "test_std": float(tests.std(ddof=1)) if n > 1 else 0.0,
-                "top_test_found": len(hits_t),
-                "top_test_share": len(hits_t) / n if n else math.nan,
-                "top_test_median_queries": float(np.median(hits_t)) if hits_t else None,
-                "top_signal_found": len(hits_s),
-                "top_signal_share": len(hits_s) / n if n else math.nan,
-                "top_signal_median_queries": float(np.median(hits_s)) if hits_s else None,
-                "seconds_mean": float(np.mean([r["seconds"] for r in per_seed])) if n else 0.0,
-            })
+            exp.rows.append(
+                {
+                    "method": m,
+                    "budget": b,
+                    "seeds": n,
+                    "test_mean": float(tests.mean()) if n else math.nan,
+                    "test_std": float(tests.std(ddof=1)) if n > 1 else 0.0,
+                    "top_test_found": len(hits_t),
+                    "top_test_share": len(hits_t) / n if n else math.nan,
+                    "top_test_median_queries": float(np.median(hits_t)) if hits_t else None,
+                    "top_signal_found": len(hits_s),
+                    "top_signal_share": len(hits_s) / n if n else math.nan,
+                    "top_signal_median_queries": float(np.median(hits_s)) if hits_s else None,
+                    "seconds_mean": float(np.mean([r["seconds"] for r in per_seed])) if n else 0.0,
+                }
+            )
     return exp
 
 
@@ -354,8 +413,9 @@ def run_experiment(
         for b in budgets:
             task_config(base, benchmark, dataset, m, seeds[0], b)
     workers = max(1, int(workers or os.cpu_count() or 1))
-    anytime = (anytime_methods(base, benchmark, dataset, budgets) if "tnao" in methods
-               else set(ANYTIME))
+    anytime = (
+        anytime_methods(base, benchmark, dataset, budgets) if "tnao" in methods else set(ANYTIME)
+    )
     todo = plan(methods, seeds, budgets, anytime)
     tasks = [(benchmark, dataset, m, s, b, base) for m, s, b in todo]
     results: list[dict] = []
@@ -369,9 +429,11 @@ def run_experiment(
                 progress(len(results), len(tasks))
     else:
         # spawn, not fork: a forked copy of a process that already ran torch can hang
-        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
-                                 mp_context=get_context("spawn"),
-                                 initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(tasks)),
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+        ) as pool:
             for res in pool.map(run_one, tasks, chunksize=1):
                 results.append(res)
                 if progress:

@@ -98,12 +98,11 @@ def nb101_parts(native: str) -> tuple[list[list[int]], list[str]]:
         ops = [str(o).strip() for o in ops]
         if isinstance(matrix, str):  # V*V '0'/'1' characters, row-major
             v = len(ops)
-            matrix = [matrix[i * v:(i + 1) * v] for i in range(v)]
+            matrix = [matrix[i * v : (i + 1) * v] for i in range(v)]
         matrix = [[int(x) for x in row] for row in matrix]
     except (ValueError, TypeError, AttributeError):
         raise UnknownArchError(
-            f"'{native[:60]}' is not an NB101 architecture; expected JSON with 'matrix' and "
-            "'ops'."
+            f"'{native[:60]}' is not an NB101 architecture; expected JSON with 'matrix' and 'ops'."
         ) from None
     if len(matrix) != len(ops) or any(len(row) != len(ops) for row in matrix):
         raise UnknownArchError(
@@ -115,10 +114,25 @@ def nb101_parts(native: str) -> tuple[list[list[int]], list[str]]:
 
 # -- writers -------------------------------------------------------------------------------
 def _json_text(run: dict, rows: list[dict]) -> str:
-    keep = ("id", "name", "benchmark", "dataset", "method", "seed", "status", "created_at",
-            "started_at", "finished_at", "tnao_version", "device", "config", "result")
+    keep = (
+        "id",
+        "name",
+        "benchmark",
+        "dataset",
+        "method",
+        "seed",
+        "status",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "tnao_version",
+        "device",
+        "config",
+        "result",
+    )
     doc = {
-        "format": "tnao-run", "version": FORMAT_VERSION,
+        "format": "tnao-run",
+        "version": FORMAT_VERSION,
         "run": {k: public_result(run.get(k)) if k == "result" else run.get(k) for k in keep},
         "leaderboard": [{k: r.get(k) for k in COLUMNS} for r in public_rows(rows)],
     }
@@ -165,15 +179,17 @@ def export_text(run: dict, rows: list[dict], fmt: str) -> str:
     raise ConfigError(f"Benchmark '{bench}' has no torch export; expected nb201, analog or nb101.")
 
 
-def export_run(store, run_id: str, fmt: str, top: int | None = None,
-               out: str | os.PathLike | None = None) -> str:
+def export_run(
+    store, run_id: str, fmt: str, top: int | None = None, out: str | os.PathLike | None = None
+) -> str:
     """Export run ``run_id`` of ``store`` in ``fmt``; write it to ``out`` when given.
 
     ``top``: the best K leaderboard rows (default: all; ``torch``: 1). Returns the text.
     """
     if fmt not in FORMATS:
-        raise ConfigError(f"Export format '{fmt}' is unknown; expected one of "
-                          f"{', '.join(FORMATS)}.")
+        raise ConfigError(
+            f"Export format '{fmt}' is unknown; expected one of {', '.join(FORMATS)}."
+        )
     if top is not None and top < 1:
         raise ConfigError(f"--top must be at least 1, got {top}.")
     run = store.get_run(run_id)
@@ -207,9 +223,7 @@ def write_text(path: Path, text: str) -> None:
     try:
         atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     except OSError as exc:
-        raise StorageError(
-            f"Cannot write the export to {path} ({exc.strerror or exc})."
-        ) from None
+        raise StorageError(f"Cannot write the export to {path} ({exc.strerror or exc}).") from None
 
 
 # -- torch modules ---------------------------------------------------------------------------
@@ -496,8 +510,12 @@ def build(rank: int = 1) -> Network:
 
 def _fill(template: str, run: dict, archs_literal: str, n_classes: int) -> str:
     return template.format(
-        run_id=run["id"], benchmark=run["benchmark"], dataset=run["dataset"],
-        method=run["method"], archs=archs_literal, num_classes=n_classes,
+        run_id=run["id"],
+        benchmark=run["benchmark"],
+        dataset=run["dataset"],
+        method=run["method"],
+        archs=archs_literal,
+        num_classes=n_classes,
     )
 
 

@@ -53,8 +53,7 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         B, L, D = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(D, dim=2)
-        q, k, v = (t.view(B, L, self.n_heads, D // self.n_heads).transpose(1, 2)
-                   for t in (q, k, v))
+        q, k, v = (t.view(B, L, self.n_heads, D // self.n_heads).transpose(1, 2) for t in (q, k, v))
         if bias is not None:
             bias = bias.to(q.dtype)
         if q.is_cuda:
@@ -148,7 +147,10 @@ def reconstruction_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Ten
 
 
 def ranking_loss(
-    scores: torch.Tensor, target: torch.Tensor, kind: str = "bpr", margin: float = 0.1,
+    scores: torch.Tensor,
+    target: torch.Tensor,
+    kind: str = "bpr",
+    margin: float = 0.1,
     top_weight: bool = False,
 ) -> torch.Tensor:
     """Pairwise ranking loss over every ordered pair with different targets.

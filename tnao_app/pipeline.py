@@ -45,23 +45,38 @@ def prepare(config: Config) -> tuple[Table, str]:
     return table, device.resolve(r.device)
 
 
-def leaderboard(table: Table, oracle: Oracle, predicted: dict[int, float],
-                n: int = LEADERBOARD_ROWS) -> tuple[LeaderRow, ...]:
+def leaderboard(
+    table: Table, oracle: Oracle, predicted: dict[int, float], n: int = LEADERBOARD_ROWS
+) -> tuple[LeaderRow, ...]:
     """The best queried architectures by search signal (ties: first queried)."""
     rows = sorted(oracle.queried, key=lambda r: -oracle.queried[r])[:n]
     out = []
     for k, r in enumerate(rows, start=1):
         test = oracle.report(r)
-        out.append(LeaderRow(
-            rank=k, arch=table.native(r), predicted=float(predicted.get(r, float("nan"))),
-            valid=oracle.queried[r], test=test,
-            percentile=table.rank_of(test, oracle.spec.report)[1],
-        ))
+        out.append(
+            LeaderRow(
+                rank=k,
+                arch=table.native(r),
+                predicted=float(predicted.get(r, float("nan"))),
+                valid=oracle.queried[r],
+                test=test,
+                percentile=table.rank_of(test, oracle.spec.report)[1],
+            )
+        )
     return tuple(out)
 
 
-def result_of(config: Config, run_id: str, table: Table, oracle: Oracle, rows, *,
-              seconds: float, dev: str, extra: dict | None = None) -> dict:
+def result_of(
+    config: Config,
+    run_id: str,
+    table: Table,
+    oracle: Oracle,
+    rows,
+    *,
+    seconds: float,
+    dev: str,
+    extra: dict | None = None,
+) -> dict:
     """The dict ``tnao run --json`` prints."""
     r, spec = config.run, oracle.spec
     best = oracle.best()
@@ -70,14 +85,27 @@ def result_of(config: Config, run_id: str, table: Table, oracle: Oracle, rows, *
     rep = table.metric(spec.report)
     opt = int(np.nanargmax(rep))
     out = {
-        "run_id": run_id, "benchmark": r.benchmark, "dataset": r.dataset, "method": r.method,
-        "seed": r.seed, "queries": oracle.n_queries, "budget": oracle.budget,
-        "signal": spec.signal, "report": spec.report, "note": spec.note,
-        "best": {"arch": table.native(best), "valid": oracle.queried[best], "test": test,
-                 "rank": rank, "percentile": pct},
+        "run_id": run_id,
+        "benchmark": r.benchmark,
+        "dataset": r.dataset,
+        "method": r.method,
+        "seed": r.seed,
+        "queries": oracle.n_queries,
+        "budget": oracle.budget,
+        "signal": spec.signal,
+        "report": spec.report,
+        "note": spec.note,
+        "best": {
+            "arch": table.native(best),
+            "valid": oracle.queried[best],
+            "test": test,
+            "rank": rank,
+            "percentile": pct,
+        },
         "optimum": {"arch": table.native(opt), "test": float(rep[opt])},
         "leaderboard": [_row(x) for x in rows],
-        "seconds": round(seconds, 3), "device": dev,
+        "seconds": round(seconds, 3),
+        "device": dev,
     }
     if extra:
         out["summary"] = extra
@@ -111,8 +139,13 @@ def run_pipeline(
         bus.subscribe(fn)
     oracle = Oracle(table, r.dataset, r.budget)
     ctx = SearchContext(
-        table=table, oracle=oracle, config=config, emit=bus.emit, should_stop=should_stop,
-        resume=resume, device=dev,
+        table=table,
+        oracle=oracle,
+        config=config,
+        emit=bus.emit,
+        should_stop=should_stop,
+        resume=resume,
+        device=dev,
     )
     if checkpoint is not None:
         ctx.checkpoint = checkpoint
@@ -126,17 +159,34 @@ def run_pipeline(
 
     bus.subscribe(track)
     t0 = time.perf_counter()
-    bus.emit(RunStarted(run_id, r.benchmark, r.dataset, r.method, r.seed, dev,
-                        config.to_dict(), resumed=resume is not None))
+    bus.emit(
+        RunStarted(
+            run_id,
+            r.benchmark,
+            r.dataset,
+            r.method,
+            r.seed,
+            dev,
+            config.to_dict(),
+            resumed=resume is not None,
+        )
+    )
     try:
         method.run()
         if not oracle.queried:
             raise TnaoError(f"Method '{r.method}' made no query; nothing to report.")
         rows = leaderboard(table, oracle, getattr(method, "predicted", {}) or {})
         bus.emit(Leaderboard(rows))
-        result = result_of(config, run_id, table, oracle, rows,
-                           seconds=time.perf_counter() - t0, dev=dev,
-                           extra=getattr(method, "summary", None))
+        result = result_of(
+            config,
+            run_id,
+            table,
+            oracle,
+            rows,
+            seconds=time.perf_counter() - t0,
+            dev=dev,
+            extra=getattr(method, "summary", None),
+        )
     except Stopped:
         bus.emit(RunStopped(stage["now"]))
         raise

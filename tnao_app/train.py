@@ -99,8 +99,9 @@ class Trainer:
         self.should_stop = should_stop or (lambda: False)
         # fused: one kernel for all parameters (default model on CPU: 0.98 ms -> 0.19 ms
         # a step; benchmarks/bench_attention.py)
-        self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr,
-                                     weight_decay=cfg.weight_decay, fused=True)
+        self.opt = torch.optim.AdamW(
+            model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True
+        )
         self.gen = torch.Generator().manual_seed(seed)
         self.epoch = 0  # epochs done in total (all fit() calls)
         self._reset_stopping()
@@ -203,8 +204,9 @@ class Trainer:
                         noise = torch.randn(z.shape, generator=self.gen).to(dev) * cfg.z_noise
                         logits = self.model.decode(z + noise)
                     rec = reconstruction_loss(logits, toks)
-                    rank = ranking_loss(s[len(idx) :], yl, cfg.rank_loss, cfg.margin,
-                                        cfg.top_weight)
+                    rank = ranking_loss(
+                        s[len(idx) :], yl, cfg.rank_loss, cfg.margin, cfg.top_weight
+                    )
                     loss = rec + cfg.rank_weight * rank
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -223,12 +225,17 @@ class Trainer:
                     self.bad_epochs += 1
             m = sums.cpu().numpy() / n_batches
             last = EpochStats(
-                self.epoch, epochs, float(m[0]), float(m[1]), float(m[2]),
-                tau, rho, tau_tr, time.perf_counter() - t0,
+                self.epoch,
+                epochs,
+                float(m[0]),
+                float(m[1]),
+                float(m[2]),
+                tau,
+                rho,
+                tau_tr,
+                time.perf_counter() - t0,
             )
-            stop_early = (
-                early_stopping and len(va) and self.bad_epochs >= cfg.patience
-            )
+            stop_early = early_stopping and len(va) and self.bad_epochs >= cfg.patience
             if stop_early:
                 self.epoch = epochs  # the checkpoint below must say "training is done"
             if self.epoch >= epochs and self.best_state is not None:

@@ -20,7 +20,15 @@ HOW_TO_GET = {
 }
 
 __all__ = [
-    "Arch", "DatasetSpec", "Oracle", "Space", "Table", "NAMES", "load", "module", "status",
+    "Arch",
+    "DatasetSpec",
+    "Oracle",
+    "Space",
+    "Table",
+    "NAMES",
+    "load",
+    "module",
+    "status",
 ]
 
 
@@ -44,8 +52,16 @@ def status() -> list[dict]:
     rows = []
     for name in NAMES:
         path = cache.cache_path(name)
-        row = {"benchmark": name, "ready": False, "source": "", "cache": str(path),
-               "size_mb": 0.0, "archs": 0, "datasets": [], "hint": HOW_TO_GET[name]}
+        row = {
+            "benchmark": name,
+            "ready": False,
+            "source": "",
+            "cache": str(path),
+            "size_mb": 0.0,
+            "archs": 0,
+            "datasets": [],
+            "hint": HOW_TO_GET[name],
+        }
         try:
             table = module(name).load_table()
         except Exception as exc:  # status must show every row, whatever one is broken

@@ -37,7 +37,9 @@ METRICS = {
 }
 DATASETS = {
     "cifar10": DatasetSpec(
-        "cifar10", "baseline", "baseline",
+        "cifar10",
+        "baseline",
+        "baseline",
         note="AnalogNAS-Bench has one accuracy per metric: it is both signal and report",
     ),
     **{

@@ -62,13 +62,17 @@ NB101_BASE = "https://storage.googleapis.com/nasbench/"
 SOURCES: dict[str, dict[str, Source]] = {
     "nb101": {
         "only108": Source(
-            "nasbench_only108.tfrecord", NB101_BASE + "nasbench_only108.tfrecord",
-            "4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1", "499 MB",
+            "nasbench_only108.tfrecord",
+            NB101_BASE + "nasbench_only108.tfrecord",
+            "4c39c3936e36a85269881d659e44e61a245babcb72cb374eacacf75d0e5f4fd1",
+            "499 MB",
             "https://github.com/google-research/nasbench",
         ),
         "full": Source(
-            "nasbench_full.tfrecord", NB101_BASE + "nasbench_full.tfrecord",
-            "3d64db8180fb1b0207212f9032205064312b6907a3bbc81eabea10db2f5c7e9c", "1.95 GB",
+            "nasbench_full.tfrecord",
+            NB101_BASE + "nasbench_full.tfrecord",
+            "3d64db8180fb1b0207212f9032205064312b6907a3bbc81eabea10db2f5c7e9c",
+            "1.95 GB",
             "https://github.com/google-research/nasbench",
         ),
     },
@@ -77,23 +81,31 @@ SOURCES: dict[str, dict[str, Source]] = {
         # archive: a tar of meta.pickle.pbz2 + one file per architecture. Imported one
         # file at a time, so it needs far less memory than the .pth.
         "nats-tss-simple": Source(
-            "NATS-tss-v1_0-3ffb9-simple.tar", _drive("17_saCsj_krKjlCBLOJEpNtzPXArMCqxU"),
-            None, "1.1 GB", "https://github.com/D-X-Y/NATS-Bench",
+            "NATS-tss-v1_0-3ffb9-simple.tar",
+            _drive("17_saCsj_krKjlCBLOJEpNtzPXArMCqxU"),
+            None,
+            "1.1 GB",
+            "https://github.com/D-X-Y/NATS-Bench",
         ),
         "v1_1": Source(
-            "NAS-Bench-201-v1_1-096897.pth", _drive("16Y0UwGisiouVRxW-W5hEtbxmcHw_0hF_"),
-            None, "4.7 GB", "https://github.com/D-X-Y/NAS-Bench-201",
+            "NAS-Bench-201-v1_1-096897.pth",
+            _drive("16Y0UwGisiouVRxW-W5hEtbxmcHw_0hF_"),
+            None,
+            "4.7 GB",
+            "https://github.com/D-X-Y/NAS-Bench-201",
         ),
         "v1_0": Source(
-            "NAS-Bench-201-v1_0-e61699.pth", _drive("1SKW0Cu0u8-gb18zDpaAGi0f74UdXeGKs"),
-            None, "2.2 GB", "https://github.com/D-X-Y/NAS-Bench-201",
+            "NAS-Bench-201-v1_0-e61699.pth",
+            _drive("1SKW0Cu0u8-gb18zDpaAGi0f74UdXeGKs"),
+            None,
+            "2.2 GB",
+            "https://github.com/D-X-Y/NAS-Bench-201",
         ),
     },
 }
 DEFAULT_SOURCE = {"nb101": "only108", "nb201": "nats-tss-simple"}
 # Checksums by file name, so a mirror given with --url is verified too.
-KNOWN_SHA256 = {s.file: s.sha256 for group in SOURCES.values() for s in group.values()
-                if s.sha256}
+KNOWN_SHA256 = {s.file: s.sha256 for group in SOURCES.values() for s in group.values() if s.sha256}
 
 
 class _Interrupted(Exception):
@@ -114,13 +126,16 @@ def fetch(
     ``progress(done, total)`` is called as bytes arrive (``total`` None when the server
     gives no length); nothing is called when the file is already there."""
     if benchmark not in SOURCES:
-        raise ConfigError(f"Nothing to fetch for benchmark '{benchmark}'; expected one of: "
-                          f"{', '.join(SOURCES)} (the analog benchmark ships with the package).")
+        raise ConfigError(
+            f"Nothing to fetch for benchmark '{benchmark}'; expected one of: "
+            f"{', '.join(SOURCES)} (the analog benchmark ships with the package)."
+        )
     group = SOURCES[benchmark]
     name = source or DEFAULT_SOURCE[benchmark]
     if name not in group:
-        raise ConfigError(f"Unknown source '{name}' for {benchmark}; expected one of: "
-                          f"{', '.join(group)}.")
+        raise ConfigError(
+            f"Unknown source '{name}' for {benchmark}; expected one of: {', '.join(group)}."
+        )
     src = group[name]
     console = console or Console(stderr=True)
     if url:
@@ -179,8 +194,9 @@ def download(
     try:
         while True:
             try:
-                current = _download_once(session, current, part, target.name, console, page,
-                                         progress)
+                current = _download_once(
+                    session, current, part, target.name, console, page, progress
+                )
                 break
             except _Interrupted as exc:
                 attempt += 1
@@ -206,8 +222,10 @@ def download(
     if sha256 is not None:
         console.print(f"sha256 verified: {target.name}")
     else:
-        console.print(f"No official checksum is published for {target.name}, so it was not "
-                      f"verified; its sha256 is {got_sha}")
+        console.print(
+            f"No official checksum is published for {target.name}, so it was not "
+            f"verified; its sha256 is {got_sha}"
+        )
     return target
 
 
@@ -221,8 +239,9 @@ def _connect_error(url: str, name: str, exc: Exception, resumable: bool) -> Data
     )
 
 
-def _download_once(session, url, part: Path, name: str, console: Console, page,
-                   progress: ProgressCallback | None) -> str:
+def _download_once(
+    session, url, part: Path, name: str, console: Console, page, progress: ProgressCallback | None
+) -> str:
     """One request; returns the URL that served the file (after a confirm page)."""
     for _hop in range(4):  # at most two confirm pages and one restart
         have = part.stat().st_size if part.exists() else 0
@@ -260,9 +279,13 @@ def _confirm_url(resp, url: str, name: str, page: str | None) -> str:
     text = resp.raw.read(1 << 20, decode_content=True).decode("utf-8", "replace")
     form = re.search(r"<form[^>]*\baction=\"([^\"]+)\"[^>]*>(.*?)</form>", text, re.S | re.I)
     if form:
-        fields = dict(re.findall(
-            r"<input[^>]*\btype=\"hidden\"[^>]*\bname=\"([^\"]+)\"[^>]*\bvalue=\"([^\"]*)\"",
-            form.group(2), re.I))
+        fields = dict(
+            re.findall(
+                r"<input[^>]*\btype=\"hidden\"[^>]*\bname=\"([^\"]+)\"[^>]*\bvalue=\"([^\"]*)\"",
+                form.group(2),
+                re.I,
+            )
+        )
         if fields:
             action = urljoin(url, html.unescape(form.group(1)))
             return action + "?" + urlencode({k: html.unescape(v) for k, v in fields.items()})
@@ -274,8 +297,9 @@ def _confirm_url(resp, url: str, name: str, page: str | None) -> str:
     )
 
 
-def _stream(resp, part: Path, have: int, console: Console,
-            progress: ProgressCallback | None) -> None:
+def _stream(
+    resp, part: Path, have: int, console: Console, progress: ProgressCallback | None
+) -> None:
     length = resp.headers.get("Content-Length")
     if have and resp.status_code == 206 and _range_start(resp) == have:
         mode, done = "ab", have
@@ -317,8 +341,10 @@ def _unpack(archive: Path, dest_dir: Path, console: Console) -> Path:
             for m in members:
                 parts = Path(m.name).parts
                 if m.name.startswith("/") or ".." in parts or not (m.isfile() or m.isdir()):
-                    raise DataError(f"{archive.name} holds '{m.name}', which is not a plain "
-                                    "file inside the archive; refusing to unpack it.")
+                    raise DataError(
+                        f"{archive.name} holds '{m.name}', which is not a plain "
+                        "file inside the archive; refusing to unpack it."
+                    )
             if hasattr(tarfile, "data_filter"):
                 tf.extractall(tmp, members=members, filter="data")
             else:  # members were checked above
@@ -326,13 +352,15 @@ def _unpack(archive: Path, dest_dir: Path, console: Console) -> Path:
         tops = {Path(m.name).parts[0] for m in members if Path(m.name).parts}
         inner = tmp / next(iter(tops)) if len(tops) == 1 else tmp
         if not inner.is_dir():
-            raise DataError(f"{archive.name} does not hold a folder; expected the NATS-Bench "
-                            "archive layout.")
+            raise DataError(
+                f"{archive.name} does not hold a folder; expected the NATS-Bench archive layout."
+            )
         shutil.rmtree(out, ignore_errors=True)
         os.replace(inner, out)
     except (tarfile.TarError, OSError) as exc:
-        raise DataError(f"{archive.name} could not be unpacked ({exc}); remove it and fetch "
-                        "again.") from None
+        raise DataError(
+            f"{archive.name} could not be unpacked ({exc}); remove it and fetch again."
+        ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     console.print(f"Unpacked to {out}")

@@ -65,6 +65,7 @@ _HASH_RE = re.compile(r"[0-9a-f]{32}")
 
 # --------------------------------------------------------------------------- module hash
 
+
 def module_hash(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> str:
     """The official NAS-Bench-101 fingerprint of a (pruned) cell.
 
@@ -99,6 +100,7 @@ def module_hash(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------- the space
+
 
 class NB101Space(Space):
     """The NAS-Bench-101 cell space (``max_vertices`` / ``max_edges`` are 7 / 9 for the
@@ -186,8 +188,9 @@ class NB101Space(Space):
         matrix = tuple(
             tuple(1 if b > a and mask >> pi[a][b] & 1 else 0 for b in verts) for a in verts
         )
-        ops = tuple(INPUT if i == 0 else OUTPUT if i == self.n - 1 else OPS[codes[i]]
-                    for i in verts)
+        ops = tuple(
+            INPUT if i == 0 else OUTPUT if i == self.n - 1 else OPS[codes[i]] for i in verts
+        )
         return matrix, ops
 
     def _repair(self, mask: int, scores: Sequence[float], present: int) -> tuple[int, int]:
@@ -358,11 +361,16 @@ class NB101Space(Space):
             matrix = [[int(x) for x in row] for row in matrix]
         except (ValueError, TypeError, KeyError, AttributeError):
             raise UnknownArchError(f"'{text}' is not a NAS-Bench-101 cell; {expect}.") from None
-        return self._arch_from_spec(matrix, ops, lambda why: UnknownArchError(
-            f"'{text}' is not a valid NAS-Bench-101 cell: {why}."))
+        return self._arch_from_spec(
+            matrix,
+            ops,
+            lambda why: UnknownArchError(f"'{text}' is not a valid NAS-Bench-101 cell: {why}."),
+        )
 
     def _arch_from_spec(
-        self, matrix: Sequence[Sequence[int]], ops: Sequence[str],
+        self,
+        matrix: Sequence[Sequence[int]],
+        ops: Sequence[str],
         error: Callable[[str], Exception],
     ) -> Arch:
         """Validate an official (matrix, ops) spec, prune it, return the arch."""
@@ -396,8 +404,9 @@ class NB101Space(Space):
         if not kept:
             raise error("no path leads from the input to the output")
         if pm.bit_count() > self.max_edges:
-            raise error(f"it has {pm.bit_count()} edges after pruning, at most "
-                        f"{self.max_edges} allowed")
+            raise error(
+                f"it has {pm.bit_count()} edges after pruning, at most {self.max_edges} allowed"
+            )
         return self._arch_of(kept, pm, codes)
 
     def _spec_table(self, v: int) -> tuple[int, dict[int, int], dict[int, int]]:
@@ -478,7 +487,8 @@ class NB101Space(Space):
         """The pruned arch of an official (matrix, ops) spec; ``UnknownArchError`` if
         it breaks the cell rules."""
         return self._arch_from_spec(
-            matrix, list(ops),
+            matrix,
+            list(ops),
             lambda why: UnknownArchError(f"Not a valid NAS-Bench-101 cell: {why}."),
         )
 
@@ -676,6 +686,7 @@ SPACE = NB101Space()
 
 # --------------------------------------------------------------------------- protobuf
 
+
 class _ProtoError(Exception):
     """A malformed protobuf; the importer adds the record's byte offset."""
 
@@ -840,7 +851,9 @@ def _decode_evaluation(buf: bytes, i: int, end: int) -> dict[int, float]:
 
 
 def encode_model_metrics(
-    evaluations: Sequence[dict[str, float]], params: int, total_time: float,
+    evaluations: Sequence[dict[str, float]],
+    params: int,
+    total_time: float,
     checkpoint_path: str = "",
 ) -> bytes:
     """Serialize a ``ModelMetrics`` as the official files hold it (for tests and the
@@ -858,8 +871,13 @@ def encode_model_metrics(
                 out.append(b)
                 return bytes(out)
 
-    names = ("current_epoch", "training_time", "train_accuracy", "validation_accuracy",
-             "test_accuracy")
+    names = (
+        "current_epoch",
+        "training_time",
+        "train_accuracy",
+        "validation_accuracy",
+        "test_accuracy",
+    )
     blob = bytearray()
     for ev in evaluations:
         sub = bytearray()
@@ -874,7 +892,10 @@ def encode_model_metrics(
 
 
 def encode_record(
-    module_hash_: str, epochs: int, matrix: Sequence[Sequence[int]], ops: Sequence[str],
+    module_hash_: str,
+    epochs: int,
+    matrix: Sequence[Sequence[int]],
+    ops: Sequence[str],
     metrics: bytes,
 ) -> bytes:
     """The JSON data of one official record (base64 with newlines, as the originals)."""
@@ -884,6 +905,7 @@ def encode_record(
 
 
 # --------------------------------------------------------------------------- the table
+
 
 def datasets_for(
     metrics: dict[str, np.ndarray], meta: dict | None = None
@@ -910,7 +932,10 @@ def datasets_for(
 
 
 def save_cache(
-    hashes: Sequence[str], tokens: np.ndarray, metrics: dict[str, np.ndarray], meta: dict,
+    hashes: Sequence[str],
+    tokens: np.ndarray,
+    metrics: dict[str, np.ndarray],
+    meta: dict,
 ) -> Path:
     """Validate and write the nb101 cache, rows sorted by module hash."""
     n = len(hashes)
@@ -921,11 +946,8 @@ def save_cache(
     order = np.argsort(ids, kind="stable")
     cols = {k: np.asarray(v, dtype=np.float64)[order] for k, v in metrics.items()}
     if not datasets_for(cols, meta):
-        raise DataError(
-            f"{src} has no 108-epoch validation accuracy; expected it for every cell."
-        )
-    return cache.save("nb101", np.asarray(tokens, dtype=np.int8)[order], cols, meta,
-                      ids=ids[order])
+        raise DataError(f"{src} has no 108-epoch validation accuracy; expected it for every cell.")
+    return cache.save("nb101", np.asarray(tokens, dtype=np.int8)[order], cols, meta, ids=ids[order])
 
 
 def load_table() -> Table | None:
@@ -939,6 +961,7 @@ def load_table() -> Table | None:
 
 
 # --------------------------------------------------------------------------- TFRecord
+
 
 class _Accumulator:
     """Per-cell running sums over the repeats, by epoch budget: flat arrays of doubles
@@ -1009,11 +1032,19 @@ def import_tfrecord(path: Path, progress: Callable[[int, int], None] | None = No
         try:
             rec = loads(data.decode())  # str: skips json's encoding detection
         except (ValueError, UnicodeDecodeError):
-            raise _err(name, offset, "is not valid JSON; expected "
-                            "[module_hash, epochs, adjacency, operations, metrics].") from None
+            raise _err(
+                name,
+                offset,
+                "is not valid JSON; expected "
+                "[module_hash, epochs, adjacency, operations, metrics].",
+            ) from None
         if type(rec) is not list or len(rec) != 5:
-            raise _err(name, offset, "is not a 5-item JSON list; expected "
-                            "[module_hash, epochs, adjacency, operations, metrics].")
+            raise _err(
+                name,
+                offset,
+                "is not a 5-item JSON list; expected "
+                "[module_hash, epochs, adjacency, operations, metrics].",
+            )
         h, epochs, adj, ops, raw = rec
         slot = _EPOCH_SLOT.get(epochs) if type(epochs) is int else None
         if slot is None:
@@ -1115,9 +1146,7 @@ CSV_ALIASES = {
     "trainable_parameters": "params",
 }
 _FRACTION_COLUMNS = {f"val_acc_{e}" for e in EPOCHS} | {f"test_acc_{e}" for e in EPOCHS}
-METRICS = tuple(
-    [f"{k}@{e}" for e in EPOCHS for k in ("valid", "test", "train-time")] + ["params"]
-)
+METRICS = tuple([f"{k}@{e}" for e in EPOCHS for k in ("valid", "test", "train-time")] + ["params"])
 
 
 def import_csv(path: Path) -> Path:
@@ -1169,8 +1198,9 @@ def import_csv(path: Path) -> Path:
                 adj = row[a_col].strip() if a_col is not None else ""
                 ops = row[o_col].strip() if o_col is not None else ""
                 if h and not _HASH_RE.fullmatch(h):
-                    raise DataError(f"{name} line {r} has module_hash '{h}'; expected 32 "
-                                    "lowercase hex digits.")
+                    raise DataError(
+                        f"{name} line {r} has module_hash '{h}'; expected 32 lowercase hex digits."
+                    )
                 if adj or ops:
                     arch = _csv_arch(name, r, adj, ops)
                     mine = module_hash(*arch)
@@ -1195,8 +1225,7 @@ def import_csv(path: Path) -> Path:
                         values[canon].append(scale * float(cell) if cell else float("nan"))
                     except ValueError:
                         raise DataError(
-                            f"{name} line {r} column '{header[j]}' is '{cell}', "
-                            "expected a number."
+                            f"{name} line {r} column '{header[j]}' is '{cell}', expected a number."
                         ) from None
     except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{name} could not be read as a CSV table ({exc}).") from None
@@ -1237,6 +1266,7 @@ def _csv_arch(name: str, r: int, adj: str, ops: str) -> Arch:
 
 # --------------------------------------------------------------------------- entry point
 
+
 def import_file(path: Path, progress: Callable[[int, int], None] | None = None) -> Path:
     """Convert an NB101 source into the cache, detecting its format: a CSV table
     (``.csv``/``.csv.gz``, or gzip content) or an official TFRecord file."""
@@ -1256,4 +1286,3 @@ def import_file(path: Path, progress: Callable[[int, int], None] | None = None) 
         f"{path.name} is not a known NAS-Bench-101 format; expected an official .tfrecord "
         "file (nasbench_only108 or nasbench_full) or a .csv/.csv.gz table."
     )
-

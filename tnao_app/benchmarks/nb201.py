@@ -188,9 +188,7 @@ def datasets_for(metrics: dict[str, np.ndarray]) -> dict[str, DatasetSpec]:
 
     out: dict[str, DatasetSpec] = {}
     if complete("cifar10-valid/x-valid@200") and complete("cifar10/ori-test@200"):
-        out["cifar10"] = DatasetSpec(
-            "cifar10", "cifar10-valid/x-valid@200", "cifar10/ori-test@200"
-        )
+        out["cifar10"] = DatasetSpec("cifar10", "cifar10-valid/x-valid@200", "cifar10/ori-test@200")
     for short in ("cifar100", "imagenet16"):
         ds = DATASET_NAMES[short]
         report = f"{ds}/x-test@200"
@@ -280,8 +278,7 @@ def import_csv(path: Path) -> Path:
                         values[canon].append(float(cell) if cell else float("nan"))
                     except ValueError:
                         raise DataError(
-                            f"{name} line {r} column '{header[j]}' is '{cell}', "
-                            "expected a number."
+                            f"{name} line {r} column '{header[j]}' is '{cell}', expected a number."
                         ) from None
                 if i_col is not None:
                     try:

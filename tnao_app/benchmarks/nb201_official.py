@@ -68,9 +68,18 @@ def _numpy_dtype_classes() -> list[type]:
     if dtypes is None:
         return []
     names = (
-        "Float16DType", "Float32DType", "Float64DType", "Int8DType", "Int16DType",
-        "Int32DType", "Int64DType", "UInt8DType", "UInt16DType", "UInt32DType",
-        "UInt64DType", "BoolDType",
+        "Float16DType",
+        "Float32DType",
+        "Float64DType",
+        "Int8DType",
+        "Int16DType",
+        "Int32DType",
+        "Int64DType",
+        "UInt8DType",
+        "UInt16DType",
+        "UInt32DType",
+        "UInt64DType",
+        "BoolDType",
     )
     return [getattr(dtypes, n) for n in names if hasattr(dtypes, n)]
 
@@ -137,20 +146,49 @@ def _inert(name: str):
 
 
 _STORAGE_TYPES = (
-    "Double", "Float", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
-    "ComplexDouble", "ComplexFloat", "QUInt8", "QInt8", "QInt32", "QUInt4x2", "QUInt2x4",
+    "Double",
+    "Float",
+    "Half",
+    "BFloat16",
+    "Long",
+    "Int",
+    "Short",
+    "Char",
+    "Byte",
+    "Bool",
+    "ComplexDouble",
+    "ComplexFloat",
+    "QUInt8",
+    "QInt8",
+    "QInt32",
+    "QUInt4x2",
+    "QUInt2x4",
 )
 _TORCH_DTYPES = (
-    "float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8",
-    "bool", "complex64", "complex128",
+    "float64",
+    "float32",
+    "float16",
+    "bfloat16",
+    "int64",
+    "int32",
+    "int16",
+    "int8",
+    "uint8",
+    "bool",
+    "complex64",
+    "complex128",
 )
 
 
 def _torch_allowed() -> dict[tuple[str, str], object]:
     """The names torch.save spells tensors with, each mapped to an inert stand-in."""
     allowed = _pickle_allowed()
-    for fn in ("_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_parameter",
-               "_rebuild_parameter_with_state"):
+    for fn in (
+        "_rebuild_tensor",
+        "_rebuild_tensor_v2",
+        "_rebuild_parameter",
+        "_rebuild_parameter_with_state",
+    ):
         allowed[("torch._utils", fn)] = _tensor_stub
     # Storage classes only appear as the type inside a persistent id: a name suffices.
     for module in ("torch", "torch.cuda"):  # a file saved from a GPU names torch.cuda
@@ -336,7 +374,8 @@ def _final_index(rc: Mapping, curve: Mapping | None, setname: str | None) -> int
         keys = [k for k in curve if isinstance(k, (int, np.integer))]
     else:
         keys = [
-            int(k.split("@", 1)[1]) for k in curve
+            int(k.split("@", 1)[1])
+            for k in curve
             if isinstance(k, str) and k.startswith(setname + "@") and k.split("@", 1)[1].isdigit()
         ]
     return max(keys) if keys else None
@@ -395,9 +434,7 @@ def _schedule_metrics(state: Mapping, epochs: int) -> dict[str, float]:
         trains = [_final_train(r) for r in runs]
         out["cifar10-valid/train@200"] = _mean(t[0] for t in trains)
         out["cifar10-valid/train-time@200"] = _mean(t[1] for t in trains)
-    out[f"cifar10/ori-test@{e}"] = _mean(
-        _final_eval(r, "ori-test") for r in _runs(state, _CIFAR10)
-    )
+    out[f"cifar10/ori-test@{e}"] = _mean(_final_eval(r, "ori-test") for r in _runs(state, _CIFAR10))
     for ds in _SPLIT_SETS:
         pairs = [_split_pair(r) for r in _runs(state, ds)]
         out[f"{ds}/x-valid@{e}"] = _mean(p[0] for p in pairs)
@@ -417,8 +454,10 @@ def _costs(state: Mapping) -> dict[str, float]:
 def arch_metrics(hp_states: Mapping, where: str) -> dict[str, float]:
     """Canonical metrics of one architecture from its ``{schedule: ArchResults state}``."""
     if not isinstance(hp_states, Mapping):
-        raise DataError(f"{where} is a {type(hp_states).__name__}; expected a dict of "
-                        "ArchResults states keyed '12'/'200' (or 'less'/'full').")
+        raise DataError(
+            f"{where} is a {type(hp_states).__name__}; expected a dict of "
+            "ArchResults states keyed '12'/'200' (or 'less'/'full')."
+        )
     out: dict[str, float] = {}
     by_epochs: dict[int, Mapping] = {}
     for key, state in hp_states.items():
@@ -426,13 +465,16 @@ def arch_metrics(hp_states: Mapping, where: str) -> dict[str, float]:
         if epochs is None:
             continue  # another schedule (none exists in the topology space): not ours
         if not isinstance(state, Mapping) or not isinstance(state.get("all_results"), Mapping):
-            raise DataError(f"{where} schedule '{key}' is not an ArchResults state dict "
-                            "(expected a dict with 'all_results').")
+            raise DataError(
+                f"{where} schedule '{key}' is not an ArchResults state dict "
+                "(expected a dict with 'all_results')."
+            )
         by_epochs[epochs] = state
         out.update(_schedule_metrics(state, epochs))
     if not by_epochs:
-        raise DataError(f"{where} has no 12- or 200-epoch results; expected keys "
-                        "'12'/'200' or 'less'/'full'.")
+        raise DataError(
+            f"{where} has no 12- or 200-epoch results; expected keys '12'/'200' or 'less'/'full'."
+        )
     costs = _costs(by_epochs.get(200) or by_epochs[12])
     if 200 in by_epochs and 12 in by_epochs:  # fill a missing cost from the other schedule
         for k, v in _costs(by_epochs[12]).items():
@@ -469,16 +511,21 @@ def _build(
         try:
             index = int(key)
         except (TypeError, ValueError):
-            raise DataError(f"{source} has an architecture keyed {key!r}; expected an "
-                            "integer index.") from None
+            raise DataError(
+                f"{source} has an architecture keyed {key!r}; expected an integer index."
+            ) from None
         if not 0 <= index < len(meta_archs):
-            raise DataError(f"{source} has architecture index {index}; expected 0.."
-                            f"{len(meta_archs) - 1} (the length of 'meta_archs').")
+            raise DataError(
+                f"{source} has architecture index {index}; expected 0.."
+                f"{len(meta_archs) - 1} (the length of 'meta_archs')."
+            )
         where = f"{source} architecture {index}"
         arch_str = meta_archs[index]
         if stated is not None and stated != arch_str:
-            raise DataError(f"{where} is '{stated}' in its record but '{arch_str}' in "
-                            "'meta_archs'; the file is inconsistent.")
+            raise DataError(
+                f"{where} is '{stated}' in its record but '{arch_str}' in "
+                "'meta_archs'; the file is inconsistent."
+            )
         try:
             arch = nb201.SPACE.from_native(arch_str)
         except UnknownArchError as exc:
@@ -519,8 +566,10 @@ def _meta(source: str, path: Path, fmt: str, sha: str, n: int, n_meta: int) -> d
 def _check_top(obj, source: str) -> dict:
     if not isinstance(obj, dict) or "meta_archs" not in obj or "arch2infos" not in obj:
         got = sorted(map(str, obj))[:5] if isinstance(obj, dict) else type(obj).__name__
-        raise DataError(f"{source} is not in the official layout: expected a dict with "
-                        f"'meta_archs' and 'arch2infos', got {got}.")
+        raise DataError(
+            f"{source} is not in the official layout: expected a dict with "
+            f"'meta_archs' and 'arch2infos', got {got}."
+        )
     if not isinstance(obj["arch2infos"], dict):
         raise DataError(f"{source} 'arch2infos' is not a dict of architectures.")
     return obj
@@ -607,19 +656,24 @@ def import_nats_simple(folder: Path) -> Path:
     name = folder.name
     meta_file = folder / "meta.pickle.pbz2"
     if not meta_file.is_file():
-        raise DataError(f"{name} has no meta.pickle.pbz2; expected a NATS-tss -simple "
-                        "folder (meta.pickle.pbz2 and 000000.pickle.pbz2 ...).")
+        raise DataError(
+            f"{name} has no meta.pickle.pbz2; expected a NATS-tss -simple "
+            "folder (meta.pickle.pbz2 and 000000.pickle.pbz2 ...)."
+        )
     files = sorted(p for p in folder.iterdir() if _SIMPLE_FILE.match(p.name))
     if not files:
-        raise DataError(f"{name} holds no architecture files; expected "
-                        "000000.pickle.pbz2 ... beside meta.pickle.pbz2.")
+        raise DataError(
+            f"{name} holds no architecture files; expected "
+            "000000.pickle.pbz2 ... beside meta.pickle.pbz2."
+        )
     # One digest over (name, sha256) of every file read, computed while reading.
     folder_digest = hashlib.sha256()
     meta, sha = _read_pbz2(meta_file)
     folder_digest.update(f"{meta_file.name}:{sha}\n".encode())
     if not isinstance(meta, dict) or "meta_archs" not in meta:
-        raise DataError(f"{name}/meta.pickle.pbz2 has no 'meta_archs'; expected the "
-                        "NATS-tss meta file.")
+        raise DataError(
+            f"{name}/meta.pickle.pbz2 has no 'meta_archs'; expected the NATS-tss meta file."
+        )
     meta_archs = _parse_meta_archs(meta["meta_archs"], f"{name}/meta.pickle.pbz2")
     del meta
 
@@ -629,7 +683,6 @@ def import_nats_simple(folder: Path) -> Path:
             yield index, stated, metrics
 
     archs, cols, n = _build(name, meta_archs, items())
-    meta_out = _meta(name, folder, "nats-tss-simple", folder_digest.hexdigest(), n,
-                     len(meta_archs))
+    meta_out = _meta(name, folder, "nats-tss-simple", folder_digest.hexdigest(), n, len(meta_archs))
     meta_out["source_sha256_of"] = "name:sha256 lines of the .pbz2 files read, sorted by name"
     return nb201.save_cache(archs, cols, meta_out)

@@ -36,13 +36,18 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         t.add_column(col, overflow="fold")
     for r in rows:
         state = (
-            "[green]ready[/]" if r["ready"]
-            else "[red]error[/]" if r.get("error")
+            "[green]ready[/]"
+            if r["ready"]
+            else "[red]error[/]"
+            if r.get("error")
             else "[yellow]not ready[/]"
         )
         t.add_row(
-            r["benchmark"], state, f"{r['archs']:,}" if r["ready"] else "",
-            ", ".join(r["datasets"]), r["source"],
+            r["benchmark"],
+            state,
+            f"{r['archs']:,}" if r["ready"] else "",
+            ", ".join(r["datasets"]),
+            r["source"],
             f"{r['size_mb']:.1f}" if r["ready"] else "",
         )
     console.print(t)
@@ -76,7 +81,8 @@ def fetch(
     dest: Path = typer.Option(None, "--dest", help="Folder for the download."),
     no_import: bool = typer.Option(False, "--no-import", help="Only download."),
     source: str = typer.Option(
-        None, "--source",
+        None,
+        "--source",
         help="nb101: only108 (default) or full; nb201: nats-tss-simple (default), v1_1, v1_0.",
     ),
 ) -> None:
@@ -86,8 +92,13 @@ def fetch(
     # Percent only when the server gives a length (TaskProgressColumn is blank otherwise);
     # the bar pulses then, and the MB column still counts.
     bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
-        DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(), console=console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
     )
     task = None
 
@@ -99,8 +110,9 @@ def fetch(
         bar.update(task, completed=done, total=total)
 
     try:
-        path = fetch_mod.fetch(benchmark, url=url, dest=dest, console=console, source=source,
-                               progress=progress)
+        path = fetch_mod.fetch(
+            benchmark, url=url, dest=dest, console=console, source=source, progress=progress
+        )
     finally:
         if task is not None:
             bar.stop()

@@ -57,9 +57,16 @@ def render(exp: ex.Experiment) -> RichTable:
             "seconds per run (anytime methods run once, at the largest budget)."
         ),
     )
-    for col, just in (("method", "left"), ("budget", "right"), ("test ± std", "right"),
-                      ("top-test", "right"), ("med q", "right"),
-                      ("top-signal", "right"), ("med q ", "right"), ("s/run", "right")):
+    for col, just in (
+        ("method", "left"),
+        ("budget", "right"),
+        ("test ± std", "right"),
+        ("top-test", "right"),
+        ("med q", "right"),
+        ("top-signal", "right"),
+        ("med q ", "right"),
+        ("s/run", "right"),
+    ):
         t.add_column(col, justify=just, no_wrap=True)
     last = None
     for r in exp.rows:
@@ -68,9 +75,13 @@ def render(exp: ex.Experiment) -> RichTable:
         last = r["method"]
         mean = "nan" if math.isnan(r["test_mean"]) else f"{r['test_mean']:.3f}"
         t.add_row(
-            r["method"], str(r["budget"]), f"{mean}±{r['test_std']:.3f}",
-            f"{r['top_test_found']}/{r['seeds']}", _median(r["top_test_median_queries"]),
-            f"{r['top_signal_found']}/{r['seeds']}", _median(r["top_signal_median_queries"]),
+            r["method"],
+            str(r["budget"]),
+            f"{mean}±{r['test_std']:.3f}",
+            f"{r['top_test_found']}/{r['seeds']}",
+            _median(r["top_test_median_queries"]),
+            f"{r['top_signal_found']}/{r['seeds']}",
+            _median(r["top_signal_median_queries"]),
             f"{r['seconds_mean']:.1f}",
         )
     return t
@@ -80,15 +91,19 @@ def experiment(
     benchmark: str = typer.Option("analog", "--benchmark", "-b", help="analog, nb201 or nb101."),
     dataset: str = typer.Option("cifar10", "--dataset", "-d", help=DATASET_HELP),
     methods: str = typer.Option(
-        "tnao,random,evolution,nao,predictor", "--methods", "-m",
+        "tnao,random,evolution,nao,predictor",
+        "--methods",
+        "-m",
         help="Comma-separated methods.",
     ),
     seeds: str = typer.Option("0-9", "--seeds", "-s", help="Seeds: 0-29 or 0,1,5."),
     budgets: str = typer.Option("50,100,150,200", "--budgets", help="Query budgets: 50,100."),
-    workers: int = typer.Option(0, "--workers", "-w",
-                                help="Worker processes (0 = one per CPU core)."),
-    config: Path = typer.Option(None, "--config", "-c",
-                                help="JSON file of method settings (config sections)."),
+    workers: int = typer.Option(
+        0, "--workers", "-w", help="Worker processes (0 = one per CPU core)."
+    ),
+    config: Path = typer.Option(
+        None, "--config", "-c", help="JSON file of method settings (config sections)."
+    ),
     csv_path: Path = typer.Option(None, "--csv", help="Also write the summary as CSV here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
 ) -> None:
@@ -102,20 +117,39 @@ def experiment(
         raise ConfigError(f"--workers must be 0 (one per core) or more, got {workers}.")
     base = _read_config(config)
     if as_json:
-        result = ex.run_experiment(benchmark, dataset, method_list, seed_list, budget_list,
-                                   workers=workers or None, config=base)
+        result = ex.run_experiment(
+            benchmark,
+            dataset,
+            method_list,
+            seed_list,
+            budget_list,
+            workers=workers or None,
+            config=base,
+        )
     else:
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
-                      transient=True) as bar:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("runs", total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = ex.run_experiment(benchmark, dataset, method_list, seed_list,
-                                       budget_list, workers=workers or None, config=base,
-                                       progress=progress)
+            result = ex.run_experiment(
+                benchmark,
+                dataset,
+                method_list,
+                seed_list,
+                budget_list,
+                workers=workers or None,
+                config=base,
+                progress=progress,
+            )
     if csv_path is not None:
         ex.write_csv(result, csv_path)
     if as_json:

@@ -26,8 +26,12 @@ err_console = Console(stderr=True)
 
 DB_HELP = "Run-history database (default: history.db in TNAO_HOME)."
 STATUS_STYLE = {
-    "finished": "green", "running": "cyan", "created": "cyan", "failed": "red",
-    "stopped": "yellow", "interrupted": "magenta",
+    "finished": "green",
+    "running": "cyan",
+    "created": "cyan",
+    "failed": "red",
+    "stopped": "yellow",
+    "interrupted": "magenta",
 }
 
 
@@ -75,25 +79,63 @@ def history(
         raise ConfigError(f"Status '{status}' is unknown; expected one of {', '.join(STATUSES)}.")
     runs = _store(db).list_runs(benchmark=benchmark, status=status)
     if as_json:
-        keep = ("id", "name", "benchmark", "dataset", "method", "seed", "status", "created_at",
-                "finished_at", "n_queries", "best_arch", "best_valid", "best_test", "resumes")
+        keep = (
+            "id",
+            "name",
+            "benchmark",
+            "dataset",
+            "method",
+            "seed",
+            "status",
+            "created_at",
+            "finished_at",
+            "n_queries",
+            "best_arch",
+            "best_valid",
+            "best_test",
+            "resumes",
+        )
         print(json.dumps([{k: r[k] for k in keep} for r in runs], indent=2))
         return
     if not runs:
-        console.print("No runs recorded yet." if not (benchmark or status)
-                      else "No run matches these filters.")
+        console.print(
+            "No runs recorded yet."
+            if not (benchmark or status)
+            else "No run matches these filters."
+        )
         return
-    t = RichTable(title=f"Runs ({len(runs)}); test = reported accuracy of the best found",
-                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1),
-                  collapse_padding=True)
+    t = RichTable(
+        title=f"Runs ({len(runs)}); test = reported accuracy of the best found",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
     named = any(r["name"] for r in runs)
-    cols = ["id", *(["name"] if named else []), "benchmark", "dataset", "method", "seed",
-            "status", "started", "queries", "test"]
+    cols = [
+        "id",
+        *(["name"] if named else []),
+        "benchmark",
+        "dataset",
+        "method",
+        "seed",
+        "status",
+        "started",
+        "queries",
+        "test",
+    ]
     rows = [
         [
-            r["id"], *([r["name"]] if named else []), r["benchmark"], r["dataset"],
-            r["method"], str(r["seed"]), _status(r["status"]),
-            _when(r["started_at"] or r["created_at"])[5:16], _num(r["n_queries"], "{}"),
+            r["id"],
+            *([r["name"]] if named else []),
+            r["benchmark"],
+            r["dataset"],
+            r["method"],
+            str(r["seed"]),
+            _status(r["status"]),
+            _when(r["started_at"] or r["created_at"])[5:16],
+            _num(r["n_queries"], "{}"),
             fmt_acc(r["best_test"]),
         ]
         for r in runs
@@ -102,8 +144,12 @@ def history(
     # here each column is as wide as its widest cell, so ids are never cut.
     for j, col in enumerate(cols):
         width = max([len(col)] + [len(RichText.from_markup(row[j]).plain) for row in rows])
-        t.add_column(col, no_wrap=True, min_width=width,
-                     justify="right" if col in ("seed", "queries", "test") else "left")
+        t.add_column(
+            col,
+            no_wrap=True,
+            min_width=width,
+            justify="right" if col in ("seed", "queries", "test") else "left",
+        )
     for row in rows:
         t.add_row(*row)
     console.print(t)
@@ -125,16 +171,30 @@ def show(
         from ..export import public_result, public_rows
 
         run_doc = dict(r, result=public_result(r["result"]))
-        print(json.dumps({"run": run_doc, "stages": stages, "leaderboard": public_rows(board),
-                          "epochs": epochs, "generations": gens}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "run": run_doc,
+                    "stages": stages,
+                    "leaderboard": public_rows(board),
+                    "epochs": epochs,
+                    "generations": gens,
+                },
+                indent=2,
+            )
+        )
         return
     name = f" {r['name']}" if r["name"] else ""
-    head = (f"[bold]{rid}[/]{name}  {r['benchmark']}/{r['dataset']}  {r['method']}  "
-            f"seed {r['seed']}  {_status(r['status'])}")
+    head = (
+        f"[bold]{rid}[/]{name}  {r['benchmark']}/{r['dataset']}  {r['method']}  "
+        f"seed {r['seed']}  {_status(r['status'])}"
+    )
     console.print(head)
-    console.print(f"created {_when(r['created_at'])}  started {_when(r['started_at'])}  "
-                  f"ended {_when(r['finished_at'])}  tnao {r['tnao_version']}  "
-                  f"device {r['device']}  resumes {r['resumes']}")
+    console.print(
+        f"created {_when(r['created_at'])}  started {_when(r['started_at'])}  "
+        f"ended {_when(r['finished_at'])}  tnao {r['tnao_version']}  "
+        f"device {r['device']}  resumes {r['resumes']}"
+    )
     if r["message"]:
         console.print(f"message: {r['message']}", highlight=False)
     best = (r["result"] or {}).get("best")
@@ -142,15 +202,17 @@ def show(
         # The same numbers as `tnao run` prints at the end of a run.
         res = r["result"]
         rank = best.get("table_rank", best.get("rank"))
-        where = "" if rank is None else (
-            f"; rank {rank:,} in the table (percentile {fmt_pct(best.get('percentile'), 'n/a')})")
+        pct = fmt_pct(best.get("percentile"), "n/a")
+        where = "" if rank is None else f"; rank {rank:,} in the table (percentile {pct})"
         optimum = (res.get("optimum") or {}).get("test")
         console.print(
             f"best: {res.get('report', 'test')} {fmt_acc(best.get('test'), 'n/a')}{where}"
             + ("" if optimum is None else f"; table optimum {fmt_acc(optimum)}")
             + f"; {res.get('queries')}"
-            + (f" of {res['budget']}" if res.get("budget") else "") + " queries",
-            highlight=False)
+            + (f" of {res['budget']}" if res.get("budget") else "")
+            + " queries",
+            highlight=False,
+        )
     cfg = RichTable(title="Config", show_header=False)
     cfg.add_column("section")
     cfg.add_column("values", overflow="fold")
@@ -162,32 +224,48 @@ def show(
         for col in ("round", "stage", "status", "started", "seconds", "summary"):
             t.add_column(col, overflow="fold")
         for s in stages:
-            t.add_row(str(s["round"]), s["stage"], _status(s["status"]), _when(s["started_at"]),
-                      _num(s["seconds"], "{:.1f}"),
-                      ", ".join(f"{k}={_summary_value(v)}"
-                                for k, v in list(s["summary"].items())[:6]))
+            t.add_row(
+                str(s["round"]),
+                s["stage"],
+                _status(s["status"]),
+                _when(s["started_at"]),
+                _num(s["seconds"], "{:.1f}"),
+                ", ".join(f"{k}={_summary_value(v)}" for k, v in list(s["summary"].items())[:6]),
+            )
         console.print(t)
     if epochs:
         last = epochs[-1]
         tau = "" if last["val_tau"] is None else f", val tau {last['val_tau']:.3f}"
-        console.print(f"training: {len(epochs)} epochs recorded; last: loss "
-                      f"{_num(last['loss_total'], '{:.4f}')}{tau}")
+        console.print(
+            f"training: {len(epochs)} epochs recorded; last: loss "
+            f"{_num(last['loss_total'], '{:.4f}')}{tau}"
+        )
     if gens:
         last = gens[-1]
-        console.print(f"search: {len(gens)} generations recorded; last: best score "
-                      f"{_num(last['best_score'], '{:.4f}')}, distinct {last['distinct_archs']}")
+        console.print(
+            f"search: {len(gens)} generations recorded; last: best score "
+            f"{_num(last['best_score'], '{:.4f}')}, distinct {last['distinct_archs']}"
+        )
     result = r["result"] or {}
     if board:
         # Accuracies and percentiles formatted as `tnao run` prints them.
-        t = RichTable(title="Leaderboard",
-                      caption=f"valid = {result.get('signal', 'search signal')}, test = "
-                              f"{result.get('report', 'reported metric')}; percentile of "
-                              "test in the whole table (100% = its best)")
+        t = RichTable(
+            title="Leaderboard",
+            caption=f"valid = {result.get('signal', 'search signal')}, test = "
+            f"{result.get('report', 'reported metric')}; percentile of "
+            "test in the whole table (100% = its best)",
+        )
         for col in ("#", "arch", "predicted", "valid", "test", "percentile"):
             t.add_column(col, overflow="fold", justify="left" if col == "arch" else "right")
         for b in board:
-            t.add_row(str(b["rank"]), b["arch"], fmt_score(b["predicted"]),
-                      fmt_acc(b["valid"]), fmt_acc(b["test"]), fmt_pct(b["percentile"]))
+            t.add_row(
+                str(b["rank"]),
+                b["arch"],
+                fmt_score(b["predicted"]),
+                fmt_acc(b["valid"]),
+                fmt_acc(b["test"]),
+                fmt_pct(b["percentile"]),
+            )
         console.print(t)
     else:
         console.print("No leaderboard yet.")
@@ -208,8 +286,9 @@ def export(
     if out is None:
         print(text, end="")
     else:
-        err_console.print(f"Wrote the {fmt} export of run {store.resolve(run)} to {out}.",
-                          highlight=False)
+        err_console.print(
+            f"Wrote the {fmt} export of run {store.resolve(run)} to {out}.", highlight=False
+        )
 
 
 def delete(
@@ -232,8 +311,10 @@ class _Printer:
     def __call__(self, e) -> None:
         kind = e.kind
         if kind == "RunStarted":
-            err_console.print(f"Resuming run {e.run_id} ({e.benchmark}/{e.dataset}, "
-                              f"{e.method}, seed {e.seed}) on {e.device}")
+            err_console.print(
+                f"Resuming run {e.run_id} ({e.benchmark}/{e.dataset}, "
+                f"{e.method}, seed {e.seed}) on {e.device}"
+            )
         elif kind == "StageStarted":
             err_console.print(f"  {e.stage} (round {e.round}) ...")
         elif kind == "StageFinished":
@@ -265,8 +346,9 @@ def resume(
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = resume_run(rid, db=store, listeners=[_Printer()],
-                            should_stop=lambda: stop["asked"])
+        result = resume_run(
+            rid, db=store, listeners=[_Printer()], should_stop=lambda: stop["asked"]
+        )
     except Stopped:
         err_console.print(f"Run {rid} stopped; continue it with 'tnao resume {rid}'.")
         raise typer.Exit(130) from None
@@ -278,11 +360,13 @@ def resume(
         print(json.dumps(public_result(result), indent=2))
         return
     best = result.get("best", {})
-    console.print(f"Run {rid} finished: best {best.get('arch')} valid "
-                  f"{fmt_acc(best.get('valid'), 'n/a')} test {fmt_acc(best.get('test'), 'n/a')} "
-                  f"(rank {best.get('rank')} in the table, percentile "
-                  f"{fmt_pct(best.get('percentile'), 'n/a')}), {result.get('queries')} queries.",
-                  highlight=False)
+    console.print(
+        f"Run {rid} finished: best {best.get('arch')} valid "
+        f"{fmt_acc(best.get('valid'), 'n/a')} test {fmt_acc(best.get('test'), 'n/a')} "
+        f"(rank {best.get('rank')} in the table, percentile "
+        f"{fmt_pct(best.get('percentile'), 'n/a')}), {result.get('queries')} queries.",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

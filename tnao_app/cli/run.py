@@ -27,8 +27,10 @@ out = Console()
 # Official names (NAS-Bench-201 / NATS-Bench spell them so) -> the benchmarks' own names.
 # cifar10 searches on cifar10-valid's validation split, so both names mean that dataset.
 DATASET_ALIASES = {"cifar10-valid": "cifar10", "imagenet16-120": "imagenet16"}
-DATASET_HELP = ("cifar10, cifar100, imagenet16 (analog: cifar10, cifar10-ptq, ...); the "
-                "official names ImageNet16-120 and cifar10-valid work too.")
+DATASET_HELP = (
+    "cifar10, cifar100, imagenet16 (analog: cifar10, cifar10-ptq, ...); the "
+    "official names ImageNet16-120 and cifar10-valid work too."
+)
 
 
 def dataset_name(name: str | None) -> str | None:
@@ -60,9 +62,7 @@ def fmt_score(v, missing: str = "") -> str:
     return missing if _missing(v) else f"{v:.3f}"
 
 
-def build_config(
-    config_file: Path | None, overrides: dict[str, dict[str, object]]
-) -> Config:
+def build_config(config_file: Path | None, overrides: dict[str, dict[str, object]]) -> Config:
     """A config from an optional JSON file, then the command-line overrides (not None)."""
     data: dict = {}
     if config_file is not None:
@@ -87,8 +87,12 @@ class LiveView:
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("[bold]{task.fields[stage]:<8}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
+            TextColumn("[bold]{task.fields[stage]:<8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
             transient=True,
         )
         self.task = self.progress.add_task("", total=1, stage="", info="")
@@ -98,8 +102,10 @@ class LiveView:
         k, p, t = ev.kind, self.progress, self.task
         if k == "RunStarted":
             p.start()
-            console.print(f"[bold]{ev.method}[/] on {ev.benchmark}/{ev.dataset}, seed {ev.seed},"
-                          f" device {ev.device}")
+            console.print(
+                f"[bold]{ev.method}[/] on {ev.benchmark}/{ev.dataset}, seed {ev.seed},"
+                f" device {ev.device}"
+            )
         elif k == "StageStarted":
             p.update(t, stage=f"{ev.stage} r{ev.round}", completed=0, total=1, info=self.info)
         elif k == "Progress":
@@ -109,8 +115,9 @@ class LiveView:
             self.info = f"epoch {ev.epoch}/{ev.epochs} loss {ev.loss_total:.4f}{tau}"
             p.update(t, info=self.info)
         elif k == "Generation":
-            self.info = f"gen {ev.gen}/{ev.generations} best {ev.best_score:.3f} " \
-                        f"distinct {ev.distinct}"
+            self.info = (
+                f"gen {ev.gen}/{ev.generations} best {ev.best_score:.3f} distinct {ev.distinct}"
+            )
             p.update(t, completed=ev.gen, total=ev.generations, info=self.info)
         elif k == "Queried":
             p.update(t, info=f"{self.info}  queries {ev.n_queries}/{ev.budget}")
@@ -127,10 +134,14 @@ def print_result(res: dict) -> None:
     out.print(f"  {labels[0]:<{width}} {fmt_acc(b['valid'], 'n/a')}")
     out.print(f"  {labels[1]:<{width}} {fmt_acc(b['test'], 'n/a')}")
     rank = b.get("table_rank", b.get("rank"))
-    out.print(f"  rank {rank:,} in the table (percentile {fmt_pct(b['percentile'], 'n/a')}); "
-              f"table optimum {fmt_acc(res['optimum']['test'], 'n/a')}")
-    out.print(f"  queries used: {res['queries']} of {res['budget']}; {res['seconds']:.1f} s "
-              f"on {res['device']}" + (f"; run {res['run_id']}" if res.get("run_id") else ""))
+    out.print(
+        f"  rank {rank:,} in the table (percentile {fmt_pct(b['percentile'], 'n/a')}); "
+        f"table optimum {fmt_acc(res['optimum']['test'], 'n/a')}"
+    )
+    out.print(
+        f"  queries used: {res['queries']} of {res['budget']}; {res['seconds']:.1f} s "
+        f"on {res['device']}" + (f"; run {res['run_id']}" if res.get("run_id") else "")
+    )
     if res.get("note"):
         out.print(f"  note: {res['note']}")
 
@@ -155,14 +166,19 @@ def execute(cfg: Config, db: Path | None, listeners: list) -> dict:
 def run(
     benchmark: str = typer.Option(None, "--benchmark", "-b", help="analog, nb201 or nb101."),
     dataset: str = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
-    method: str = typer.Option(None, "--method", "-m",
-                               help="tnao, random, evolution, nao or predictor."),
+    method: str = typer.Option(
+        None, "--method", "-m", help="tnao, random, evolution, nao or predictor."
+    ),
     budget: int = typer.Option(None, "--budget", help="Unique benchmark queries allowed."),
     seed: int = typer.Option(None, "--seed", help="Seed: same seed, same result."),
     device: str = typer.Option(None, "--device", help="auto, cpu or cuda."),
-    samples: int = typer.Option(None, "--samples", help="Architectures sampled for training "
-                                 "(default: 20; 30 where the search signal is a 12-epoch "
-                                 "proxy, as on NB201 cifar100 / imagenet16)."),
+    samples: int = typer.Option(
+        None,
+        "--samples",
+        help="Architectures sampled for training "
+        "(default: 20; 30 where the search signal is a 12-epoch "
+        "proxy, as on NB201 cifar100 / imagenet16).",
+    ),
     epochs: int = typer.Option(None, "--epochs", help="Training epochs (first round)."),
     particles: int = typer.Option(None, "--particles", help="CSO swarm size (even)."),
     generations: int = typer.Option(None, "--generations", help="CSO generations per round."),
@@ -172,13 +188,22 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
 ) -> None:
     """Run one architecture search and print what it found."""
-    cfg = build_config(config_file, {
-        "run": {"benchmark": benchmark, "dataset": dataset, "method": method,
-                "budget": budget, "seed": seed, "device": device},
-        "sample": {"n_labelled": samples},
-        "train": {"epochs": epochs},
-        "search": {"particles": particles, "generations": generations, "rounds": rounds},
-    })
+    cfg = build_config(
+        config_file,
+        {
+            "run": {
+                "benchmark": benchmark,
+                "dataset": dataset,
+                "method": method,
+                "budget": budget,
+                "seed": seed,
+                "device": device,
+            },
+            "sample": {"n_labelled": samples},
+            "train": {"epochs": epochs},
+            "search": {"particles": particles, "generations": generations, "rounds": rounds},
+        },
+    )
     cfg.run.dataset = dataset_name(cfg.run.dataset)  # from --dataset or the config file
     listeners = [] if as_json else [LiveView()]
     res = execute(cfg, db, listeners)

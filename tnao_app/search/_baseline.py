@@ -74,16 +74,23 @@ class Ledger:
         if self.best_row is None or value > self.signal[self.best_row]:
             self.best_row = row
         if new:
-            self.ctx.emit(Queried(self.ctx.table.native(row) if self.known_tokens[row]
-                                  else str(row), value, oracle.n_queries, self.budget))
+            self.ctx.emit(
+                Queried(
+                    self.ctx.table.native(row) if self.known_tokens[row] else str(row),
+                    value,
+                    oracle.n_queries,
+                    self.budget,
+                )
+            )
         return value
 
     def best_signal(self) -> float:
         return float("nan") if self.best_row is None else self.signal[self.best_row]
 
     def generation(self, gen: int, generations: int, mean_score: float) -> None:
-        self.ctx.emit(Generation(gen, generations, self.best_signal(), float(mean_score),
-                                 len(self.rows)))
+        self.ctx.emit(
+            Generation(gen, generations, self.best_signal(), float(mean_score), len(self.rows))
+        )
 
     def checkpoint(self, step: int, every: int = 1) -> None:
         """Offer ``{"rows": rows in query order}`` every ``every`` steps and at the end.

@@ -107,8 +107,7 @@ class RemapScorer:
         self.visits = {
             i: Visit(a, r, ok, s, st["z"][k])
             for k, (i, a, r, ok, s) in enumerate(
-                zip(st["ids"], st["archs"], st["rows"], st["answerable"], st["scores"],
-                    strict=True)
+                zip(st["ids"], st["archs"], st["rows"], st["answerable"], st["scores"], strict=True)
             )
         }
 
@@ -181,9 +180,14 @@ class CSO:
 
     def state_dict(self) -> dict:
         return {
-            "x": self.x.copy(), "v": self.v.copy(), "f": self.f.copy(),
-            "best_x": self.best_x.copy(), "best_f": self.best_f,
-            "gen": self.gen, "stall": self.stall, "restarts": self.restarts,
+            "x": self.x.copy(),
+            "v": self.v.copy(),
+            "f": self.f.copy(),
+            "best_x": self.best_x.copy(),
+            "best_f": self.best_f,
+            "gen": self.gen,
+            "stall": self.stall,
+            "restarts": self.restarts,
         }
 
     def load_state_dict(self, st: dict) -> None:

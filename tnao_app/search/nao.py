@@ -57,5 +57,6 @@ class NAOSearch(TNAOSearch):
         model.zero_grad(set_to_none=True)
         st["scorer"] = scorer.state_dict()
         st["phase"] = "evaluate"
-        ctx.emit(StageFinished("search", time.perf_counter() - t0,
-                               {"distinct": len(scorer.visits)}, rnd))
+        ctx.emit(
+            StageFinished("search", time.perf_counter() - t0, {"distinct": len(scorer.visits)}, rnd)
+        )

@@ -70,8 +70,9 @@ class Rankers:
             return self.forward(self.weights, xt).numpy()
 
 
-def fit_rankers(x: np.ndarray, y: np.ndarray, *, seed: int, hidden: int, epochs: int,
-                members: int) -> Rankers:
+def fit_rankers(
+    x: np.ndarray, y: np.ndarray, *, seed: int, hidden: int, epochs: int, members: int
+) -> Rankers:
     """Fit ``members`` rankers on ``x`` (features) ordered by ``y`` (higher = better).
 
     Single-threaded (tiny tensors: threads only add overhead, and one thread keeps the
@@ -88,8 +89,9 @@ def fit_rankers(x: np.ndarray, y: np.ndarray, *, seed: int, hidden: int, epochs:
         torch.set_num_threads(threads)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, *, seed: int, hidden: int, epochs: int,
-         members: int) -> Rankers:
+def _fit(
+    x: np.ndarray, y: np.ndarray, *, seed: int, hidden: int, epochs: int, members: int
+) -> Rankers:
     import torch
 
     gen = torch.Generator().manual_seed(int(seed))
@@ -181,8 +183,10 @@ class PredictorGuided(SearchMethod):
             nets = fit_rankers(
                 one_hot(table.tokens[known], vocab),
                 np.array([ledger.signal[r] for r in known]),
-                seed=seed * 100_003 + fit, hidden=cfg.predictor_hidden,
-                epochs=cfg.predictor_epochs, members=cfg.predictor_ensemble,
+                seed=seed * 100_003 + fit,
+                hidden=cfg.predictor_hidden,
+                epochs=cfg.predictor_epochs,
+                members=cfg.predictor_ensemble,
             )
             if enumerable:
                 open_mask = np.array([int(r) not in ledger.signal for r in usable])

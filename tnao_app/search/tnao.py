@@ -83,8 +83,14 @@ class TNAOSearch(SearchMethod):
         m = self.cfg.model
         torch.manual_seed(self.cfg.run.seed if seed is None else seed)
         shape = ModelShape(
-            self.space.seq_len, self.space.vocab_size, m.d_model, m.n_heads, m.n_layers,
-            m.d_latent, m.dropout, m.n_predictors,
+            self.space.seq_len,
+            self.space.vocab_size,
+            m.d_model,
+            m.n_heads,
+            m.n_layers,
+            m.d_latent,
+            m.dropout,
+            m.n_predictors,
         )
         rel = self.space.token_relations() if m.graph_attention else None
         return TNAOModel(shape, rel)
@@ -170,8 +176,11 @@ class TNAOSearch(SearchMethod):
         if state["trainer"] is not None:
             self.trainer = self._new_trainer()
             self.trainer.load_state_dict(state["trainer"])
-        return {k: copy.deepcopy(v) for k, v in state.items()
-                if k not in ("rng", "queried", "predicted", "summary", "trainer")}
+        return {
+            k: copy.deepcopy(v)
+            for k, v in state.items()
+            if k not in ("rng", "queried", "predicted", "summary", "trainer")
+        }
 
     def _new_trainer(self, seed: int | None = None) -> Trainer:
         ctx = self.ctx
@@ -181,8 +190,13 @@ class TNAOSearch(SearchMethod):
             ctx.emit(Progress("train", done, total, f"loss {loss:.4f}"))
 
         return Trainer(
-            self._model(seed), self.cfg.train, device=ctx.device, seed=seed,
-            on_batch=on_batch, on_epoch=None, should_stop=ctx.should_stop,
+            self._model(seed),
+            self.cfg.train,
+            device=ctx.device,
+            seed=seed,
+            on_batch=on_batch,
+            on_epoch=None,
+            should_stop=ctx.should_stop,
         )
 
     def _sample(self, st: dict) -> None:
@@ -194,15 +208,23 @@ class TNAOSearch(SearchMethod):
         else:
             rows = self._uniform_rows(n)
         self._query(rows)
-        ctx.emit(Sampled(tuple(ctx.table.native(r) for r in rows),
-                         tuple(o.queried[r] for r in rows)))
-        ctx.emit(StageFinished("sample", time.perf_counter() - t0,
-                               {"sampled": len(rows), "queries": o.n_queries}, 0))
+        ctx.emit(
+            Sampled(tuple(ctx.table.native(r) for r in rows), tuple(o.queried[r] for r in rows))
+        )
+        ctx.emit(
+            StageFinished(
+                "sample",
+                time.perf_counter() - t0,
+                {"sampled": len(rows), "queries": o.n_queries},
+                0,
+            )
+        )
         st["phase"] = "train"
         self._save("sample", 0, st, force=True)
 
-    def _uniform_rows(self, n: int, exclude: set[int] = frozenset(),
-                      max_tries: int | None = None) -> list[int]:
+    def _uniform_rows(
+        self, n: int, exclude: set[int] = frozenset(), max_tries: int | None = None
+    ) -> list[int]:
         """Up to ``n`` distinct rows drawn uniformly from the space, none in ``exclude``;
         architectures the table cannot answer are skipped (and counted)."""
         o, table = self.ctx.oracle, self.ctx.table
@@ -270,12 +292,21 @@ class TNAOSearch(SearchMethod):
         # Round 0 trains on the whole pool per epoch; later rounds see finetune_batches of it
         # per epoch, a restarted model too (measured on NB201 cifar10, seeds 0-29: optimum
         # found 26/30 and 27/30 at budgets 100/150, against 26/28 with whole epochs)
-        last = self.trainer.fit(pool, x, y, target, split_seed=self.cfg.run.seed + rnd,
-                                max_batches=tc.finetune_batches if rnd else 0)
+        last = self.trainer.fit(
+            pool,
+            x,
+            y,
+            target,
+            split_seed=self.cfg.run.seed + rnd,
+            max_batches=tc.finetune_batches if rnd else 0,
+        )
         st["phase"] = "search"
         st["swarm"] = st["scorer"] = None
-        summary = {"labels": len(y), "epochs": self.trainer.epoch,
-                   "restarted": bool(fresh and rnd > 0)}
+        summary = {
+            "labels": len(y),
+            "epochs": self.trainer.epoch,
+            "restarted": bool(fresh and rnd > 0),
+        }
         if last is not None:
             summary.update(val_tau=last.val_tau, train_tau=last.train_tau, loss=last.loss_total)
         ctx.emit(StageFinished("train", time.perf_counter() - t0, summary, rnd))
@@ -295,8 +326,9 @@ class TNAOSearch(SearchMethod):
         return np.concatenate(zs).astype(np.float64), np.concatenate(ss).astype(np.float64)
 
     def _setup_search(self, st: dict) -> tuple[RemapScorer, np.ndarray, np.ndarray, np.ndarray]:
-        scorer = RemapScorer(self.trainer.model, self.space, self.ctx.table, self.ctx.oracle,
-                             self.ctx.device)
+        scorer = RemapScorer(
+            self.trainer.model, self.space, self.ctx.table, self.ctx.oracle, self.ctx.device
+        )
         z_pool, s_pool = self._pool_latents(scorer)
         lo, hi = z_pool.min(axis=0), z_pool.max(axis=0)
         return scorer, z_pool, s_pool, (lo, hi)
@@ -308,9 +340,9 @@ class TNAOSearch(SearchMethod):
         span = z_pool.max(axis=0) - z_pool.min(axis=0)
         if c.init == "labelled":
             rows, x, y = self._labelled()
-            z_lab, _ = RemapScorer(self.trainer.model, self.space, self.ctx.table,
-                                   self.ctx.oracle, self.ctx.device).encode_archs(
-                [self.space.from_tokens(t.tolist()) for t in x])
+            z_lab, _ = RemapScorer(
+                self.trainer.model, self.space, self.ctx.table, self.ctx.oracle, self.ctx.device
+            ).encode_archs([self.space.from_tokens(t.tolist()) for t in x])
             order = np.argsort(-y, kind="stable")
             base = z_lab[order[np.arange(n) % len(order)]]
         else:
@@ -333,8 +365,16 @@ class TNAOSearch(SearchMethod):
             cursor["i"] += n
             return z_pool[idx] + self.rng.normal(size=(n, z_pool.shape[1])) * c.init_noise * span
 
-        swarm = CSO(scorer, lo, hi, self.rng, phi=c.phi, remap=c.remap,
-                    restart_patience=c.restart_patience, restart_points=restart_points)
+        swarm = CSO(
+            scorer,
+            lo,
+            hi,
+            self.rng,
+            phi=c.phi,
+            remap=c.remap,
+            restart_patience=c.restart_patience,
+            restart_points=restart_points,
+        )
         if st["swarm"] is not None:
             scorer.load_state_dict(st["scorer"])
             swarm.load_state_dict(st["swarm"])
@@ -344,8 +384,16 @@ class TNAOSearch(SearchMethod):
         while swarm.gen < c.generations:
             ctx.check_stop()
             swarm.step()
-            ctx.emit(Generation(swarm.gen, c.generations, swarm.best_f, float(swarm.f.mean()),
-                                len(scorer.visits), rnd))
+            ctx.emit(
+                Generation(
+                    swarm.gen,
+                    c.generations,
+                    swarm.best_f,
+                    float(swarm.f.mean()),
+                    len(scorer.visits),
+                    rnd,
+                )
+            )
             ctx.emit(self._live_leaderboard(scorer))
             st["swarm"], st["scorer"] = swarm.state_dict(), scorer.state_dict()
             st["cursor"] = cursor["i"]
@@ -353,10 +401,19 @@ class TNAOSearch(SearchMethod):
         st["scorer"] = scorer.state_dict()
         st["pool_best"] = float(s_pool.max()) if len(s_pool) else float("nan")
         st["phase"] = "evaluate"
-        ctx.emit(StageFinished(self.search_stage, time.perf_counter() - t0, {
-            "distinct": len(scorer.visits), "best_score": swarm.best_f,
-            "restarts": swarm.restarts, "pool_best_score": st["pool_best"],
-        }, rnd))
+        ctx.emit(
+            StageFinished(
+                self.search_stage,
+                time.perf_counter() - t0,
+                {
+                    "distinct": len(scorer.visits),
+                    "best_score": swarm.best_f,
+                    "restarts": swarm.restarts,
+                    "pool_best_score": st["pool_best"],
+                },
+                rnd,
+            )
+        )
 
     def _live_leaderboard(self, scorer: RemapScorer, k: int = 10) -> Leaderboard:
         """The swarm's best distinct architectures so far, with what is known of them
@@ -366,11 +423,16 @@ class TNAOSearch(SearchMethod):
         for rank, v in enumerate(scorer.ranked()[:k], start=1):
             known = v.row is not None and v.row in o.queried
             test = o.report(v.row) if known else float("nan")
-            rows.append(LeaderRow(
-                rank, table.space.to_native(v.arch),
-                float(v.score), o.queried[v.row] if known else float("nan"), test,
-                table.rank_of(test, o.spec.report)[1] if known else float("nan"),
-            ))
+            rows.append(
+                LeaderRow(
+                    rank,
+                    table.space.to_native(v.arch),
+                    float(v.score),
+                    o.queried[v.row] if known else float("nan"),
+                    test,
+                    table.rank_of(test, o.spec.report)[1] if known else float("nan"),
+                )
+            )
         return Leaderboard(tuple(rows))
 
     # -- evaluate --------------------------------------------------------------------
@@ -386,8 +448,11 @@ class TNAOSearch(SearchMethod):
         if c.explore_k and st.get("stale", 0) >= c.explore_after:
             picks += self._explore_picks(scorer, min(c.explore_k, q - len(picks)), picks)
         skipped = sum(1 for v in scorer.visits.values() if v.row is None or not v.answerable)
-        open_ = [v for v in scorer.ranked() if v.row is not None and v.answerable
-                 and v.row not in o.queried and v.row not in picks]
+        open_ = [
+            v
+            for v in scorer.ranked()
+            if v.row is not None and v.answerable and v.row not in o.queried and v.row not in picks
+        ]
         chosen = self._spaced(open_, max(q - len(picks), 0))
         for v in chosen:
             picks.append(v.row)
@@ -403,19 +468,30 @@ class TNAOSearch(SearchMethod):
         st["stall"] = 0 if improved else st.get("stall", 0) + 1
         st["stale"] = 0 if improved else st.get("stale", 0) + 1  # not reset by a restart
         got = [r for r in picks if r in o.queried]
-        tau, _ = rank_corr(np.array([self.predicted[r] for r in got]),
-                           np.array([o.queried[r] for r in got]))
+        tau, _ = rank_corr(
+            np.array([self.predicted[r] for r in got]), np.array([o.queried[r] for r in got])
+        )
         self._refresh_predictions(scorer)
         st["round"] = rnd + 1
         more = not o.exhausted and st["round"] < self.cfg.search.rounds
         st["phase"] = "train" if more else "done"
         st["fresh_round"] = more
         st["swarm"] = st["scorer"] = None
-        ctx.emit(StageFinished("evaluate", time.perf_counter() - t0, {
-            "queried": o.n_queries - before, "queries": o.n_queries,
-            "skipped_unanswerable": skipped, "filled_from_pool": filled,
-            "tau_on_new": tau, "best_signal": max(o.queried.values()),
-        }, rnd))
+        ctx.emit(
+            StageFinished(
+                "evaluate",
+                time.perf_counter() - t0,
+                {
+                    "queried": o.n_queries - before,
+                    "queries": o.n_queries,
+                    "skipped_unanswerable": skipped,
+                    "filled_from_pool": filled,
+                    "tau_on_new": tau,
+                    "best_signal": max(o.queried.values()),
+                },
+                rnd,
+            )
+        )
         self._save("evaluate", rnd, st, force=True)
 
     def _spaced(self, ranked: list, k: int) -> list:
@@ -532,8 +608,14 @@ class TNAOSearch(SearchMethod):
         rows = np.arange(len(table))
         if len(rows) > FALLBACK_ROWS:
             rows = np.sort(self.rng.choice(rows, FALLBACK_ROWS, replace=False))
-        rows = [int(r) for r in rows if (table.tokens[r] >= 0).all() and o.answerable(int(r))
-                and int(r) not in o.queried and int(r) not in picks]
+        rows = [
+            int(r)
+            for r in rows
+            if (table.tokens[r] >= 0).all()
+            and o.answerable(int(r))
+            and int(r) not in o.queried
+            and int(r) not in picks
+        ]
         if not rows:
             return 0
         _, s = scorer.encode_archs([table.arch(r) for r in rows])
@@ -553,5 +635,15 @@ class TNAOSearch(SearchMethod):
 def _epoch_event(s: EpochStats, device: str, rnd: int):
     from ..events import EpochEnded
 
-    return EpochEnded(s.epoch, s.epochs, s.loss_rec, s.loss_rank, s.loss_total,
-                      s.val_tau, s.val_spearman, s.seconds, device, rnd)
+    return EpochEnded(
+        s.epoch,
+        s.epochs,
+        s.loss_rec,
+        s.loss_rank,
+        s.loss_total,
+        s.val_tau,
+        s.val_spearman,
+        s.seconds,
+        device,
+        rnd,
+    )
