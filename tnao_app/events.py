@@ -24,6 +24,17 @@ class Event:
 
 
 @dataclass(frozen=True)
+class RunPlan:
+    """What a run will do, as its method plans it: UIs show this, never re-derive it."""
+
+    budget: int  # unique queries the run may make
+    stages: tuple[str, ...] = ("search",)  # the STAGES the method goes through
+    rounds: int = 1  # planned rounds (train -> search -> evaluate); 1 for one-pass methods
+    sample: int = 0  # queries of the first sample (0: the method has no sample stage)
+    round_queries: int = 0  # queries per round after the sample (0: not in rounds)
+
+
+@dataclass(frozen=True)
 class RunStarted(Event):
     run_id: str
     benchmark: str
@@ -33,12 +44,18 @@ class RunStarted(Event):
     device: str
     config: dict
     resumed: bool = False
+    plan: RunPlan | None = None
 
 
 @dataclass(frozen=True)
 class StageStarted(Event):
     stage: str  # one of STAGES
-    round: int = 0  # multi-round TNAO: which round
+    round: int = 0  # 0-based round of a multi-round method
+    #: steps this stage makes in this round: epochs of a training, generations of a
+    #: search, queries of a sample or evaluate; 0 = not known in advance
+    steps: int = 0
+    rounds: int = 0  # the plan's rounds as of now (a run can end early); 0 = unchanged
+    restarted: bool = False  # train: a new model from scratch in a later round
 
 
 @dataclass(frozen=True)
@@ -79,8 +96,8 @@ class Queried(Event):
 
 @dataclass(frozen=True)
 class EpochEnded(Event):
-    epoch: int  # 1-based
-    epochs: int
+    epoch: int  # 1-based, counted over the model's whole life (fine-tuning goes on)
+    epochs: int  # the model's epoch count at the end of this round's training
     loss_rec: float
     loss_rank: float
     loss_total: float
@@ -89,6 +106,7 @@ class EpochEnded(Event):
     seconds: float
     device: str
     round: int = 0
+    step: int = 0  # 1-based epoch within this round's training (StageStarted.steps)
 
 
 @dataclass(frozen=True)
