@@ -7,7 +7,8 @@ gives the listener that records a run's events and checkpoints; ``runner.start_r
 
 from tnao_app.errors import StorageError
 
-from .db import HEARTBEAT_S, STALE_S, STATUSES, Store, effective_status
+from .base import HEARTBEAT_S
+from .db import STALE_S, STATUSES, Store, effective_status
 from .migrations import SCHEMA_VERSION
 from .recorder import KEEP_CHECKPOINTS, Recorder
 

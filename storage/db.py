@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import math
 import os
 import secrets
 import socket
@@ -30,25 +29,19 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from tnao_app import __version__, paths
+from tnao_app import events as ev
 from tnao_app.config import Config
 from tnao_app.errors import StorageError
 
+from . import rows
+from .base import LIVE, translate
 from .migrations import MIGRATIONS, SCHEMA_VERSION
+from .recorder import Recorder
 
-#: seconds between heartbeats of a live run
-HEARTBEAT_S = 5.0
 #: a live-looking run with no heartbeat for this long is shown as interrupted
 STALE_S = 30.0
-LIVE = ("created", "running")
 STATUSES = ("created", "running", "finished", "failed", "stopped", "interrupted")
 _ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are read aloud
-
-
-def clean(value):
-    """NaN -> None (SQLite has no NaN; JSON neither)."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _pid_alive(pid: int) -> bool:
@@ -78,28 +71,6 @@ def effective_status(row: dict, now: float | None = None) -> str:
     return status
 
 
-def _translate(path: Path, exc: sqlite3.Error) -> StorageError:
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return StorageError(
-            f"The run history {path} is locked by another writer; try again when it is done."
-        )
-    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
-        return StorageError(f"{path} is not a SQLite database; expected a TNAO run history.")
-    if "unable to open" in text or "readonly" in text or "read-only" in text:
-        return StorageError(f"The run history {path} cannot be opened for writing ({exc}).")
-    return StorageError(f"The run history {path} could not be used ({exc}).")
-
-
-@contextlib.contextmanager
-def sql_errors(path: Path) -> Iterator[None]:
-    """Inside: any sqlite3 error becomes one StorageError sentence about ``path``."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise _translate(path, exc) from None
-
-
 def _guarded(fn):
     """Turn any sqlite3 error inside a Store method into one StorageError sentence."""
 
@@ -108,7 +79,7 @@ def _guarded(fn):
         try:
             return fn(self, *args, **kwargs)
         except sqlite3.Error as exc:
-            raise _translate(self.path, exc) from None
+            raise translate(self.path, exc) from None
 
     return wrapper
 
@@ -169,7 +140,7 @@ class Store:
         try:
             conn = sqlite3.connect(str(self.path), timeout=self.timeout)
         except sqlite3.Error as exc:
-            raise _translate(self.path, exc) from None
+            raise translate(self.path, exc) from None
         try:
             db = Database(conn, execute_plugins=False)
             db.execute("PRAGMA foreign_keys = ON")
@@ -195,7 +166,7 @@ class Store:
             raise
         except sqlite3.Error as exc:
             conn.close()
-            raise _translate(self.path, exc) from None
+            raise translate(self.path, exc) from None
         return db
 
     def _migrate(self, db: Database) -> None:
@@ -203,7 +174,8 @@ class Store:
             MIGRATIONS.apply(db)
         except sqlite3.OperationalError as exc:
             # Another process migrated at the same moment: fine if it is done now.
-            if "already exists" not in str(exc) or MIGRATIONS.pending(db):
+            done = "already exists" in str(exc) or "duplicate column" in str(exc)
+            if not done or MIGRATIONS.pending(db):
                 raise
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -221,7 +193,7 @@ class Store:
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise _translate(self.path, exc) from None
+            raise translate(self.path, exc) from None
         try:
             yield db
         except BaseException:
@@ -232,7 +204,7 @@ class Store:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 db.conn.rollback()
-                raise _translate(self.path, exc) from None
+                raise translate(self.path, exc) from None
 
     # -- runs --------------------------------------------------------------------------
     @_guarded
@@ -296,7 +268,7 @@ class Store:
         out = dict(row)
         out["recorded_status"] = row["status"]
         out["status"] = effective_status(row, now)
-        for key in ("config", "resolved", "result"):
+        for key in ("config", "resolved", "result", "plan"):
             out[key] = json.loads(row[key]) if row.get(key) else None
         return out
 
@@ -336,7 +308,7 @@ class Store:
     @_guarded
     def epochs(self, run_id: str) -> list[dict]:
         return self._rows(
-            "SELECT round, epoch, epochs, loss_rec, loss_rank, loss_total, val_tau, "
+            "SELECT round, epoch, epochs, step, loss_rec, loss_rank, loss_total, val_tau, "
             "val_spearman, seconds, device FROM epochs WHERE run_id = ? ORDER BY round, epoch",
             run_id,
         )
@@ -352,8 +324,8 @@ class Store:
     @_guarded
     def stages(self, run_id: str) -> list[dict]:
         rows = self._rows(
-            "SELECT round, stage, status, started_at, finished_at, seconds, summary "
-            "FROM stages WHERE run_id = ? ORDER BY started_at, rowid",
+            "SELECT round, stage, status, started_at, finished_at, seconds, summary, steps, "
+            "rounds, restarted FROM stages WHERE run_id = ? ORDER BY started_at, rowid",
             run_id,
         )
         for r in rows:
@@ -380,6 +352,54 @@ class Store:
             "WHERE run_id = ? ORDER BY id",
             run_id,
         )
+
+    @_guarded
+    def replay(self, run_id: str) -> list[ev.Event]:
+        """The recorded events of a run, in an order that, folded, gives what its live
+        events gave: RunStarted; each stage as it started, with its epochs (train) or
+        generations (search) or sample, then its end; the queries; the checkpoints; the
+        leaderboard; how the run ended. Progress is not recorded; a repeated event
+        (resumes) is there once."""
+        run = self.get_run(run_id)
+        rid = run["id"]
+        maps = rows.MAPS
+        if run.get("resolved") is None:
+            run["resolved"] = run["config"]  # never started: its config as created
+        out: list[ev.Event] = [maps[ev.RunStarted].event(run)]
+        epochs = [maps[ev.EpochEnded].event(r) for r in self.epochs(rid)]
+        gens = [maps[ev.Generation].event(r) for r in self.generations(rid)]
+        sampled = self.sampled(rid)
+        for st in self.stages(rid):
+            rnd, stage = int(st["round"] or 0), st["stage"]
+            out.append(maps[ev.StageStarted].event(st))
+            if stage == "sample" and sampled:
+                out.append(maps[ev.Sampled].event_of_rows(sampled))
+                sampled = []
+            elif stage == "train":
+                out += [e for e in epochs if e.round == rnd]
+                epochs = [e for e in epochs if e.round != rnd]
+            elif stage == "search":
+                out += [g for g in gens if g.round == rnd]
+                gens = [g for g in gens if g.round != rnd]
+            if st["status"] == "finished" and st["seconds"] is not None:
+                out.append(maps[ev.StageFinished].event(st))
+        if sampled:
+            out.append(maps[ev.Sampled].event_of_rows(sampled))
+        out += epochs + gens  # any whose stage row is missing: kept, not dropped
+        out += [maps[ev.Queried].event(r) for r in self.queries(rid)]
+        out += [
+            maps[ev.CheckpointSaved].event(a)
+            for a in self.artifacts(rid)
+            if a["kind"] == "checkpoint"
+        ]
+        board = self.leaderboard(rid)
+        if board:
+            out.append(maps[ev.Leaderboard].event_of_rows(board))
+        status = run["recorded_status"]
+        end = {"finished": ev.RunFinished, "failed": ev.RunFailed, "stopped": ev.RunStopped}
+        if status in end:
+            out.append(maps[end[status]].event(run))
+        return out
 
     @_guarded
     def heartbeat(self, run_id: str) -> None:
@@ -437,8 +457,6 @@ class Store:
                 folder.rmdir()
         return rid
 
-    def recorder(self, run_id: str, notify=()):
+    def recorder(self, run_id: str, notify=()) -> Recorder:
         """A ``Recorder`` writing the events of ``run_id`` into this history."""
-        from .recorder import Recorder
-
         return Recorder(self, self.resolve(run_id), notify=notify)

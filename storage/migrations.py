@@ -119,6 +119,21 @@ def initial(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0002_plan_steps")
+def plan_steps(db: Database) -> None:
+    # What the events carry so the app shows the run's own schedule: RunStarted.plan,
+    # StageStarted.steps/rounds/restarted, EpochEnded.step. Older rows read 0 / NULL:
+    # not known (the app then shows no total rather than a guessed one).
+    _run(
+        db,
+        "ALTER TABLE runs ADD COLUMN plan TEXT",  # RunStarted.plan as JSON; NULL: none
+        "ALTER TABLE stages ADD COLUMN steps INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE stages ADD COLUMN rounds INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE stages ADD COLUMN restarted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE epochs ADD COLUMN step INTEGER NOT NULL DEFAULT 0",
+    )
+
+
 #: the schema version this TNAO writes (PRAGMA user_version): the number of migrations
 #: above (a test checks they agree)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
