@@ -15,15 +15,13 @@ import pytest
 from tnao_app import benchmarks
 from tnao_app.benchmarks.base import Oracle, Table
 from tnao_app.config import Config
-from tnao_app.errors import ConfigError
+from tnao_app.errors import ConfigError, Stopped
 from tnao_app.events import Generation, Queried
 from tnao_app.search import predictor as P
-from tnao_app.search.base import SearchContext, Stopped
-from tnao_app.search.evolution import RegularizedEvolution
-from tnao_app.search.predictor import PredictorGuided
-from tnao_app.search.random import RandomSearch
+from tnao_app.search.driver import Driver, build
+from tnao_app.search.method import Hooks
 
-METHODS = {"random": RandomSearch, "evolution": RegularizedEvolution, "predictor": PredictorGuided}
+METHODS = ("random", "evolution", "predictor")
 # small predictor settings: the mechanics are the same, the test stays fast
 FAST = {
     "predictor_init": 10,
@@ -62,6 +60,7 @@ def run(
     budget: int = 30,
     events=None,
     should_stop=None,
+    box: dict | None = None,
     **overrides,
 ) -> Oracle:
     cfg = Config.from_dict(
@@ -70,7 +69,9 @@ def run(
             "baselines": {**FAST, **overrides},
         }
     )
-    oracle = Oracle(table, "cifar10", budget)
+    emit = events.append if events is not None else (lambda e: None)
+    hooks = Hooks(emit=emit, should_stop=should_stop or (lambda: False))
+    method_, oracle = build(cfg, table, hooks=hooks)
     calls: list[int] = []
     real = oracle.query
 
@@ -79,15 +80,9 @@ def run(
         return real(row)
 
     oracle.query = counting  # record every call, repeats included
-    ctx = SearchContext(
-        table=table,
-        oracle=oracle,
-        config=cfg,
-        emit=(events.append if events is not None else lambda e: None),
-    )
-    if should_stop is not None:
-        ctx.should_stop = should_stop
-    METHODS[method](ctx).run()
+    if box is not None:
+        box["o"] = oracle
+    Driver(method_, oracle, emit=emit).run()
     oracle.calls = calls
     return oracle
 
@@ -148,17 +143,9 @@ def test_events(table, method):
 @pytest.mark.parametrize("method", sorted(METHODS))
 def test_stop(table, method):
     box: dict = {}
-
-    def should_stop() -> bool:
-        return box["o"].n_queries >= 12
-
-    cfg = Config.from_dict({"run": {"seed": 0, "budget": 40}, "baselines": FAST})
-    oracle = Oracle(table, "cifar10", 40)
-    box["o"] = oracle
-    ctx = SearchContext(table=table, oracle=oracle, config=cfg, should_stop=should_stop)
     with pytest.raises(Stopped):
-        METHODS[method](ctx).run()
-    assert 12 <= oracle.n_queries < 40
+        run(table, method, seed=0, budget=40, should_stop=lambda: box["o"].n_queries >= 12, box=box)
+    assert 12 <= box["o"].n_queries < 40
 
 
 def test_evolution_children_are_mutants(table):
@@ -200,34 +187,21 @@ def test_bad_baseline_settings(table):
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-def test_resume_replays_to_the_same_run(table, method):
-    """Stopped after 12+ queries, then resumed on a fresh oracle from the last checkpoint
-    (as the pipeline does): the same trajectory as one uninterrupted run, and the rows
-    restored from the checkpoint are not announced again."""
+def test_resume_continues_to_the_same_run(table, method):
+    """Stopped after 12+ queries, then resumed on a fresh method and oracle from the last
+    checkpoint (as the pipeline does): the same trajectory as one uninterrupted run, and
+    the rows restored from the checkpoint are not announced again."""
     whole = run(table, method, seed=6, budget=30)
     saved: list = []
-    cfg = Config.from_dict({"run": {"seed": 6, "budget": 30}, "baselines": FAST})
-    first = Oracle(table, "cifar10", 30)
-    ctx = SearchContext(
-        table=table,
-        oracle=first,
-        config=cfg,
-        should_stop=lambda: first.n_queries >= 12,
-        checkpoint=lambda stage, step, state: saved.append(state),
-    )
+    cfg = Config.from_dict({"run": {"seed": 6, "budget": 30, "method": method}, "baselines": FAST})
+    m1, first = build(cfg, table, hooks=Hooks(should_stop=lambda: first.n_queries >= 12))
+    d1 = Driver(m1, first, checkpoint=lambda stage, step, state: saved.append(state))
     with pytest.raises(Stopped):
-        METHODS[method](ctx).run()
-    rows = saved[-1]["rows"]
-    assert 0 < len(rows) <= first.n_queries
-    second = Oracle(table, "cifar10", 30)
+        d1.run()
+    done = len(saved[-1]["queried"])
+    assert 0 < done <= first.n_queries
     events: list = []
-    ctx2 = SearchContext(
-        table=table,
-        oracle=second,
-        config=cfg,
-        emit=events.append,
-        resume={"stage": "search", "step": len(rows), "state": saved[-1]},
-    )
-    METHODS[method](ctx2).run()
+    m2, second = build(cfg, table, hooks=Hooks(emit=events.append))
+    Driver(m2, second, emit=events.append).run({"stage": "search", "step": 0, "state": saved[-1]})
     assert list(second.queried) == list(whole.queried)
-    assert len([e for e in events if isinstance(e, Queried)]) == 30 - len(rows)
+    assert len([e for e in events if isinstance(e, Queried)]) == 30 - done

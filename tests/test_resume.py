@@ -21,10 +21,10 @@ import pytest
 
 from tnao_app.cli import main
 from tnao_app.config import Config
+from tnao_app.errors import Stopped
 from tnao_app.export import public_result
-from tnao_app.search.base import Stopped
+from tnao_app.runs.session import resume_run, start_run
 from tnao_app.storage import Store
-from tnao_app.storage.runner import resume_run, start_run
 
 CONFIG = {
     # every epoch and generation checkpointed, so a kill can land on any of them
@@ -71,7 +71,6 @@ def _kill_during(stage: str, min_step: int, cfg_file: Path, db: Path) -> str:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 90
     seen = []
     try:
         while True:
@@ -80,8 +79,8 @@ def _kill_during(stage: str, min_step: int, cfg_file: Path, db: Path) -> str:
                 seen.append(got)
             if isinstance(got, tuple) and got[1] == stage and got[2] >= min_step:
                 break
+            # no deadline: the run ends by itself, and ending first fails the test
             assert proc.poll() is None, f"the run ended before a '{stage}' checkpoint: {seen}"
-            assert time.time() < deadline, f"no '{stage}' checkpoint within 90 s"
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -114,7 +113,7 @@ def test_kill9_during_train_and_search_then_resume_is_exact(tnao_home, tmp_path,
 
     # The uninterrupted reference runs in-process (same code as `tnao run`, one process
     # start less); the killed runs are real `tnao run` processes.
-    base = start_run(Config.from_dict(CONFIG), db=db)
+    base = start_run(Config.from_dict(CONFIG), Store(db))
     store = Store(db)
     want = _trace(store, base["run_id"])
     assert len(want["leaderboard"]) >= 5 and len(want["epochs"]) >= 16
@@ -155,7 +154,7 @@ def test_stop_then_resume_in_process(tnao_home, tmp_path):
     small["search"].update(generations=8, rounds=1)
     small["sample"]["n_unlabelled"] = 300
     db = tmp_path / "h.db"
-    base = start_run(Config.from_dict(small), db=db)
+    base = start_run(Config.from_dict(small), Store(db))
     store = Store(db)
 
     def stop_in_search() -> bool:
@@ -165,13 +164,13 @@ def test_stop_then_resume_in_process(tnao_home, tmp_path):
         )
 
     with pytest.raises(Stopped):
-        start_run(Config.from_dict(small), db=db, should_stop=stop_in_search)
+        start_run(Config.from_dict(small), Store(db), should_stop=stop_in_search)
     stopped = store.list_runs(status="stopped")
     assert len(stopped) == 1
     rid = stopped[0]["id"]
     assert "search" in stopped[0]["message"]
     events = []
-    res = resume_run(rid, db=db, listeners=[events.append])
+    res = resume_run(rid, Store(db), listeners=[events.append])
     assert res["leaderboard"] == base["leaderboard"]
     assert _trace(store, rid) == _trace(store, base["run_id"])
     kinds = [e.kind for e in events]

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from tnao_app.config import TrainConfig
+from tnao_app.errors import Stopped
 from tnao_app.model import ModelShape, TNAOModel
-from tnao_app.search.base import Stopped
 from tnao_app.train import Trainer, rank_corr
 
 

@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+from .search.catalogue import METHODS
 
 if TYPE_CHECKING:
     from .benchmarks.base import DatasetSpec
 
-METHODS = ("tnao", "random", "evolution", "nao", "predictor")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -289,4 +289,4 @@ def _typed(name: str, default: object, value: object) -> object:
         raise ConfigError(
             f"Config field '{name}' must be {what.get(kind, kind.__name__)}, got {value!r}."
         )
-    return float(value) if kind is float else value
+    return float(value) if kind is float else value  # type: ignore[arg-type]  # checked above

@@ -32,3 +32,10 @@ class NotReadyError(TnaoError):
 
 class StorageError(TnaoError):
     """The run history database cannot be read or written."""
+
+
+class Stopped(Exception):
+    """The user asked the run to stop; raised at the next batch, generation or query.
+
+    Not a ``TnaoError``: nothing is wrong, and the run is resumable from its last
+    checkpoint."""

@@ -27,7 +27,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -35,13 +35,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import benchmarks
-from .benchmarks.base import Oracle, Table
-from .config import METHODS, Config
+from . import benchmarks, device
+from .benchmarks.base import Table
+from .config import Config
 from .errors import ConfigError, NotReadyError
-from .search.base import SearchContext, SearchMethod
+from .search import catalogue, driver
+from .search.catalogue import METHODS
 
-ANYTIME = ("random", "evolution", "predictor")
+ANYTIME = tuple(m.name for m in catalogue.CATALOGUE.values() if m.anytime)
 SUMMARY_FIELDS = (
     "method",
     "budget",
@@ -111,30 +112,6 @@ def parse_methods(text: str) -> list[str]:
 # ---------------------------------------------------------------- methods and runs
 
 
-def method_class(name: str) -> type[SearchMethod]:
-    """The class of method ``name``: from the engine's registry when it is there, with
-    the baselines always available (they live beside this module)."""
-    try:
-        from .search.registry import get_method
-    except ImportError:
-        get_method = None
-    if get_method is not None:
-        return get_method(name)
-    if name == "random":
-        from .search.random import RandomSearch
-
-        return RandomSearch
-    if name == "evolution":
-        from .search.evolution import RegularizedEvolution
-
-        return RegularizedEvolution
-    if name == "predictor":
-        from .search.predictor import PredictorGuided
-
-        return PredictorGuided
-    raise NotReadyError(f"Method '{name}' is not available in this build yet.")
-
-
 def load_table(benchmark: str) -> Table:
     """The table of ``benchmark`` with a one-sentence error for any reason it is absent."""
     try:
@@ -177,10 +154,9 @@ def run_one(task: tuple) -> dict:
     benchmark, dataset, method, seed, budget, base = task
     cfg = task_config(base, benchmark, dataset, method, seed, budget)
     table = _table(benchmark)
-    oracle = Oracle(table, dataset, budget)
-    ctx = SearchContext(table=table, oracle=oracle, config=cfg, device="cpu")
+    device.setup(seed, cfg.run.threads)  # as `tnao run` does: same seed, same run
     t0 = time.perf_counter()
-    method_class(method)(ctx).run()
+    _, oracle = driver.search(cfg, table)
     return {
         "method": method,
         "seed": seed,
@@ -218,7 +194,7 @@ def plan(
     methods: Sequence[str],
     seeds: Sequence[int],
     budgets: Sequence[int],
-    anytime: Sequence[str] = ANYTIME,
+    anytime: Collection[str] = ANYTIME,
 ) -> list:
     """(method, seed, budget) runs: anytime methods once at the largest budget."""
     top = max(budgets)
@@ -314,7 +290,7 @@ def summarize(
     methods: Sequence[str],
     seeds: Sequence[int],
     budgets: Sequence[int],
-    anytime: Sequence[str] = ANYTIME,
+    anytime: Collection[str] = ANYTIME,
 ) -> Experiment:
     spec = table.dataset(dataset)
     rep = table.metric(spec.report)
@@ -409,7 +385,7 @@ def run_experiment(
     _TABLES[benchmark] = table
     base = config or {}
     for m in methods:
-        method_class(m)
+        catalogue.load(m)
         for b in budgets:
             task_config(base, benchmark, dataset, m, seeds[0], b)
     workers = max(1, int(workers or os.cpu_count() or 1))

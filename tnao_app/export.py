@@ -93,6 +93,8 @@ def nb101_parts(native: str) -> tuple[list[list[int]], list[str]]:
             ops = obj.get("ops", obj.get("operations"))
         else:
             matrix, ops = obj
+        if ops is None or matrix is None:
+            raise TypeError("no matrix or ops")
         if isinstance(ops, str):  # "input,conv3x3-bn-relu,...,output"
             ops = ops.split(",")
         ops = [str(o).strip() for o in ops]

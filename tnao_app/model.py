@@ -105,7 +105,7 @@ class TNAOModel(nn.Module):
         )
         if relations is not None:
             self.register_buffer("relations", torch.as_tensor(relations, dtype=torch.bool))
-            self.rel_bias = nn.Parameter(torch.zeros(shape.n_heads, 2))
+            self.rel_bias: nn.Parameter | None = nn.Parameter(torch.zeros(shape.n_heads, 2))
         else:
             self.relations = None
             self.rel_bias = None

@@ -27,8 +27,8 @@ import torch
 from scipy import stats
 
 from .config import TrainConfig
+from .errors import Stopped
 from .model import TNAOModel, ranking_loss, reconstruction_loss
-from .search.base import Stopped
 
 MIN_VAL = 5  # fewer held-out labels than this give no usable tau: train on all of them
 
@@ -65,7 +65,7 @@ def autocast(device: str):
 
 def rng_state() -> dict:
     """Global torch RNG states (CPU and every CUDA device)."""
-    out = {"cpu": torch.get_rng_state()}
+    out: dict[str, object] = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         out["cuda"] = torch.cuda.get_rng_state_all()
     return out

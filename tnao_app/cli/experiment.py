@@ -13,6 +13,7 @@ from rich.table import Table as RichTable
 
 from .. import experiment as ex
 from ..errors import ConfigError
+from ..search.catalogue import METHODS
 from .run import DATASET_HELP, dataset_name
 
 console = Console()
@@ -67,7 +68,7 @@ def render(exp: ex.Experiment) -> RichTable:
         ("med q ", "right"),
         ("s/run", "right"),
     ):
-        t.add_column(col, justify=just, no_wrap=True)
+        t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]  # literals
     last = None
     for r in exp.rows:
         if last is not None and r["method"] != last:
@@ -94,7 +95,7 @@ def experiment(
         "tnao,random,evolution,nao,predictor",
         "--methods",
         "-m",
-        help="Comma-separated methods.",
+        help=f"Comma-separated methods of: {', '.join(METHODS)}.",
     ),
     seeds: str = typer.Option("0-9", "--seeds", "-s", help="Seeds: 0-29 or 0,1,5."),
     budgets: str = typer.Option("50,100,150,200", "--budgets", help="Query budgets: 50,100."),

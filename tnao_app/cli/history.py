@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
+from .. import events as ev
 from ..errors import ConfigError
 from .run import fmt_acc, fmt_pct, fmt_score
 
@@ -308,21 +309,20 @@ def delete(
 class _Printer:
     """A quiet console listener for a resumed run: stage lines and a few epoch lines."""
 
-    def __call__(self, e) -> None:
-        kind = e.kind
-        if kind == "RunStarted":
+    def __call__(self, e: ev.Event) -> None:
+        if isinstance(e, ev.RunStarted):
             err_console.print(
                 f"Resuming run {e.run_id} ({e.benchmark}/{e.dataset}, "
-                f"{e.method}, seed {e.seed}) on {e.device}"
+                f"{e.method}, seed {e.seed}) on {e.device}",
+                markup=False,
+                highlight=False,
             )
-        elif kind == "StageStarted":
-            err_console.print(f"  {e.stage} (round {e.round}) ...")
-        elif kind == "StageFinished":
+        elif isinstance(e, ev.StageStarted):
+            err_console.print(f"  {e.stage} (round {e.round + 1}) ...")
+        elif isinstance(e, ev.StageFinished):
             err_console.print(f"  {e.stage} done in {e.seconds:.1f} s")
-        elif kind == "CheckpointSaved":
-            pass
-        elif kind == "RunFailed":
-            err_console.print(f"[red]failed[/]: {e.message}", highlight=False)
+        elif isinstance(e, ev.RunFailed):
+            err_console.print(f"failed: {e.message}", markup=False, highlight=False)
 
 
 def resume(
@@ -331,8 +331,8 @@ def resume(
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Continue a stopped, failed or interrupted run from its last checkpoint."""
-    from ..search.base import Stopped
-    from ..storage.runner import resume_run
+    from ..errors import Stopped
+    from ..runs.session import resume_run
 
     store = _store(db)
     rid = store.resolve(run)
@@ -346,9 +346,7 @@ def resume(
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = resume_run(
-            rid, db=store, listeners=[_Printer()], should_stop=lambda: stop["asked"]
-        )
+        result = resume_run(rid, store, listeners=[_Printer()], should_stop=lambda: stop["asked"])
     except Stopped:
         err_console.print(f"Run {rid} stopped; continue it with 'tnao resume {rid}'.")
         raise typer.Exit(130) from None

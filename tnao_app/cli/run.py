@@ -1,13 +1,11 @@
 """``tnao run``: one search run, headless, with live progress; ``--json`` for scripts.
 
-The run is recorded in the history database through ``tnao_app.storage.runner.start_run``
-when that module is installed (it records every event and checkpoints, so ``tnao resume``
-can continue it); otherwise the pipeline runs unrecorded.
+The run is recorded in the history database through ``tnao_app.runs.session.start_run``
+(every event and checkpoint, so ``tnao resume`` can continue it).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -16,10 +14,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .. import events as ev
 from ..config import Config
 from ..errors import ConfigError
 from ..events import Event
 from ..export import public_result
+from ..search.catalogue import METHODS
 
 console = Console(stderr=True)
 out = Console()
@@ -33,12 +33,10 @@ DATASET_HELP = (
 )
 
 
-def dataset_name(name: str | None) -> str | None:
+def dataset_name(name: str) -> str:
     """The benchmarks' own name for dataset ``name``: case-insensitive, official names as
     aliases. Unknown names pass through: the benchmark's table rejects them in one
     sentence listing the datasets it has."""
-    if name is None:
-        return None
     key = name.strip().lower()
     return DATASET_ALIASES.get(key, key)
 
@@ -97,31 +95,35 @@ class LiveView:
         )
         self.task = self.progress.add_task("", total=1, stage="", info="")
         self.info = ""
+        self.rounds = 1
 
-    def __call__(self, ev: Event) -> None:
-        k, p, t = ev.kind, self.progress, self.task
-        if k == "RunStarted":
+    def __call__(self, e: Event) -> None:
+        p, t = self.progress, self.task
+        if isinstance(e, ev.RunStarted):
             p.start()
+            self.rounds = e.plan.rounds if e.plan else 1
             console.print(
-                f"[bold]{ev.method}[/] on {ev.benchmark}/{ev.dataset}, seed {ev.seed},"
-                f" device {ev.device}"
+                f"[bold]{e.method}[/] on {e.benchmark}/{e.dataset}, seed {e.seed},"
+                f" device {e.device}",
+                markup=True,
+                highlight=False,
             )
-        elif k == "StageStarted":
-            p.update(t, stage=f"{ev.stage} r{ev.round}", completed=0, total=1, info=self.info)
-        elif k == "Progress":
-            p.update(t, completed=ev.done, total=ev.total)
-        elif k == "EpochEnded":
-            tau = "" if math.isnan(ev.val_tau) else f" tau {ev.val_tau:.3f}"
-            self.info = f"epoch {ev.epoch}/{ev.epochs} loss {ev.loss_total:.4f}{tau}"
+        elif isinstance(e, ev.StageStarted):
+            self.rounds = e.rounds or self.rounds
+            where = f"{e.stage} {e.round + 1}/{self.rounds}" if self.rounds > 1 else e.stage
+            p.update(t, stage=where, completed=0, total=1, info=self.info)
+        elif isinstance(e, ev.Progress):
+            p.update(t, completed=e.done, total=e.total)
+        elif isinstance(e, ev.EpochEnded):
+            tau = "" if math.isnan(e.val_tau) else f" tau {e.val_tau:.3f}"
+            self.info = f"epoch {e.epoch}/{e.epochs} loss {e.loss_total:.4f}{tau}"
             p.update(t, info=self.info)
-        elif k == "Generation":
-            self.info = (
-                f"gen {ev.gen}/{ev.generations} best {ev.best_score:.3f} distinct {ev.distinct}"
-            )
-            p.update(t, completed=ev.gen, total=ev.generations, info=self.info)
-        elif k == "Queried":
-            p.update(t, info=f"{self.info}  queries {ev.n_queries}/{ev.budget}")
-        elif k in ("RunFinished", "RunStopped", "RunFailed"):
+        elif isinstance(e, ev.Generation):
+            self.info = f"gen {e.gen}/{e.generations} best {e.best_score:.3f} distinct {e.distinct}"
+            p.update(t, completed=e.gen, total=e.generations, info=self.info)
+        elif isinstance(e, ev.Queried):
+            p.update(t, info=f"{self.info}  queries {e.n_queries}/{e.budget}")
+        elif isinstance(e, (ev.RunFinished, ev.RunStopped, ev.RunFailed)):
             p.stop()
 
 
@@ -146,28 +148,18 @@ def print_result(res: dict) -> None:
         out.print(f"  note: {res['note']}")
 
 
-def storage_available() -> bool:
-    try:
-        return importlib.util.find_spec("tnao_app.storage.runner") is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def execute(cfg: Config, db: Path | None, listeners: list) -> dict:
-    if storage_available():
-        from ..storage.runner import start_run
+    from ..runs.session import start_run
+    from ..storage import Store
 
-        return start_run(cfg, db=db, listeners=listeners)
-    from ..pipeline import run_pipeline
-
-    return run_pipeline(cfg, listeners=listeners)
+    return start_run(cfg, lambda: Store(db), listeners=listeners)
 
 
 def run(
     benchmark: str = typer.Option(None, "--benchmark", "-b", help="analog, nb201 or nb101."),
     dataset: str = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
     method: str = typer.Option(
-        None, "--method", "-m", help="tnao, random, evolution, nao or predictor."
+        None, "--method", "-m", help=f"Search method: {', '.join(METHODS)}."
     ),
     budget: int = typer.Option(None, "--budget", help="Unique benchmark queries allowed."),
     seed: int = typer.Option(None, "--seed", help="Seed: same seed, same result."),

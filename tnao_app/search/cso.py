@@ -21,13 +21,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from ..benchmarks.base import Arch, Oracle, Space, Table
+from ..benchmarks.base import Arch, Space, Table
 from ..model import TNAOModel
 from ..train import autocast
+
+
+class Answers(Protocol):
+    """Says which table rows a query can answer (a ``SearchContext`` or an ``Oracle``)."""
+
+    def answerable(self, row: int | None) -> bool: ...
 
 
 @dataclass
@@ -43,7 +50,7 @@ class RemapScorer:
     """Scores latents through the architectures they decode to (cached per canonical id)."""
 
     def __init__(
-        self, model: TNAOModel, space: Space, table: Table, oracle: Oracle, device: str = "cpu"
+        self, model: TNAOModel, space: Space, table: Table, oracle: Answers, device: str = "cpu"
     ):
         self.model, self.space, self.table, self.oracle = model, space, table, oracle
         self.device = device

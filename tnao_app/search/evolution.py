@@ -13,55 +13,58 @@ from collections import deque
 
 import numpy as np
 
-from ._baseline import Ledger, draw_open
-from .base import SearchMethod
+from ..benchmarks.base import Arch
+from .baseline import BaselineMethod
 
 MUTATION_TRIES = 50
 
 
-class RegularizedEvolution(SearchMethod):
+class RegularizedEvolution(BaselineMethod):
     name = "evolution"
 
-    def run(self) -> None:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ctx.config.baselines.check()
+        self.population: deque = deque()  # (arch, row, signal), oldest first
+        self.pending: tuple[Arch, int] | None = None  # the proposed child
+
+    def propose(self, k: int) -> list[int]:
         cfg = self.ctx.config.baselines
-        cfg.check()
-        ledger = Ledger(self.ctx)
-        table, space, rng = self.ctx.table, self.ctx.table.space, self.rng
-        population: deque = deque()  # (arch, row, signal), oldest first
-        step = 0
+        if len(self.population) < cfg.population:
+            self.pending = self.draw_open()
+        else:
+            self.pending = self._child(cfg.tournament)
+        return [] if self.pending is None else [self.pending[1]]
 
-        def record(arch, row: int) -> None:
-            nonlocal step
-            population.append((arch, row, ledger.query(row)))
-            if len(population) > cfg.population:
-                population.popleft()  # aging: the oldest dies, not the worst
-            step += 1
-            ledger.generation(step, ledger.budget, np.mean([p[2] for p in population]))
-            ledger.checkpoint(step, every=10)
+    def _child(self, tournament: int) -> tuple[Arch, int] | None:
+        table, pop, rng = self.ctx.table, self.population, self.rng
+        picks = rng.choice(len(pop), size=min(tournament, len(pop)), replace=False)
+        # best of the sample; ties go to the lowest index (the older member)
+        parent = pop[max(sorted(picks.tolist()), key=lambda i: pop[i][2])]
+        for _ in range(MUTATION_TRIES):
+            cand = table.space.mutate(parent[0], rng)
+            row = table.index_of(cand)
+            if self.is_open(row):
+                return cand, int(row)  # type: ignore[arg-type]  # is_open: not None
+        return self.draw_open()
 
-        while not ledger.done and len(population) < cfg.population:
-            self.ctx.check_stop()
-            got = draw_open(ledger, rng)
-            if got is None:
-                return
-            record(*got)
+    def observe(self, rows: list[int], signals: list[float]) -> None:
+        self.record(rows, signals)
+        assert self.pending is not None and rows == [self.pending[1]]
+        arch, row = self.pending
+        self.population.append((arch, row, signals[0]))
+        if len(self.population) > self.ctx.config.baselines.population:
+            self.population.popleft()  # aging: the oldest dies, not the worst
+        self.pending = None
+        mean = np.mean([p[2] for p in self.population])
+        self.generation(len(self.rows), self.ctx.budget, float(mean))
 
-        while not ledger.done:
-            self.ctx.check_stop()
-            k = min(cfg.tournament, len(population))
-            picks = rng.choice(len(population), size=k, replace=False)
-            # best of the sample; ties go to the lowest index (the older member)
-            parent = population[max(sorted(picks.tolist()), key=lambda i: population[i][2])]
-            child = None
-            arch = parent[0]
-            for _ in range(MUTATION_TRIES):
-                cand = space.mutate(arch, rng)
-                row = table.index_of(cand)
-                if ledger.is_open(row):
-                    child = (cand, int(row))
-                    break
-            if child is None:
-                child = draw_open(ledger, rng)
-                if child is None:
-                    return
-            record(*child)
+    def extra_state(self) -> dict:
+        return {
+            **super().extra_state(),
+            "population": [(a, int(r), float(s)) for a, r, s in self.population],
+        }
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        self.population = deque((a, int(r), float(s)) for a, r, s in state["population"])

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._baseline import Ledger, draw_open
-from .base import SearchMethod
+from .baseline import BaselineMethod
 
 #: tables up to this many rows are scored whole at every fit
 ENUMERABLE_ROWS = 50_000
@@ -144,61 +143,72 @@ def pick_batch(scores: np.ndarray, k: int) -> list[int]:
     return picked
 
 
-class PredictorGuided(SearchMethod):
+class PredictorGuided(BaselineMethod):
     name = "predictor"
 
-    def run(self) -> None:
-        cfg = self.ctx.config.baselines
-        cfg.check()
-        ledger = Ledger(self.ctx)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ctx.config.baselines.check()
+        self.fit = 0  # rankers fitted so far
+        self.fits = 0  # fits planned once the initial sample is in
+        self.batch = False  # the pending proposal is a ranked batch (not a random draw)
         table = self.ctx.table
-        vocab = table.space.vocab_size
-        seed = int(self.ctx.config.run.seed)
+        self.usable = np.flatnonzero(self.ctx.answerable_rows & self.known_tokens)
+        self.enumerable = len(table) <= ENUMERABLE_ROWS
+        self._feats: np.ndarray | None = None
 
-        step = 0
-        while not ledger.done and len(ledger.rows) < cfg.predictor_init:
-            self.ctx.check_stop()
-            got = draw_open(ledger, self.rng)
-            if got is None:
-                return
-            ledger.query(got[1])
-            step += 1
-        ledger.checkpoint(step)
-
-        usable = np.flatnonzero(ledger.answerable & ledger.known_tokens)
-        enumerable = len(table) <= ENUMERABLE_ROWS
-        feats = one_hot(table.tokens[usable], vocab) if enumerable else None
-        fits = -(-max(ledger.budget - len(ledger.rows), 0) // cfg.predictor_batch)
-        fit = 0
-        while not ledger.done:
-            self.ctx.check_stop()
-            fit += 1
-            known = [r for r in ledger.rows if ledger.known_tokens[r]]
-            if len(known) < 2:  # nothing to learn from: keep sampling at random
-                got = draw_open(ledger, self.rng)
-                if got is None:
-                    return
-                ledger.query(got[1])
-                continue
-            nets = fit_rankers(
-                one_hot(table.tokens[known], vocab),
-                np.array([ledger.signal[r] for r in known]),
-                seed=seed * 100_003 + fit,
-                hidden=cfg.predictor_hidden,
-                epochs=cfg.predictor_epochs,
-                members=cfg.predictor_ensemble,
+    def features(self) -> np.ndarray:
+        """One-hot features of every usable row (enumerable tables), built once."""
+        if self._feats is None:
+            self._feats = one_hot(
+                self.ctx.table.tokens[self.usable], self.ctx.table.space.vocab_size
             )
-            if enumerable:
-                open_mask = np.array([int(r) not in ledger.signal for r in usable])
-                cand, x = usable[open_mask], feats[open_mask]
-            else:
-                pool = usable[[int(r) not in ledger.signal for r in usable]]
-                take = min(cfg.predictor_candidates, pool.size)
-                cand = np.sort(self.rng.choice(pool, size=take, replace=False))
-                x = one_hot(table.tokens[cand], vocab)
-            if cand.size == 0:
-                return
-            chosen = pick_batch(nets.score(x), min(cfg.predictor_batch, ledger.left))
-            batch = [ledger.query(int(cand[i])) for i in chosen]
-            ledger.generation(fit, fits, float(np.mean(batch)))
-            ledger.checkpoint(len(ledger.rows))
+        return self._feats
+
+    def propose(self, k: int) -> list[int]:
+        cfg = self.ctx.config.baselines
+        self.batch = False
+        if len(self.rows) < cfg.predictor_init:
+            got = self.draw_open()
+            return [] if got is None else [got[1]]
+        if not self.fits:
+            self.fits = -(-max(self.ctx.budget - len(self.rows), 0) // cfg.predictor_batch)
+        self.fit += 1
+        table, vocab = self.ctx.table, self.ctx.table.space.vocab_size
+        known = [r for r in self.rows if self.known_tokens[r]]
+        if len(known) < 2:  # nothing to learn from: keep sampling at random
+            got = self.draw_open()
+            return [] if got is None else [got[1]]
+        nets = fit_rankers(
+            one_hot(table.tokens[known], vocab),
+            np.array([self.signal[r] for r in known]),
+            seed=int(self.ctx.config.run.seed) * 100_003 + self.fit,
+            hidden=cfg.predictor_hidden,
+            epochs=cfg.predictor_epochs,
+            members=cfg.predictor_ensemble,
+        )
+        if self.enumerable:
+            open_mask = np.array([int(r) not in self.signal for r in self.usable])
+            cand, x = self.usable[open_mask], self.features()[open_mask]
+        else:
+            pool = self.usable[[int(r) not in self.signal for r in self.usable]]
+            take = min(cfg.predictor_candidates, pool.size)
+            cand = np.sort(self.rng.choice(pool, size=take, replace=False))
+            x = one_hot(table.tokens[cand], vocab)
+        if cand.size == 0:
+            return []
+        self.batch = True
+        chosen = pick_batch(nets.score(x), min(cfg.predictor_batch, k))
+        return [int(cand[i]) for i in chosen]
+
+    def observe(self, rows: list[int], signals: list[float]) -> None:
+        self.record(rows, signals)
+        if self.batch:
+            self.generation(self.fit, self.fits, float(np.mean(signals)))
+
+    def extra_state(self) -> dict:
+        return {**super().extra_state(), "fit": self.fit, "fits": self.fits}
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        self.fit, self.fits = int(state["fit"]), int(state["fits"])

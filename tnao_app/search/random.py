@@ -3,22 +3,16 @@ Li & Talwalkar 2019 found it a hard baseline for NAS)."""
 
 from __future__ import annotations
 
-from ._baseline import Ledger, draw_open
-from .base import SearchMethod
+from .baseline import BaselineMethod
 
 
-class RandomSearch(SearchMethod):
+class RandomSearch(BaselineMethod):
     name = "random"
 
-    def run(self) -> None:
-        ledger = Ledger(self.ctx)
-        step = 0
-        while not ledger.done:
-            self.ctx.check_stop()
-            got = draw_open(ledger, self.rng)
-            if got is None:
-                break
-            ledger.query(got[1])
-            step += 1
-            ledger.generation(step, ledger.budget, ledger.best_signal())
-            ledger.checkpoint(step, every=10)
+    def propose(self, k: int) -> list[int]:
+        got = self.draw_open()
+        return [] if got is None else [got[1]]
+
+    def observe(self, rows: list[int], signals: list[float]) -> None:
+        self.record(rows, signals)
+        self.generation(len(self.rows), self.ctx.budget, self.best_signal())

@@ -1,5 +1,5 @@
-"""A run, end to end: check the input, load the benchmark, run a search method through the
-run's ``Oracle``, and turn what it queried into the result.
+"""A run, end to end: check the input, load the benchmark, drive a search method over the
+run's ``Oracle`` (``search.driver``), and turn what it queried into the result.
 
 Every run emits ``RunStarted`` first and exactly one of ``RunFinished`` / ``RunStopped`` /
 ``RunFailed`` last; bad input raises its ``TnaoError`` before anything is emitted, so a run
@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from . import benchmarks, device
-from .benchmarks.base import Oracle, Table
-from .config import Config
-from .errors import TnaoError
-from .events import (
+from .. import benchmarks, device
+from ..benchmarks.base import Oracle, Table
+from ..config import Config
+from ..errors import Stopped, TnaoError
+from ..events import (
     Bus,
     Event,
     Leaderboard,
@@ -26,9 +26,11 @@ from .events import (
     RunFinished,
     RunStarted,
     RunStopped,
+    StageStarted,
 )
-from .search.base import SearchContext, Stopped
-from .search.registry import get_method
+from ..search import catalogue
+from ..search.driver import Checkpoint, Driver, build
+from ..search.method import Hooks
 
 LEADERBOARD_ROWS = 10
 
@@ -41,7 +43,7 @@ def prepare(config: Config) -> tuple[Table, str]:
     table = benchmarks.load(r.benchmark)  # no data -> NotReadyError saying how to get it
     spec = table.dataset(r.dataset)  # dataset the benchmark lacks -> ConfigError
     config.resolve(spec).validate()  # e.g. a budget below the automatic sample size
-    get_method(r.method)
+    catalogue.load(r.method)
     return table, device.resolve(r.device)
 
 
@@ -122,7 +124,7 @@ def run_pipeline(
     run_id: str = "",
     listeners: Iterable[Callable[[Event], None]] = (),
     should_stop: Callable[[], bool] = lambda: False,
-    checkpoint: Callable[[str, int, dict], None] | None = None,
+    checkpoint: Checkpoint | None = None,
     resume: dict | None = None,
 ) -> dict:
     """Run ``config`` and return its result dict (see :func:`result_of`).
@@ -137,25 +139,19 @@ def run_pipeline(
     bus = Bus()
     for fn in listeners:
         bus.subscribe(fn)
-    oracle = Oracle(table, r.dataset, r.budget)
-    ctx = SearchContext(
-        table=table,
-        oracle=oracle,
-        config=config,
+    method, oracle = build(config, table, dev, Hooks(emit=bus.emit, should_stop=should_stop))
+    driver = Driver(
+        method,
+        oracle,
         emit=bus.emit,
-        should_stop=should_stop,
-        resume=resume,
-        device=dev,
+        checkpoint=checkpoint,
+        checkpoint_every=r.checkpoint_every,
     )
-    if checkpoint is not None:
-        ctx.checkpoint = checkpoint
-    method = get_method(r.method)(ctx)
-    stage = {"now": "sample"}
+    stage = {"now": method.plan().stages[0]}
 
     def track(ev: Event) -> None:
-        s = getattr(ev, "stage", None)
-        if s and ev.kind == "StageStarted":
-            stage["now"] = s
+        if isinstance(ev, StageStarted):
+            stage["now"] = ev.stage
 
     bus.subscribe(track)
     t0 = time.perf_counter()
@@ -169,13 +165,14 @@ def run_pipeline(
             dev,
             config.to_dict(),
             resumed=resume is not None,
+            plan=method.plan(),
         )
     )
     try:
-        method.run()
+        driver.run(resume)
         if not oracle.queried:
             raise TnaoError(f"Method '{r.method}' made no query; nothing to report.")
-        rows = leaderboard(table, oracle, getattr(method, "predicted", {}) or {})
+        rows = leaderboard(table, oracle, method.predicted)
         bus.emit(Leaderboard(rows))
         result = result_of(
             config,
@@ -185,7 +182,7 @@ def run_pipeline(
             rows,
             seconds=time.perf_counter() - t0,
             dev=dev,
-            extra=getattr(method, "summary", None),
+            extra=method.summary(),
         )
     except Stopped:
         bus.emit(RunStopped(stage["now"]))

@@ -1,0 +1,66 @@
+"""The run process the app starts (``tnao_app.runs.child.run_in_child``): reads the job
+from stdin, records the run in the history itself, streams its events on stdout.
+
+It lives with the front end because it opens the history (``tnao_app.storage``), which
+the engine never imports.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+import time
+
+from ..events import Event, Progress
+from ..runs.child import PROGRESS_HZ, send
+
+
+def main() -> None:
+    """The job arrives pickled on stdin, then 'stop' lines (or stdin closing)."""
+    from ..config import Config
+    from ..errors import Stopped, TnaoError
+    from ..runs.session import resume_run, start_run
+    from ..storage import Store
+
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print must never corrupt the event stream
+    config, resume_id, db = pickle.load(sys.stdin.buffer)
+    stop = threading.Event()
+
+    def watch_stdin() -> None:
+        for _line in sys.stdin.buffer:  # any line (or the parent closing it) = stop
+            break
+        stop.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    last = [0.0]
+
+    def listener(event: Event) -> None:
+        if isinstance(event, Progress) and event.done < event.total:
+            now = time.perf_counter()
+            if now - last[0] < 1 / PROGRESS_HZ:
+                return  # nobody sees hundreds of redraws a second
+            last[0] = now
+        send(out, "event", event)
+
+    try:
+        store = Store(db)
+        if resume_id:
+            result = resume_run(resume_id, store, listeners=[listener], should_stop=stop.is_set)
+        else:
+            result = start_run(
+                Config.from_dict(config), store, listeners=[listener], should_stop=stop.is_set
+            )
+        send(out, "result", result)
+    except Stopped:
+        send(out, "stopped", None)
+    except TnaoError as exc:
+        send(out, "error", exc)
+    except BaseException as exc:  # a bug: still a dialog in the UI, never a dead worker
+        send(out, "error", RuntimeError(f"{type(exc).__name__}: {exc}"))
+
+
+if __name__ == "__main__":
+    main()

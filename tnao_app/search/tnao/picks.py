@@ -1,0 +1,175 @@
+"""What a TNAO round queries: beside the swarm's best distinct visits, spaced apart
+(``search.pick_spacing``), a few *local* picks (the best-predicted unqueried one-edit
+neighbours of the best queried cells: the benchmark's own answers anchor the search where
+the predictor is unsure), and, once rounds stop finding better cells, a few *exploration*
+picks far from the best queried ones; *fill* takes the best-predicted table rows when the
+swarm visited too few answerable cells.
+
+Every choice is by the current model's predicted score; ``predicted`` records the score
+of each pick (the leaderboard's column and the tau on new labels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...benchmarks.base import Arch
+from ..cso import RemapScorer, Visit
+from ..method import SearchContext
+from .sampling import Sampler
+
+FALLBACK_ROWS = 20_000  # table rows scored when the swarm found too few answerable archs
+MAXIMIN_POOL = 20  # random candidates per exploration pick
+FAR_POOL = 2000  # random candidates scored per round of predicted exploration
+FAR_FROM = 10  # predicted exploration keeps away from this many best queried cells
+FAR_EDITS = 3  # ... by at least this many ops
+
+
+class Picker:
+    def __init__(
+        self,
+        ctx: SearchContext,
+        rng: np.random.Generator,
+        queried: dict[int, float],
+        predicted: dict[int, float],
+        summary: dict,
+        sampler: Sampler,
+    ):
+        self.ctx, self.rng, self.sampler = ctx, rng, sampler
+        self.queried, self.predicted, self.summary = queried, predicted, summary
+
+    def best_queried(self, n: int) -> list[int]:
+        return sorted(self.queried, key=lambda r: -self.queried[r])[:n]
+
+    def spaced(self, ranked: list[Visit], k: int) -> list[Visit]:
+        """The first ``k`` of the swarm's ``ranked`` visits, skipping any closer than
+        ``search.pick_spacing`` tokens to one already taken (topped up in order when too
+        few are spaced): the swarm's best visits crowd around the predictor's favourite,
+        and unspaced, one wrong guess spends the whole batch."""
+        spacing = self.ctx.config.search.pick_spacing
+        if spacing <= 1:
+            return ranked[:k]
+        tok = self.ctx.table.tokens
+        out: list[Visit] = []
+        for v in ranked:
+            if len(out) >= k:
+                break
+            if all(int((tok[v.row] != tok[u.row]).sum()) >= spacing for u in out):
+                out.append(v)
+        taken = {v.row for v in out}
+        out += [v for v in ranked if v.row not in taken][: k - len(out)]
+        return out
+
+    def local(self, scorer: RemapScorer, k: int) -> list[int]:
+        """The ``k`` best-predicted unqueried one-edit neighbours of the best queried
+        cells: the swarm follows the predictor's global view, these refine around what
+        the benchmark confirmed, so a predictor wrong near the incumbent cannot keep the
+        run away from it."""
+        if k <= 0:
+            return []
+        ctx, table, space = self.ctx, self.ctx.table, self.ctx.table.space
+        parents = self.best_queried(ctx.config.search.local_parents)
+        # NB201 has 24 neighbours: 120 draws see nearly all; NB101's graph moves are capped
+        n_mut = min(4 * space.seq_len * max(space.vocab_size, 2), 256)
+        cand: dict[int, Arch] = {}
+        for p in parents:
+            a = table.arch(p)
+            for _ in range(n_mut):
+                m = space.mutate(a, self.rng)
+                r = table.index_of(m)
+                if r is not None and r not in self.queried and r not in cand and ctx.answerable(r):
+                    cand[r] = m
+        if not cand:
+            return []
+        rows = list(cand)
+        _, s = scorer.encode_archs([cand[r] for r in rows])
+        best = np.argsort(-s, kind="stable")[:k]
+        self.predicted.update({rows[i]: float(s[i]) for i in best})
+        return [rows[i] for i in best]
+
+    def explore(self, scorer: RemapScorer, k: int, taken: list[int]) -> list[int]:
+        """``k`` unqueried cells far from the queried ones (``search.explore``). A run stuck
+        in one basin has labels from that basin only, and a ranker fitted to them cannot
+        see another: these labels widen its view."""
+        if k <= 0:
+            return []
+        known = list(self.queried) + list(taken)
+        if self.ctx.config.search.explore == "predicted":
+            return self.far_predicted(scorer, k, known)
+        return self.maximin(scorer, k, known)
+
+    def maximin(self, scorer: RemapScorer, k: int, known: list[int]) -> list[int]:
+        """Each pick the random candidate farthest (token Hamming distance) from
+        everything queried and picked; ties go to the earlier (random) candidate."""
+        table = self.ctx.table
+        cand = self.sampler.uniform_rows(MAXIMIN_POOL * k, set(known), max_tries=1000 * k)
+        if not cand:
+            return []
+        tok = table.tokens[np.array(cand)]
+        ref = table.tokens[np.array(known)]
+        dmin = (tok[:, None, :] != ref[None, :, :]).sum(axis=2).min(axis=1)
+        out = []
+        for _ in range(min(k, len(cand))):
+            i = int(np.argmax(dmin))
+            out.append(cand[i])
+            dmin = np.minimum(dmin, (tok != tok[i]).sum(axis=1))
+            dmin[i] = -1
+        _, s = scorer.encode_archs([table.arch(r) for r in out])
+        self.predicted.update({r: float(v) for r, v in zip(out, s, strict=True)})
+        self.summary["explored"] = self.summary.get("explored", 0) + len(out)
+        return out
+
+    def far_predicted(self, scorer: RemapScorer, k: int, known: list[int]) -> list[int]:
+        """The ``k`` best-predicted of ``FAR_POOL`` random unqueried rows at least
+        ``FAR_EDITS`` ops from each of the ``FAR_FROM`` best queried ones, spaced apart as
+        the swarm's picks are. Random far cells mostly teach the ranker what is bad;
+        these test where it sees another good region beside the incumbents'."""
+        table = self.ctx.table
+        tok = table.tokens
+        top = self.best_queried(FAR_FROM)
+        cand = self.sampler.uniform_rows(FAR_POOL, set(known), max_tries=10 * FAR_POOL)
+        if not cand:
+            return []
+        t = tok[np.array(cand)]
+        d = (t[:, None, :] != tok[np.array(top)][None]).sum(axis=2).min(axis=1)
+        cand = [r for r, di in zip(cand, d, strict=True) if di >= FAR_EDITS]
+        if not cand:
+            return []
+        _, s = scorer.encode_archs([table.arch(r) for r in cand])
+        out: list[int] = []
+        spacing = self.ctx.config.search.pick_spacing  # the same knob as the swarm's picks
+        for i in np.argsort(-s, kind="stable"):
+            if len(out) >= k:
+                break
+            if all(int((tok[cand[i]] != tok[u]).sum()) >= spacing for u in out):
+                out.append(cand[i])
+                self.predicted[cand[i]] = float(s[i])
+        self.summary["explored"] = self.summary.get("explored", 0) + len(out)
+        return out
+
+    def fill(self, picks: list[int], q: int, scorer: RemapScorer) -> int:
+        """Too few answerable distinct cells visited: append the best-predicted unqueried
+        answerable table rows (which cells a table covers costs no query). Returns how
+        many were added."""
+        if len(picks) >= q:
+            return 0
+        table = self.ctx.table
+        rows = np.arange(len(table))
+        if len(rows) > FALLBACK_ROWS:
+            rows = np.sort(self.rng.choice(rows, FALLBACK_ROWS, replace=False))
+        cand = [
+            int(r)
+            for r in rows
+            if (table.tokens[r] >= 0).all()
+            and self.ctx.answerable(int(r))
+            and int(r) not in self.queried
+            and int(r) not in picks
+        ]
+        if not cand:
+            return 0
+        _, s = scorer.encode_archs([table.arch(r) for r in cand])
+        n0 = len(picks)
+        for i in np.argsort(-s, kind="stable")[: q - n0]:
+            picks.append(cand[i])
+            self.predicted[cand[i]] = float(s[i])
+        return len(picks) - n0

@@ -1,0 +1,95 @@
+"""Where TNAO's data comes from: the free reconstruction pool and the first sample.
+
+The pool is every cell of a small enumerable space (NB201: 15,625), else a fixed random
+sample: reconstruction needs no query. The first sample is drawn uniformly, kept
+*balanced* by default (``sample.design``): each pick is the one of ``BALANCE_POOL``
+uniform draws whose ops are rarest on their edges so far, so that the first model does
+not miss an op on an edge by chance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import numpy as np
+
+from ...benchmarks.base import Arch
+from ..method import SearchContext
+
+ENUMERATE_MAX = 100_000  # spaces up to this size train reconstruction on every cell
+DEFAULT_UNLABELLED = 20_000
+BALANCE_POOL = 16  # random candidates per pick of a balanced first sample
+
+
+def reconstruction_pool(ctx: SearchContext) -> np.ndarray:
+    """Tokens of the free reconstruction pool (deterministic per seed; no queries)."""
+    space, n = ctx.table.space, ctx.config.sample.n_unlabelled
+    enum = getattr(space, "enumerate", None)
+    archs: list[Arch]
+    if n == 0 and enum is not None and len(ctx.table) <= ENUMERATE_MAX:
+        archs = list(enum())
+    else:
+        rng = np.random.default_rng([ctx.config.run.seed, 1])
+        seen: dict[str, Arch] = {}
+        for _ in range((n or DEFAULT_UNLABELLED) * 2):
+            a = space.sample(rng)
+            seen.setdefault(space.canonical_id(a), a)
+            if len(seen) >= (n or DEFAULT_UNLABELLED):
+                break
+        archs = list(seen.values())
+    return np.stack([space.to_tokens(a) for a in archs]).astype(np.int64)
+
+
+class Sampler:
+    """Uniform and balanced row draws with the method's RNG; counts the draws that the
+    table could not answer into ``summary["skipped_unanswerable"]``."""
+
+    def __init__(self, ctx: SearchContext, rng: np.random.Generator, summary: dict):
+        self.ctx, self.rng, self.summary = ctx, rng, summary
+
+    def uniform_rows(
+        self, n: int, exclude: Collection[int] = frozenset(), max_tries: int | None = None
+    ) -> list[int]:
+        """Up to ``n`` distinct rows drawn uniformly from the space, none in ``exclude``;
+        architectures the table cannot answer are skipped (and counted)."""
+        table, space = self.ctx.table, self.ctx.table.space
+        rows: list[int] = []
+        seen = set(exclude)
+        for _ in range(1000 * n if max_tries is None else max_tries):
+            if len(rows) >= n:
+                break
+            r = table.index_of(space.sample(self.rng))
+            if r is None or not self.ctx.answerable(r):
+                self.summary["skipped_unanswerable"] += 1
+                continue
+            if r not in seen:
+                seen.add(r)
+                rows.append(r)
+        return rows
+
+    def balanced_rows(self, n: int) -> list[int]:
+        """``n`` distinct rows, each the one among ``BALANCE_POOL`` uniform candidates
+        whose tokens are rarest among those already taken: every op on every edge
+        appears about equally often."""
+        tok = self.ctx.table.tokens
+        space = self.ctx.table.space
+        L, V = space.seq_len, space.vocab_size
+        counts = np.zeros((L, V))
+        pos = np.arange(L)
+        rows: list[int] = []
+        for _ in range(n):
+            cand = self.uniform_rows(BALANCE_POOL, set(rows))
+            if not cand:
+                break
+            t = tok[np.array(cand)]
+            cost = np.where(t >= 0, counts[pos, np.clip(t, 0, None)], 0).sum(axis=1)
+            i = int(np.argmin(cost))
+            rows.append(cand[i])
+            ok = t[i] >= 0
+            counts[pos[ok], t[i][ok]] += 1
+        return rows
+
+    def first_sample(self, n: int) -> list[int]:
+        if self.ctx.config.sample.design == "balanced":
+            return self.balanced_rows(n)
+        return self.uniform_rows(n)

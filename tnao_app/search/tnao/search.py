@@ -1,0 +1,400 @@
+"""TNAO as an ask/tell method: sample -> (train -> search -> evaluate) in rounds.
+
+``propose`` runs the round's long stages (training the auto-encoder, the latent search)
+and returns the round's picks; ``observe`` takes their signals and closes the round.
+Round 0 trains from scratch; each later round fine-tunes on every label so far, or, after
+a round that found nothing better (``train.restart_after``), trains a new model.
+``search.rounds = 1`` is the paper's single pass. The whole state (round state, model and
+optimiser, the search in flight, every RNG) is in ``state_dict``; the stages offer a
+checkpoint after each epoch and each search step, so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from ...events import (
+    EpochEnded,
+    Generation,
+    Leaderboard,
+    LeaderRow,
+    Progress,
+    RunPlan,
+    Sampled,
+    StageFinished,
+    StageStarted,
+)
+from ...model import ModelShape, TNAOModel
+from ...train import EpochStats, Trainer, rank_corr
+from ..cso import RemapScorer
+from ..method import Hooks, SearchContext, SearchMethod
+from . import plan
+from .latent import GradientAscent, LatentStrategy, SwarmSearch
+from .picks import Picker
+from .sampling import Sampler, reconstruction_pool
+from .state import RoundState
+
+POOL_BATCH = 4096
+
+
+class RoundSearch(SearchMethod):
+    """The rounds of TNAO with a latent-space search ``strategy``."""
+
+    strategy: ClassVar[type[LatentStrategy]]
+    checkpoint_each_batch = True  # a batch follows a whole training and search
+
+    def __init__(self, ctx: SearchContext, hooks: Hooks | None = None):
+        super().__init__(ctx, hooks)
+        self.cfg = ctx.config
+        self.space = ctx.table.space
+        self.st = RoundState()
+        self.queried: dict[int, float] = {}  # row -> signal, in query order
+        self._summary: dict = {"skipped_unanswerable": 0, "filled_from_pool": 0}
+        self.sampler = Sampler(ctx, self.rng, self._summary)
+        self.picker = Picker(
+            ctx, self.rng, self.queried, self.predicted, self._summary, self.sampler
+        )
+        self.trainer: Trainer | None = None
+        self._pool: np.ndarray | None = None
+        self._t0 = time.perf_counter()  # when the current stage began (its seconds)
+        self._pending: dict = {}  # what the evaluate proposal leaves for observe
+
+    # -- the plan --------------------------------------------------------------------
+    def plan(self) -> RunPlan:
+        return plan.run_plan(self.cfg, self.ctx.budget)
+
+    def summary(self) -> dict:
+        return {**self._summary, "rounds": self.st.round}
+
+    @property
+    def pool(self) -> np.ndarray:
+        if self._pool is None:
+            self._pool = reconstruction_pool(self.ctx)
+        return self._pool
+
+    def left(self) -> int:
+        return self.ctx.budget - len(self.queried)
+
+    # -- ask / tell ------------------------------------------------------------------
+    def propose(self, k: int) -> list[int]:
+        while True:
+            self.hooks.check_stop()
+            phase = self.st.phase
+            if phase == "sample":
+                return self._sample(k)
+            if phase == "train":
+                self._train()
+            elif phase == "search":
+                self._search()
+            elif phase == "evaluate":
+                picks = self._picks(k)
+                if picks:
+                    return picks
+                self._close_round([], [])  # nothing to query: on to the next round
+            else:
+                return []
+
+    def observe(self, rows: list[int], signals: list[float]) -> None:
+        if self.st.phase == "sample":
+            self._record(rows, signals)
+            self.hooks.emit(Sampled(tuple(self.ctx.table.native(r) for r in rows), tuple(signals)))
+            summary = {"sampled": len(rows), "queries": len(self.queried)}
+            self.hooks.emit(StageFinished("sample", self._seconds(), summary, 0))
+            self.st.phase = "train"
+        else:
+            self._close_round(rows, signals)
+
+    def _record(self, rows: list[int], signals: list[float]) -> None:
+        for r, v in zip(rows, signals, strict=True):
+            self.queried.setdefault(int(r), float(v))
+
+    def _seconds(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def _start(self, stage: str, steps: int, **kw) -> None:
+        self.stage, self._t0 = stage, time.perf_counter()
+        self.hooks.emit(StageStarted(stage, self.st.round, steps, **kw))
+
+    # -- sample ----------------------------------------------------------------------
+    def _sample(self, k: int) -> list[int]:
+        n = min(self.cfg.sample.n_labelled, k)
+        self._start("sample", n)
+        return self.sampler.first_sample(n)
+
+    # -- train -----------------------------------------------------------------------
+    def _model(self, seed: int) -> TNAOModel:
+        m = self.cfg.model
+        torch.manual_seed(seed)
+        shape = ModelShape(
+            self.space.seq_len,
+            self.space.vocab_size,
+            m.d_model,
+            m.n_heads,
+            m.n_layers,
+            m.d_latent,
+            m.dropout,
+            m.n_predictors,
+        )
+        rel = self.space.token_relations() if m.graph_attention else None
+        return TNAOModel(shape, rel)
+
+    def _new_trainer(self, seed: int | None = None) -> Trainer:
+        seed = self.cfg.run.seed if seed is None else seed
+        emit = self.hooks.emit
+
+        def on_batch(done: int, total: int, loss: float) -> None:
+            emit(Progress("train", done, total, f"loss {loss:.4f}"))
+
+        return Trainer(
+            self._model(seed),
+            self.cfg.train,
+            device=self.ctx.device,
+            seed=seed,
+            on_batch=on_batch,
+            on_epoch=None,
+            should_stop=self.hooks.should_stop,
+        )
+
+    def _labelled(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = list(self.queried)
+        x = np.stack([self.ctx.table.tokens[r] for r in rows]).astype(np.int64)
+        y = np.array([self.queried[r] for r in rows], dtype=np.float64)
+        return x, y
+
+    def _train(self) -> None:
+        st, tc, rnd = self.st, self.cfg.train, self.st.round
+        if tc.restart_after and st.stall >= tc.restart_after:
+            # Fine-tuning keeps the latent order the first labels gave; when the queries
+            # stop finding better architectures, a model trained afresh on every label so
+            # far (new weights, new seed) can see another basin.
+            self.trainer = self._new_trainer(seed=self.cfg.run.seed + 1000 * rnd)
+            st.stall, st.base_round = 0, rnd
+        if self.trainer is None:
+            self.trainer = self._new_trainer()
+        trainer = self.trainer
+        if st.epoch0 < 0:
+            st.epoch0 = trainer.epoch
+        target = plan.train_target(self.cfg, rnd, st.base_round)
+        rounds = plan.rounds_total(self.cfg, rnd, self.left())
+        self._start("train", target - st.epoch0, rounds=rounds, restarted=st.restarted)
+        if st.fresh_round:
+            trainer.begin_round()  # a fresh early-stopping record for this round
+            st.fresh_round = False
+        x, y = self._labelled()
+        pool = np.concatenate([self.pool, x])
+
+        def on_epoch(s: EpochStats) -> None:
+            self.hooks.emit(
+                EpochEnded(
+                    s.epoch,
+                    s.epochs,
+                    s.loss_rec,
+                    s.loss_rank,
+                    s.loss_total,
+                    s.val_tau,
+                    s.val_spearman,
+                    s.seconds,
+                    self.ctx.device,
+                    rnd,
+                    s.epoch - st.epoch0,
+                )
+            )
+            self.hooks.checkpoint("train", s.epoch)
+
+        trainer.on_epoch = on_epoch
+        # Round 0 trains on the whole pool per epoch; later rounds see finetune_batches
+        # of it per epoch, a restarted model too (it found the optimum in more NB201
+        # cifar10 seeds than whole epochs did)
+        last = trainer.fit(
+            pool,
+            x,
+            y,
+            target,
+            split_seed=self.cfg.run.seed + rnd,
+            max_batches=tc.finetune_batches if rnd else 0,
+        )
+        st.phase, st.strategy, st.scorer = "search", None, None
+        summary: dict = {
+            "labels": len(y),
+            "epochs": trainer.epoch,
+            "restarted": st.restarted,
+        }
+        if last is not None:
+            summary.update(val_tau=last.val_tau, train_tau=last.train_tau, loss=last.loss_total)
+        self.hooks.emit(StageFinished("train", self._seconds(), summary, rnd))
+
+    # -- search ----------------------------------------------------------------------
+    def _scorer(self) -> RemapScorer:
+        assert self.trainer is not None
+        return RemapScorer(
+            self.trainer.model, self.space, self.ctx.table, self.ctx, self.ctx.device
+        )
+
+    def _pool_latents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Latents and predicted scores of the whole reconstruction pool."""
+        assert self.trainer is not None
+        zs, ss = [], []
+        model, dev = self.trainer.model, self.ctx.device
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, len(self.pool), POOL_BATCH):
+                t = torch.as_tensor(self.pool[i : i + POOL_BATCH], device=dev)
+                z = model.encode(t)
+                zs.append(z.float().cpu().numpy())
+                ss.append(model.predict(z).float().cpu().numpy())
+        return np.concatenate(zs).astype(np.float64), np.concatenate(ss).astype(np.float64)
+
+    def _search(self) -> None:
+        st, rnd = self.st, self.st.round
+        scorer = self._scorer()
+        z_pool, s_pool = self._pool_latents()
+        strategy = self.strategy(self.cfg, scorer, z_pool, s_pool, self.rng, self._labelled())
+        self._start("search", strategy.steps)
+        if st.strategy is not None:
+            assert st.scorer is not None
+            scorer.load_state_dict(st.scorer)
+            strategy.load_state_dict(st.strategy)
+        else:
+            strategy.start()
+        while strategy.done_steps < strategy.steps:
+            self.hooks.check_stop()
+            best, mean = strategy.step()
+            gen = strategy.done_steps
+            self.hooks.emit(Generation(gen, strategy.steps, best, mean, len(scorer.visits), rnd))
+            self.hooks.emit(self._live_leaderboard(scorer))
+            st.strategy, st.scorer = strategy.state_dict(), scorer.state_dict()
+            self.hooks.checkpoint("search", rnd * strategy.steps + gen)
+        strategy.finish()
+        st.scorer = scorer.state_dict()
+        st.pool_best = float(s_pool.max()) if len(s_pool) else float("nan")
+        st.phase = "evaluate"
+        self.hooks.emit(StageFinished("search", self._seconds(), strategy.summary(), rnd))
+
+    def _live_leaderboard(self, scorer: RemapScorer, k: int = 10) -> Leaderboard:
+        """The search's best distinct architectures so far, with what is known of them
+        (valid/test only once queried), so a UI can show the search as it goes."""
+        table, nan = self.ctx.table, float("nan")
+        rows = []
+        for rank, v in enumerate(scorer.ranked()[:k], start=1):
+            known = v.row is not None and v.row in self.queried
+            test = self.ctx.report(v.row) if known else nan  # type: ignore[arg-type]
+            rows.append(
+                LeaderRow(
+                    rank,
+                    table.space.to_native(v.arch),
+                    float(v.score),
+                    self.queried[v.row] if known else nan,  # type: ignore[index]
+                    test,
+                    table.rank_of(test, self.ctx.spec.report)[1] if known else nan,
+                )
+            )
+        return Leaderboard(tuple(rows))
+
+    # -- evaluate --------------------------------------------------------------------
+    def _picks(self, k: int) -> list[int]:
+        st, c, rnd = self.st, self.cfg.search, self.st.round
+        q = plan.quota(self.cfg, rnd, k)
+        self._start("evaluate", q)
+        scorer = self._scorer()
+        assert st.scorer is not None
+        scorer.load_state_dict(st.scorer)
+        picks = self.picker.local(scorer, min(c.local_k, q))
+        if c.explore_k and st.stale >= c.explore_after:
+            picks += self.picker.explore(scorer, min(c.explore_k, q - len(picks)), picks)
+        skipped = sum(1 for v in scorer.visits.values() if v.row is None or not v.answerable)
+        open_ = [
+            v
+            for v in scorer.ranked()
+            if v.row is not None
+            and v.answerable
+            and v.row not in self.queried
+            and v.row not in picks
+        ]
+        for v in self.picker.spaced(open_, max(q - len(picks), 0)):
+            assert v.row is not None
+            picks.append(v.row)
+            self.predicted[v.row] = v.score
+        filled = self.picker.fill(picks, q, scorer)
+        self._summary["skipped_unanswerable"] += skipped
+        self._summary["filled_from_pool"] += filled
+        self._pending = {
+            "scorer": scorer,
+            "skipped": skipped,
+            "filled": filled,
+            "best_before": max(self.queried.values()),
+            "before": len(self.queried),
+        }
+        return picks
+
+    def _close_round(self, rows: list[int], signals: list[float]) -> None:
+        st, p = self.st, self._pending
+        self._record(rows, signals)
+        # rounds in a row whose queries beat nothing already found (train.restart_after)
+        improved = max(self.queried.values()) > p["best_before"]
+        st.stall = 0 if improved else st.stall + 1
+        st.stale = 0 if improved else st.stale + 1  # not reset by a restart
+        # An honest check of the predictor that chose them: tau on the new labels.
+        got = [r for r in rows if r in self.queried]
+        tau, _ = rank_corr(
+            np.array([self.predicted[r] for r in got]), np.array([self.queried[r] for r in got])
+        )
+        self._refresh_predictions(p["scorer"])
+        rnd = st.round
+        st.round = rnd + 1
+        more = self.left() > 0 and st.round < self.cfg.search.rounds
+        st.phase = "train" if more else "done"
+        st.fresh_round = more
+        st.strategy = st.scorer = None
+        st.epoch0 = -1
+        summary = {
+            "queried": len(self.queried) - p["before"],
+            "queries": len(self.queried),
+            "skipped_unanswerable": p["skipped"],
+            "filled_from_pool": p["filled"],
+            "tau_on_new": tau,
+            "best_signal": max(self.queried.values()),
+        }
+        self.hooks.emit(StageFinished("evaluate", self._seconds(), summary, rnd))
+        self._pending = {}
+
+    def _refresh_predictions(self, scorer: RemapScorer) -> None:
+        """The current model's score of every queried row (for the leaderboard)."""
+        rows = list(self.queried)
+        _, s = scorer.encode_archs([self.ctx.table.arch(r) for r in rows])
+        self.predicted.update({r: float(v) for r, v in zip(rows, s, strict=False)})
+
+    # -- state -----------------------------------------------------------------------
+    def extra_state(self) -> dict:
+        return {
+            "round_state": self.st.to_dict(),
+            "queried": list(self.queried.items()),
+            "summary": dict(self._summary),
+            "trainer": self.trainer.state_dict() if self.trainer is not None else None,
+        }
+
+    def load_extra_state(self, state: dict) -> None:
+        self.st = RoundState.from_dict(state["round_state"])
+        self.queried.clear()
+        self.queried.update((int(r), float(v)) for r, v in state["queried"])
+        self._summary.clear()
+        self._summary.update(state["summary"])
+        # the picker holds the same dicts; predicted was replaced by the base class
+        self.picker.predicted = self.predicted
+        self.trainer = None
+        if state["trainer"] is not None:
+            self.trainer = self._new_trainer()
+            self.trainer.load_state_dict(state["trainer"])
+
+
+class TNAOSearch(RoundSearch):
+    name = "tnao"
+    strategy = SwarmSearch
+
+
+class NAOSearch(RoundSearch):
+    name = "nao"
+    strategy = GradientAscent
