@@ -9,11 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from tnao_app import benchmarks
+from tnao_app import benchmarks, catalogue
 from tnao_app.config import Config
 from tnao_app.errors import ConfigError, NotReadyError, Stopped
 from tnao_app.runs.pipeline import run_pipeline
-from tnao_app.search import catalogue
 
 try:  # the storage helper's serialisation, when present: checkpoints must survive it
     from tnao_app.storage.checkpoints import from_bytes, to_bytes
@@ -363,6 +362,8 @@ def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb20
             best.append(e.summary["best_signal"])
     assert explored_rounds and ref["summary"]["explored"] == 3 * explored_rounds
     k = next(
-        i for i, c in enumerate(ckpts) if c["stage"] == "search" and c["state"]["method"]["round_state"]["stale"] >= 1
+        i
+        for i, c in enumerate(ckpts)
+        if c["stage"] == "search" and c["state"]["method"]["round_state"]["stale"] >= 1
     )
     assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)

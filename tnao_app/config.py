@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
+from .catalogue import METHODS
 from .errors import ConfigError
-from .search.catalogue import METHODS
 
 if TYPE_CHECKING:
     from .benchmarks.base import DatasetSpec

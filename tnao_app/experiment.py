@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import benchmarks, device
+from . import benchmarks, catalogue, device
 from .benchmarks.base import Table
+from .catalogue import METHODS
 from .config import Config
 from .errors import ConfigError, NotReadyError
-from .search import catalogue, driver
-from .search.catalogue import METHODS
+from .search import driver
 
 ANYTIME = tuple(m.name for m in catalogue.CATALOGUE.values() if m.anytime)
 SUMMARY_FIELDS = (

@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table as RichTable
 
 from .. import experiment as ex
+from ..catalogue import METHODS
 from ..errors import ConfigError
-from ..search.catalogue import METHODS
 from .run import DATASET_HELP, dataset_name
 
 console = Console()

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import events as ev
+from ..catalogue import METHODS
 from ..config import Config
 from ..errors import ConfigError
 from ..events import Event
 from ..export import public_result
-from ..search.catalogue import METHODS
 
 console = Console(stderr=True)
 out = Console()

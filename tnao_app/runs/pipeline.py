@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .. import benchmarks, device
+from .. import benchmarks, catalogue, device
 from ..benchmarks.base import Oracle, Table
 from ..config import Config
 from ..errors import Stopped, TnaoError
@@ -28,7 +28,6 @@ from ..events import (
     RunStopped,
     StageStarted,
 )
-from ..search import catalogue
 from ..search.driver import Checkpoint, Driver, build
 from ..search.method import Hooks
 

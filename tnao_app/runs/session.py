@@ -84,7 +84,7 @@ def start_run(
     ``errors.Stopped`` after the run is recorded as ``stopped`` (resumable).
     """
     prepare(config)  # the pipeline's own input checks, before the run exists
-    opened: History = history if hasattr(history, "create_run") else history()  # type: ignore[operator,assignment]
+    opened: History = history if hasattr(history, "create_run") else history()  # type: ignore[assignment]
     run_id = opened.create_run(config)
     return _drive(opened, run_id, config, listeners, should_stop, resume=None)
 

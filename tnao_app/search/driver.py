@@ -17,11 +17,11 @@ import copy
 import time
 from collections.abc import Callable
 
+from .. import catalogue
 from ..benchmarks.base import Oracle, Table
 from ..config import Config
 from ..errors import TnaoError
 from ..events import Event, Queried
-from . import catalogue
 from .method import Hooks, SearchContext, SearchMethod
 
 #: the layout of a checkpoint's ``state``; older layouts are refused in one sentence

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..benchmarks.base import Arch
 from .baseline import BaselineMethod
+from .method import Hooks, SearchContext
 
 MUTATION_TRIES = 50
 
@@ -22,8 +23,8 @@ MUTATION_TRIES = 50
 class RegularizedEvolution(BaselineMethod):
     name = "evolution"
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, ctx: SearchContext, hooks: Hooks | None = None):
+        super().__init__(ctx, hooks)
         self.ctx.config.baselines.check()
         self.population: deque = deque()  # (arch, row, signal), oldest first
         self.pending: tuple[Arch, int] | None = None  # the proposed child

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .baseline import BaselineMethod
+from .method import Hooks, SearchContext
 
 #: tables up to this many rows are scored whole at every fit
 ENUMERABLE_ROWS = 50_000
@@ -146,8 +147,8 @@ def pick_batch(scores: np.ndarray, k: int) -> list[int]:
 class PredictorGuided(BaselineMethod):
     name = "predictor"
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, ctx: SearchContext, hooks: Hooks | None = None):
+        super().__init__(ctx, hooks)
         self.ctx.config.baselines.check()
         self.fit = 0  # rankers fitted so far
         self.fits = 0  # fits planned once the initial sample is in

@@ -1,8 +1,9 @@
 """The one list of search methods. Config validation, ``tnao experiment``, the CLI help
 and the app all read it: adding a method is one module and one entry here.
 
-A method's module is imported only when the method is used (torch-free baselines stay
-cheap to start).
+A method's module (under ``tnao_app.search``) is imported only when the method is used:
+torch-free baselines stay cheap to start, and this list imports nothing of the search,
+so the config can check names against it without an import cycle.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .method import SearchMethod
+    from .search.method import SearchMethod
+
+
+SEARCH = "tnao_app.search"
 
 
 @dataclass(frozen=True)
 class MethodInfo:
     name: str
-    module: str  # under tnao_app.search
+    module: str  # under tnao_app.search (SEARCH)
     cls: str
     summary: str  # one line for help texts and the app's method choice
     #: sample -> train -> search -> evaluate in rounds, with a model (the Training screen)
@@ -86,9 +90,9 @@ def load(name: str) -> type[SearchMethod]:
     """The ``SearchMethod`` class of method ``name``."""
     m = info(name)
     try:
-        mod = importlib.import_module(f"{__package__}.{m.module}")
+        mod = importlib.import_module(f"{SEARCH}.{m.module}")
     except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.{m.module}":
+        if exc.name != f"{SEARCH}.{m.module}":
             raise
         raise ConfigError(f"method '{name}' is not available in this install.") from None
     cls: type[SearchMethod] = getattr(mod, m.cls)
