@@ -137,7 +137,7 @@ def tnao_throughput(
 def end_to_end(benchmark: str, device: str) -> dict:
     from tnao_app.config import Config
     from tnao_app.events import Generation, StageFinished
-    from tnao_app.pipeline import run_pipeline
+    from tnao_app.runs.pipeline import run_pipeline
 
     cfg = Config()
     cfg.run.benchmark, cfg.run.device, cfg.run.seed = benchmark, device, 0

@@ -1,7 +1,7 @@
 """How much the TUI costs training, and how often it redraws while training.
 
 Runs the same training config twice per repeat, alternating:
-  headless  ``tnao_app.storage.runner.start_run`` in a subprocess (recording to SQLite)
+  headless  ``tnao_app.runs.session.start_run`` in a subprocess (recording to SQLite)
   tui       the real ``tnao-tui`` App in a tmux pane (a real terminal), driven by keys
             through the guide, staying on the Training screen while it trains
 Both record into a history database; the training time is the ``train`` stage's seconds
@@ -59,11 +59,12 @@ def headless(args, work: Path) -> float:
     code = (
         "from tnao_app.config import Config\n"
         "from tnao_app.screens.app import PRESETS\n"
-        "from tnao_app.storage.runner import start_run\n"
+        "from tnao_app.runs.session import start_run\n"
+        "from tnao_app.storage import Store\n"
         "cfg = Config.from_dict(PRESETS['tiny'])\n"
         f"for s, kv in {overrides(args)!r}.items():\n"
         "    [setattr(getattr(cfg, s), k, v) for k, v in kv.items()]\n"
-        f"start_run(cfg, db={str(home / 'h.db')!r})\n"
+        f"start_run(cfg, Store({str(home / 'h.db')!r}))\n"
     )
     env = {**os.environ, "TNAO_HOME": str(home)}
     subprocess.run([PY, "-c", code], env=env, check=True, capture_output=True)

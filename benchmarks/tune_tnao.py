@@ -49,7 +49,7 @@ def one(args: tuple) -> dict:
     os.environ["TNAO_HOME"] = home
     from tnao_app import benchmarks
     from tnao_app.config import Config
-    from tnao_app.pipeline import run_pipeline
+    from tnao_app.runs.pipeline import run_pipeline
 
     table = benchmarks.load("nb201")
     spec = table.dataset(dataset)

@@ -33,7 +33,7 @@ class RunConfig:
     checkpoint_every: float = 2.0
 
 
-# Sample size when n_labelled is 0 (auto), measured on NB201 seeds 0-29 (README): 20 on
+# Sample size when n_labelled is 0 (auto), measured on NB201 seeds 0-29 (docs/results.md): 20 on
 # cifar10's 200-epoch signal (30 found the optimum in fewer seeds at 50 and 100 queries);
 # 30 on the 12-epoch proxy signals of cifar100 / ImageNet16-120 (the best-signal
 # architecture within 150 queries in 29/30 seeds against 24/30 and 26/30 with 20).
@@ -77,7 +77,7 @@ class TrainConfig:
     rank_loss: str = "bpr"  # bpr (pairwise logistic) or hinge
     margin: float = 0.1  # hinge margin
     # weight each ranking pair by the NDCG discount 1/log2(2 + r) of its better member's
-    # rank r among the labels, so the order at the top counts most (see README)
+    # rank r among the labels, so the order at the top counts most (docs/method.md)
     top_weight: bool = True
     z_noise: float = 0.0  # std of noise on z for the decoder (denoising), 0 = off
     val_fraction: float = 0.0  # labelled archs held out for tau / early stopping
@@ -107,12 +107,12 @@ class SearchConfig:
     # once this many rounds in a row found nothing better, each round also queries
     # explore_k architectures far from the queried ones (0 = never): "predicted" = the
     # best-predicted cells >= 3 ops from each of the 10 best queried; "maximin" = random
-    # cells spread as far as possible from every queried one (see README)
+    # cells spread as far as possible from every queried one (docs/method.md)
     explore_after: int = 2
     explore_k: int = 4
     explore: str = "predicted"
     # the swarm's picks of one round differ pairwise in at least this many tokens, so one
-    # predicted hot spot cannot take the whole batch (1 = no spacing; see README)
+    # predicted hot spot cannot take the whole batch (1 = no spacing; docs/method.md)
     pick_spacing: int = 2
 
 
