@@ -340,7 +340,7 @@ def test_fuzz_protobuf_decoder_raises_only_its_own_error(blob):
     for fn in (nb101.final_metrics, nb101.decode_model_metrics):
         try:
             fn(blob)
-        except nb101._ProtoError:
+        except nb101.ProtoError:
             pass
 
 
@@ -542,7 +542,7 @@ def test_fuzz_official_layout_evaluation_with_odd_tails(tail, after):
     blob = b"\x0a" + bytes([len(entry)]) + entry + after
     try:
         params, valid, test, ttime = nb101.final_metrics(blob + b"\x10\x05")
-    except nb101._ProtoError:
+    except nb101.ProtoError:
         return
     if not tail and not after:
         assert (valid, test, ttime) == (0.4, 0.5, 0.2)

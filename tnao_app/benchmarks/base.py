@@ -11,15 +11,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from ..errors import ConfigError, UnknownArchError
 
 Arch = Hashable  # a space-specific immutable value (NB201: a 6-tuple of op codes)
+# The arch type of one space; code that works with any space uses plain ``Space`` and Arch.
+A = TypeVar("A", bound=Hashable)
 
 
-class Space(ABC):
+class Space(ABC, Generic[A]):
     """A search space. Methods take and return ``Arch`` values of this space."""
 
     name: str
@@ -29,26 +32,26 @@ class Space(ABC):
     vocab_size: int
 
     @abstractmethod
-    def sample(self, rng: np.random.Generator) -> Arch:
+    def sample(self, rng: np.random.Generator) -> A:
         """One architecture drawn uniformly from the space."""
 
     @abstractmethod
-    def is_valid(self, arch: Arch) -> bool:
+    def is_valid(self, arch: A) -> bool:
         """Whether ``arch`` obeys the cell rules."""
 
     @abstractmethod
-    def canonical_id(self, arch: Arch) -> str:
+    def canonical_id(self, arch: A) -> str:
         """A string equal for all architectures the benchmark treats as one."""
 
     @abstractmethod
-    def to_tokens(self, arch: Arch) -> np.ndarray:
+    def to_tokens(self, arch: A) -> np.ndarray:
         """Integer tokens (shape ``(seq_len,)``) the model reads."""
 
     @abstractmethod
-    def from_tokens(self, tokens: Sequence[int]) -> Arch:
+    def from_tokens(self, tokens: Sequence[int]) -> A:
         """The architecture of ``tokens``, repaired to a nearby valid one when needed."""
 
-    def decode(self, logits: np.ndarray) -> Arch:
+    def decode(self, logits: np.ndarray) -> A:
         """The architecture a decoder's ``(seq_len, vocab_size)`` logits point to.
 
         The default takes the arg-max per position and repairs; spaces with position-
@@ -57,15 +60,15 @@ class Space(ABC):
         return self.from_tokens(np.asarray(logits).argmax(axis=-1).tolist())
 
     @abstractmethod
-    def to_native(self, arch: Arch) -> str:
+    def to_native(self, arch: A) -> str:
         """The benchmark's own text form (NB201 arch string; NB101 JSON of matrix + ops)."""
 
     @abstractmethod
-    def from_native(self, text: str) -> Arch:
+    def from_native(self, text: str) -> A:
         """Parse the native text form; raise ``UnknownArchError`` with a clear sentence."""
 
     @abstractmethod
-    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+    def mutate(self, arch: A, rng: np.random.Generator) -> A:
         """A valid neighbour of ``arch`` that differs from it."""
 
     def token_relations(self) -> np.ndarray | None:
@@ -113,6 +116,8 @@ class Table:
 
     def id_of(self, i: int) -> str:
         """The stored canonical id of row ``i`` (ids may be stored as bytes)."""
+        if self.ids is None:
+            raise ValueError(f"the {self.benchmark} table stores no ids")
         k = self.ids[i]
         return k.decode() if isinstance(k, bytes) else str(k)
 
