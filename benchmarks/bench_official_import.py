@@ -11,7 +11,7 @@ the pickled data itself (data.pkl of a zip .pth, the decompressed bytes of a .pb
     python benchmarks/bench_official_import.py --archs 1000
     # reuse built files, and time another version of the reader against them:
     python benchmarks/bench_official_import.py --files /tmp/nb201_files \
-        --reader /tmp/nb201_official_old.py
+        --reader /tmp/official_old.py
 """
 
 from __future__ import annotations
@@ -52,13 +52,13 @@ def peak_mb():
 
 if len(sys.argv) > 2:  # another version of the reader module, to compare against
     import importlib.util
-    name = "tnao_app.benchmarks.nb201_official"
+    name = "tnao_app.benchmarks.nb201.official"
     spec = importlib.util.spec_from_file_location(name, sys.argv[2])
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
 from tnao_app import benchmarks
-import tnao_app.benchmarks.nb201_official  # its imports are not part of the import time
+import tnao_app.benchmarks.nb201.official  # its imports are not part of the import time
 base = peak_mb()
 t = time.perf_counter()
 benchmarks.import_file(sys.argv[1], "nb201")
@@ -71,10 +71,10 @@ print(json.dumps({"s": dt, "archs": n, "rss_mb": peak_mb(), "base_mb": base}))
 def build(tmp: Path, n: int) -> dict[str, Path]:
     import torch
 
-    from tnao_app.benchmarks import nb201_official as off
+    from tnao_app.benchmarks.nb201.unpickle import read_pbz2
 
-    meta, _ = off._read_pbz2(SIMPLE / "meta.pickle.pbz2")
-    genuine = [off._read_pbz2(SIMPLE / f"{i:06d}.pickle.pbz2")[0] for i in (0, 11, 284)]
+    meta, _ = read_pbz2(SIMPLE / "meta.pickle.pbz2")
+    genuine = [read_pbz2(SIMPLE / f"{i:06d}.pickle.pbz2")[0] for i in (0, 11, 284)]
     archs = meta["meta_archs"]
 
     def record(i: int) -> dict:
@@ -191,7 +191,9 @@ def main() -> None:
         help="folder to build the files in once and reuse (default: a temp dir)",
     )
     ap.add_argument(
-        "--reader", default=None, help="path of another nb201_official.py to import with instead"
+        "--reader",
+        default=None,
+        help="path of another tnao_app/benchmarks/nb201/official.py to import with instead",
     )
     ap.add_argument("--only", default="", help="run only the formats whose label has this")
     args = ap.parse_args()

@@ -1,4 +1,4 @@
-"""Readers of the official NAS-Bench-201 / NATS-Bench files (nb201_official.py).
+"""Readers of the official NAS-Bench-201 / NATS-Bench files (nb201/official.py and its modules).
 
 Fixtures are the genuine NATS-tss records of architectures 0, 11 and 284 in
 ../shared/data/raw (official "simple" archive files). The .pth and full .pbz2 files are
@@ -25,7 +25,8 @@ import torch
 from conftest import NATS_SIMPLE, NB201_CSV, need
 
 from tnao_app import benchmarks
-from tnao_app.benchmarks import cache, nb201, nb201_official
+from tnao_app.benchmarks import cache, nb201
+from tnao_app.benchmarks.nb201 import official, records, unpickle
 from tnao_app.cli import main
 from tnao_app.errors import DataError
 
@@ -36,10 +37,10 @@ GENUINE = (0, 11, 284)
 def genuine() -> dict:
     """meta_archs and the records {index: {'12': state, '200': state}} of the genuine files."""
     folder = need(NATS_SIMPLE)
-    meta, _ = nb201_official._read_pbz2(folder / "meta.pickle.pbz2")
+    meta, _ = unpickle.read_pbz2(folder / "meta.pickle.pbz2")
     recs = {}
     for i in GENUINE:
-        rec, _ = nb201_official._read_pbz2(folder / f"{i:06d}.pickle.pbz2")
+        rec, _ = unpickle.read_pbz2(folder / f"{i:06d}.pickle.pbz2")
         recs[i] = rec
     return {"meta_archs": meta["meta_archs"], "records": recs}
 
@@ -132,12 +133,12 @@ def test_ori_test_is_mean_of_halves_in_genuine_records(genuine):
 
 def test_missing_half_is_rebuilt_from_ori_test(genuine):
     rec = pickle.loads(pickle.dumps(genuine["records"][0]))
-    full = nb201_official.arch_metrics(rec, "x")
+    full = records.arch_metrics(rec, "x")
     for rc in rec["200"]["all_results"].values():
         for k in [k for k in rc["eval_acc1es"] if k.startswith("x-valid@")]:
             if rc["name"] in ("cifar100", "ImageNet16-120"):
                 del rc["eval_acc1es"][k]
-    rebuilt = nb201_official.arch_metrics(rec, "x")
+    rebuilt = records.arch_metrics(rec, "x")
     assert rebuilt["cifar100/x-valid@200"] == pytest.approx(full["cifar100/x-valid@200"])
     assert rebuilt["ImageNet16-120/x-valid@200"] == pytest.approx(
         full["ImageNet16-120/x-valid@200"]
@@ -339,9 +340,9 @@ def test_pth_tensors_become_stubs_and_storages_are_never_read(
         # A file saved from a GPU names torch.cuda storages: no CUDA is needed to read it.
         raw = raw.replace(b"torch\nFloatStorage", b"torch.cuda\nFloatStorage")
         path.write_bytes(raw[: end_of_main_pickle(raw)])
-    obj, sha = nb201_official.read_pth(path)
+    obj, sha = unpickle.read_pth(path)
     assert sha == cache.sha256_of(path)
-    assert isinstance(obj["probe"]["w"], nb201_official.TensorStub)
+    assert isinstance(obj["probe"]["w"], unpickle.TensorStub)
     assert obj["probe"]["w"].shape == (2, 3) and obj["probe"]["p"].shape == (5,)
     benchmarks.import_file(path, "nb201")
     check_against_csv(benchmarks.load("nb201"), csv_rows)
@@ -445,7 +446,7 @@ def test_restricted_unpickler_refuses_numpy_array_reconstruct():
     # Only numpy *scalars* are allowed; arrays (and their reconstructor) are not needed.
     data = pickle.dumps({"a": np.arange(3)})
     with pytest.raises(DataError, match="_reconstruct"):
-        nb201_official.safe_unpickle(io.BytesIO(data), "x.pbz2")
+        unpickle.safe_unpickle(io.BytesIO(data), "x.pbz2")
 
 
 # ------------------------------------------------------------------ simple folder: bad input
@@ -533,8 +534,8 @@ def test_cli_import_refused_pickle(tnao_home, tmp_path, genuine, capsys):
 @pytest.fixture
 def pool_of_two(monkeypatch):
     """Read even a 3-file folder with the process pool a full folder uses."""
-    monkeypatch.setattr(nb201_official, "PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr(nb201_official, "WORKERS", 2)
+    monkeypatch.setattr(official, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(official, "WORKERS", 2)
 
 
 def test_simple_folder_in_worker_processes(tnao_home, csv_rows, pool_of_two):
