@@ -107,7 +107,8 @@ def convert(path: Path | None = None) -> Path:
         raise DataError(f"{path} is not a readable AnalogNAS-Bench file ({exc}).") from None
     if not isinstance(raw, dict) or not raw:
         raise DataError(f"{path} does not hold the expected dict of architectures.")
-    archs, cols = [], {m: [] for m in METRICS.values()}
+    archs: list[tuple[int, ...]] = []
+    cols: dict[str, list[float]] = {m: [] for m in METRICS.values()}
     for key, rec in raw.items():
         if not (isinstance(key, tuple) and len(key) == 6 and all(0 <= k <= 4 for k in key)):
             raise DataError(f"{path} has an entry keyed {key!r}; expected a 6-tuple of 0..4.")
@@ -130,7 +131,9 @@ def load_table() -> Table:
     """The analog table; converts the packaged file on first use (no network)."""
     got = cache.load("analog")
     if got is None:
-        convert()
+        path = convert()
         got = cache.load("analog")
+        if got is None:  # written a moment ago: only a concurrent delete gets here
+            raise DataError(f"{path} vanished right after it was written; try again.")
     tokens, metrics, meta = got
     return Table("analog", SPACE, tokens, metrics, dict(DATASETS), meta)

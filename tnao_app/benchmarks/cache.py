@@ -9,9 +9,7 @@ place, so a failed import never leaves a partial cache behind.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 import os
 import secrets
@@ -82,7 +80,8 @@ def save(
         arrays["ids"] = np.char.encode(np.asarray(ids, dtype=str), "ascii")
     arrays.update({f"m:{k}": np.asarray(v, dtype=np.float64) for k, v in metrics.items()})
     path = cache_path(benchmark)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    # numpy's stub lets **kwds fill savez's allow_pickle: bool, so str -> array looks wrong.
+    atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
     return path
 
 
@@ -127,12 +126,3 @@ def split_ids(metrics: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], np
     """Separate the ``ids`` array that :func:`load` puts among the metrics."""
     metrics = dict(metrics)
     return metrics, metrics.pop("ids", None)
-
-
-def open_text(path: Path) -> io.TextIOBase:
-    """A CSV/text file for reading, plain or gzip (told apart by its magic bytes)."""
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
