@@ -15,7 +15,7 @@ from tnao_app.config import Config
 
 from .dialogs import FORM_BINDINGS, FormInput, after_typing
 from .guide import GuideScreen
-from .state import ROUND_METHODS, RunState
+from .state import RunState
 from .widgets import SampleHistogram, set_text
 
 #: form field id -> (label, config section, config field)
@@ -94,8 +94,7 @@ class SamplingScreen(GuideScreen):
         bar = self.query_one("#sample-progress", ProgressBar)
         bar.update(total=total or 1, progress=done)
         # A baseline has no sample stage: no bar stuck at 0% (the histogram says why).
-        method = state.method or state.config.get("run", {}).get("method", "")
-        bar.display = not method or method in ROUND_METHODS
+        bar.display = state.has_stage("sample")
         summary = Text()
         if state.sampled:
             vals = sorted(state.sampled)

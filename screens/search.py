@@ -41,15 +41,14 @@ class SearchScreen(GuideScreen):
         rnd = state.search_round()
         gens = state.generations_of(rnd)
         last = gens[-1] if gens else None
-        total = (
-            int(last.generations)
-            if last
-            else int(state.config.get("search", {}).get("generations", 0) or 0)
-        )
-        done = len(gens)
-        self.query_one("#gen-progress", ProgressBar).update(
-            total=total or 1, progress=min(done, total or 0)
-        )
+        done, total = state.round_generations(rnd)
+        bar = self.query_one("#gen-progress", ProgressBar)
+        if total:
+            bar.update(total=total, progress=min(done, total))
+        elif state.live and state.stage == "search" and state.round == rnd:
+            bar.update(total=None)  # not told how many: an indeterminate bar, no 0 %
+        else:
+            bar.update(total=1, progress=0)
         label = Text()
         rounds = state.round_label(rnd)
         if rounds:

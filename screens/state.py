@@ -12,14 +12,19 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from tnao_app import catalogue
 from tnao_app import events as ev
 
 #: guide screen that shows each pipeline stage (evaluate is the end of the search)
 STAGE_SCREEN = {"sample": "sampling", "train": "training", "search": "search", "evaluate": "search"}
 GUIDE = ("benchmark", "sampling", "training", "search", "results")
 LIVE = ("running", "stopping")
-#: methods that repeat train -> search -> evaluate in rounds (the others search once)
-ROUND_METHODS = ("tnao", "nao")
+
+
+def in_rounds(method: str) -> bool:
+    """Whether ``method`` runs sample -> train -> search -> evaluate in rounds with a
+    model (the catalogue says); an unknown method (a newer TNAO's) does not."""
+    return method in catalogue.CATALOGUE and catalogue.info(method).rounds
 
 
 def _num(value, default: float = math.nan) -> float:
@@ -42,6 +47,12 @@ class RunState:
     status: str = "idle"
     stage: str = ""
     round: int = 0  # 0-based round of a multi-round run (from the events' ``round``)
+    plan: ev.RunPlan | None = None  # as RunStarted announced it (None: not told)
+    #: planned rounds: the plan's, as StageStarted.rounds updates it; 0 = not known
+    rounds: int = 0
+    #: (stage, round) -> StageStarted.steps: epochs of a training, generations of a search
+    steps: dict[tuple[str, int], int] = field(default_factory=dict)
+    restarted: set[int] = field(default_factory=set)  # rounds that train a new model
     stages_done: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     progress: dict[str, tuple[int, int, str]] = field(default_factory=dict)
     sampled: list[float] = field(default_factory=list)
@@ -81,12 +92,22 @@ class RunState:
             self.benchmark, self.dataset = event.benchmark, event.dataset
             self.method, self.seed, self.device = event.method, event.seed, event.device
             self.config = dict(event.config or {})
-            self.budget = int(self.config.get("run", {}).get("budget", self.budget) or 0)
+            self.plan = event.plan
+            if event.plan is not None:
+                self.rounds, self.budget = event.plan.rounds, event.plan.budget
+            else:
+                self.budget = int(self.config.get("run", {}).get("budget", self.budget) or 0)
             self.status, self.error, self.started = "running", "", now
         elif isinstance(event, ev.StageStarted):
             self.stage, self.stage_started = event.stage, now
             self.round = event.round
             self.progress.pop(event.stage, None)
+            if event.steps:
+                self.steps[(event.stage, event.round)] = event.steps
+            if event.rounds:
+                self.rounds = event.rounds
+            if event.stage == "train":
+                (self.restarted.add if event.restarted else self.restarted.discard)(event.round)
         elif isinstance(event, ev.StageFinished):
             self.stages_done[event.stage] = event.seconds
             if event.stage == "train":
@@ -128,32 +149,37 @@ class RunState:
         predictor's tau on; by default it does not, and every epoch's val_tau is NaN."""
         return _num(self.config.get("train", {}).get("val_fraction"), 0.0) > 0
 
-    # --- rounds ----------------------------------------------------------------------
+    # --- rounds: as the events tell them, never re-derived from the config ------------
+    def in_rounds(self) -> bool:
+        """The run's method goes in rounds with a model (True while it is not known)."""
+        method = self.method or self.config.get("run", {}).get("method", "")
+        return not method or in_rounds(method)
+
+    def has_stage(self, stage: str) -> bool:
+        """Whether the run goes through ``stage``: as its plan says, else by its method."""
+        if self.plan is not None:
+            return stage in self.plan.stages
+        return self.in_rounds() or stage in ("search", "evaluate")
+
     def rounds_total(self) -> int:
-        """How many rounds this run has: a finished run, those it ran; else from its
-        config, as the method spends the budget (TNAO: ``top_k`` queries a round up to the
-        ``rounds`` cap, the last round taking what is left), never fewer than seen."""
-        cfg = self.config
-        method = self.method or cfg.get("run", {}).get("method", "")
-        est = 1
-        if method in ROUND_METHODS:
-            s = cfg.get("search", {})
-            cap = int(s.get("rounds", 1) or 1)
-            top_k = int(s.get("top_k", 0) or 0)
-            budget = self.budget or int(cfg.get("run", {}).get("budget", 0) or 0)
-            labelled = min(int(cfg.get("sample", {}).get("n_labelled", 0) or 0), budget)
-            left = budget - labelled
-            if left > 0:
-                est = min(cap, math.ceil(left / top_k) if top_k > 0 else left)
+        """How many rounds the run has: a finished one, those it ran; else as planned (the
+        plan, updated by each stage), never fewer than seen; 0 when not told."""
         seen = max((k[0] for k in (*self.epochs, *self.generations)), default=-1)
-        if self.status == "finished" and seen >= 0:
-            return max(seen, self.round) + 1  # what it did, whatever the estimate said
-        return max(est, self.round + 1, seen + 1)
+        seen = max(seen, self.round)
+        if self.status == "finished":
+            return seen + 1  # what it did, whatever the plan said
+        return max(self.rounds, seen + 1) if self.rounds else 0
 
     def round_label(self, rnd: int) -> str:
-        """``round k/n`` (1-based) for a multi-round run; "" for a single-round one."""
+        """``round k/n`` (1-based) for a multi-round run, ``round k`` while the total is
+        not known and the run is seen to go in rounds; "" for a single-round one."""
         n = self.rounds_total()
-        return f"round {rnd + 1}/{n}" if n > 1 else ""
+        if n > 1:
+            return f"round {rnd + 1}/{n}"
+        seen = (k[0] for k in (*self.epochs, *self.generations))
+        if n == 0 and max(rnd, self.round, *seen) > 0:
+            return f"round {rnd + 1}"
+        return ""
 
     def epochs_of(self, rnd: int) -> list[ev.EpochEnded]:
         return [self.epochs[k] for k in sorted(self.epochs) if k[0] == rnd]
@@ -173,19 +199,47 @@ class RunState:
             self.round, self.stage in ("search", "evaluate"), [k[0] for k in self.generations]
         )
 
-    def round_epochs(self, rnd: int) -> tuple[int, int]:
-        """(epochs finished, epochs planned) of round ``rnd``. Epoch numbers run on across
-        rounds (round 0 trains ``epochs``, each later round fine-tunes up to
-        ``epochs + r * finetune_epochs``), so a round counts from where the last one ended."""
-        tc = self.config.get("train", {})
-        before = [e.epoch for k, e in self.epochs.items() if k[0] < rnd]
-        first = int(tc.get("epochs", 0) or 0)
-        tune = int(tc.get("finetune_epochs", 0) or 0)
-        start = max(before) if before else (first + (rnd - 1) * tune if rnd else 0)
+    def train_kind(self, rnd: int) -> str:
+        """What round ``rnd``'s training does: "" (the first), "fine-tune" (the model goes
+        on) or "retrain" (a new model: StageStarted.restarted, or, where the events are
+        older than that field, epoch numbers that start over at 1)."""
+        if rnd <= 0:
+            return ""
         mine = self.epochs_of(rnd)
-        if mine:
-            return mine[-1].epoch - start, max(mine[-1].epochs - start, 1)
-        return 0, (tune if rnd else first)
+        if rnd in self.restarted or (mine and mine[0].epoch == 1):
+            return "retrain"
+        return "fine-tune"
+
+    def train_over(self, rnd: int) -> bool:
+        """Round ``rnd``'s training has ended (a later round or stage is under way)."""
+        return (
+            rnd < self.round
+            or self.status == "finished"
+            or (rnd == self.round and self.stage in ("search", "evaluate"))
+        )
+
+    def round_epochs(self, rnd: int) -> tuple[int, int]:
+        """(epochs done, epochs planned) of round ``rnd``'s training, as the events say:
+        ``EpochEnded.step`` of ``StageStarted.steps``; planned is 0 while not known (older
+        events), and what was done once the training is over."""
+        mine = self.epochs_of(rnd)
+        last = mine[-1] if mine else None
+        done = last.step if last and last.step > 0 else len(mine)
+        total = self.steps.get(("train", rnd), 0)
+        if not total and last and last.step > 0:
+            # no StageStarted.steps (a stage row lost, say): the epoch's own counters tell
+            # it, the round ends at the model's epoch ``epochs``
+            total = last.epochs - last.epoch + last.step
+        if not total and mine and self.train_over(rnd):
+            total = done
+        return done, max(total, done) if total else 0
+
+    def round_generations(self, rnd: int) -> tuple[int, int]:
+        """(generations done, generations planned) of round ``rnd``'s search; planned is
+        0 while not known."""
+        gens = self.generations_of(rnd)
+        total = self.steps.get(("search", rnd), 0) or (gens[-1].generations if gens else 0)
+        return len(gens), total
 
     def stage_fraction(self) -> float | None:
         """How much of the current stage is done (0..1), or None when unknown."""
@@ -195,16 +249,11 @@ class RunState:
             if n <= 0:
                 return None
             part = done / total if total and done < total else 0.0
-            return min(1.0, (finished + part) / n)
+            return max(0.0, min(1.0, (finished + part) / n))
         if self.stage == "search":
-            gens = self.generations_of(self.round)
-            n = (
-                gens[-1].generations
-                if gens
-                else int(self.config.get("search", {}).get("generations", 0) or 0)
-            )
-            return min(1.0, len(gens) / n) if n else None
-        return done / total if total else None
+            gens, n = self.round_generations(self.round)
+            return max(0.0, min(1.0, gens / n)) if n else None
+        return max(0.0, min(1.0, done / total)) if total else None
 
     def eta(self, clock: Callable[[], float]) -> float | None:
         """Seconds left in the current stage (of the current round), from its progress
@@ -240,89 +289,25 @@ def fmt_num(value, digits: int = 2) -> str:
 
 
 # --- rebuilding a run from the history store -------------------------------------------
-# The store returns rows as dicts; these helpers take the event fields by name so a
-# stored row and a live event go through the same ``RunState.apply``.
-
-
-def _event_from_row(cls: type, row: dict, **fixed):
-    """An event (or LeaderRow) from a stored row: NULL floats come back as NaN."""
-    names = cls.__dataclass_fields__
-    data = {k: v for k, v in row.items() if k in names}
-    data.update(fixed)
-    for name, f in names.items():
-        if f.type in ("float", float) and data.get(name) is None:
-            data[name] = math.nan
-    try:
-        return cls(**data)
-    except TypeError:
-        return None
 
 
 def from_store(store, run_id: str) -> RunState:
-    """The state of a recorded run, read through ``store`` (a ``tnao_app.storage.Store``)."""
-    run = dict(store.get_run(run_id))
-    st = RunState(run_id=run_id)
-    cfg = run.get("config") or {}
-    st.config = dict(cfg) if isinstance(cfg, dict) else {}
-    rc = st.config.get("run", {})
-    st.benchmark = run.get("benchmark") or rc.get("benchmark", "")
-    st.dataset = run.get("dataset") or rc.get("dataset", "")
-    st.method = run.get("method") or rc.get("method", "")
-    st.seed = int(run.get("seed", rc.get("seed", 0)) or 0)
-    st.device = run.get("device") or ""
-    st.budget = int(rc.get("budget", 0) or 0)
-    for row in _rows(store, "stages", run_id):
-        stage = row.get("stage", "")
-        rnd = int(row.get("round") or 0)
-        if row.get("status") == "finished":
-            st.stages_done[stage] = _num(row.get("seconds"), 0.0)
-            if stage == "train":
-                st._train_summary(rnd, row.get("summary"))
-        st.stage = stage or st.stage
-        st.round = max(st.round, rnd)
-    sampled = _rows(store, "sampled", run_id)
-    st.sampled = [_num(r.get("signal", r.get("valid"))) for r in sampled]
-    st.sampled = [s for s in st.sampled if not math.isnan(s)]
-    for row in _rows(store, "epochs", run_id):
-        e = _event_from_row(
-            ev.EpochEnded,
-            row,
-            epochs=row.get("epochs", 0) or 0,
-            val_spearman=_num(row.get("val_spearman")),
-            seconds=_num(row.get("seconds"), 0.0),
-            device=row.get("device") or st.device,
-        )
-        if e is not None:
-            st.apply(e)
-    for row in _rows(store, "generations", run_id):
-        g = _event_from_row(
-            ev.Generation,
-            row,
-            generations=row.get("generations", 0) or 0,
-            distinct=int(row.get("distinct_archs") or 0),
-        )
-        if g is not None:
-            st.apply(g)
-    lb = [_event_from_row(ev.LeaderRow, r) for r in _rows(store, "leaderboard", run_id)]
-    st.leaderboard = tuple(r for r in lb if r is not None)
-    result = run.get("result")
-    if isinstance(result, dict) and result:
-        st.result = result
-    st.queries = int(run.get("n_queries") or (st.result or {}).get("queries", 0) or 0)
+    """The state of a recorded run, read through ``store`` (a ``tnao_app.storage.Store``):
+    its recorded events folded as the live ones were, then the run's status as the store
+    sees it now (``interrupted`` for a run whose process died)."""
+    run = store.get_run(run_id)
+    st = RunState(run_id=run["id"])
+    for event in store.replay(run["id"]):
+        st.apply(event)
+    st.run_id = run["id"]
     st.status = run.get("status") or "finished"
-    st.error = run.get("message") or "" if st.status == "failed" else ""
+    st.error = (run.get("message") or "") if st.status == "failed" else ""
+    st.queries = int(run.get("n_queries") or st.queries or 0)
     if st.status == "finished":
         st.stage = "evaluate"
+    st.started = st.stage_started = None  # no clock of this session ran it
     st.version += 1
     return st
-
-
-def _rows(store, name: str, run_id: str) -> list[dict]:
-    fn = getattr(store, name, None)
-    if fn is None:
-        return []
-    got = fn(run_id)
-    return [dict(r) for r in (got or [])]
 
 
 def histogram(values: Iterable[float], bins: int = 12) -> tuple[list[float], list[int]]:

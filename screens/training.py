@@ -1,7 +1,8 @@
 """Guide step 3: live training charts (losses, validation Kendall tau), epoch progress.
 
-A multi-round run trains once per round (round 0 from scratch, later rounds fine-tune):
-the label and the bar follow the round on show, the charts keep every round.
+A multi-round run trains once per round (round 0 from scratch, later rounds fine-tune
+the model or retrain a new one): the label and the bar follow the round on show, as the
+events count its epochs; the charts keep every round.
 """
 
 from __future__ import annotations
@@ -42,21 +43,21 @@ class TrainingScreen(GuideScreen):
         training = state.live and state.stage == "train" and state.round == rnd
         # The bar moves per batch: epochs done + the fraction of the current one.
         frac = done / batches if training and batches and done < batches else 0.0
-        over = (
-            rnd < state.round
-            or state.status == "finished"
-            or (rnd == state.round and state.stage in ("search", "evaluate"))
-        )
         bar = self.query_one("#epoch-progress", ProgressBar)
-        if over:
+        if state.train_over(rnd):
             bar.update(total=max(total, 1), progress=max(total, 1))
+        elif total:
+            bar.update(total=total, progress=min(finished + frac, total))
+        elif training:
+            bar.update(total=None)  # not told how many: an indeterminate bar, no 0 %
         else:
-            bar.update(total=total or 1, progress=min(finished + frac, total or 0))
+            bar.update(total=1, progress=0)
         label = Text()
         rounds = state.round_label(rnd)
         if rounds:
             label.append(f"{rounds}  ", style="bold")
-            label.append("fine-tune " if rnd else "")
+        kind = state.train_kind(rnd)
+        label.append(f"{kind} " if kind else "")
         label.append(f"epoch {finished}/{total or '?'}")
         if training and batches:
             label.append(f"  batch {done}/{batches}", style="dim")

@@ -11,7 +11,7 @@ from textual_plotext import PlotextPlot
 
 from tnao_app import events as ev
 
-from .state import GUIDE, ROUND_METHODS, RunState, fmt_num, histogram
+from .state import GUIDE, RunState, fmt_num, histogram
 
 TITLES = {
     "benchmark": "Benchmark",
@@ -91,9 +91,16 @@ def _finite(xs: list[int], ys: list[float]) -> tuple[list[int], list[float]]:
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def epoch_x(epochs: list[ev.EpochEnded]) -> list[int]:
+    """The x of each epoch on the training charts: epochs trained so far, over every
+    round (a retrained round's model counts its own epochs from 1 again; plotted at its
+    own epoch numbers its line ran back over round 1's)."""
+    return list(range(1, len(epochs) + 1))
+
+
 class LossChart(PlotextPlot):
-    """Training losses per epoch: reconstruction, ranking, total (every round: epoch
-    numbers run on across rounds)."""
+    """Training losses per epoch: reconstruction, ranking, total (every round, one after
+    the other)."""
 
     def show_state(self, state: RunState) -> None:
         plt = self.plt
@@ -102,7 +109,7 @@ class LossChart(PlotextPlot):
         plt.title("loss per epoch")
         epochs = state.epoch_list()
         if epochs:
-            x = [e.epoch for e in epochs]
+            x = epoch_x(epochs)
             for label, ys in (
                 ("rec", [e.loss_rec for e in epochs]),
                 ("rank", [e.loss_rank for e in epochs]),
@@ -126,17 +133,17 @@ class TauChart(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         epochs = state.epoch_list()
-        x, taus = _finite([e.epoch for e in epochs], [e.val_tau for e in epochs])
-        xs = [e.epoch for e in epochs] or [1]
+        xs = epoch_x(epochs)
+        x, taus = _finite(xs, [e.val_tau for e in epochs])
+        xs = xs or [1]
         if x or state.has_val_split():
             plt.title("validation Kendall tau")
             if x:
                 plt.plot(x, taus, label="val tau", marker="hd", color="green")
         else:
             plt.title("Kendall tau: no validation split")
-            ends: dict[int, int] = {}  # round -> its last epoch
-            for rnd, epoch in state.epochs:
-                ends[rnd] = max(epoch, ends.get(rnd, epoch))
+            # round -> the x of its last epoch
+            ends = {e.round: i for i, e in zip(epoch_x(epochs), epochs, strict=True)}
             pts = sorted((ends[r], t) for r, t in state.train_tau.items() if r in ends)
             x, taus = [p[0] for p in pts], [p[1] for p in pts]
             if x:
@@ -163,8 +170,7 @@ class ConvergenceChart(PlotextPlot):
         rnd = state.search_round()
         label = state.round_label(rnd)
         # The baselines report the queried signal, not a predictor's score.
-        method = state.method or state.config.get("run", {}).get("method", "")
-        what = "predicted score" if not method or method in ROUND_METHODS else "search signal"
+        what = "predicted score" if state.in_rounds() else "search signal"
         plt.title(f"convergence ({what})" + (f", {label}" if label else ""))
         gens = state.generations_of(rnd)
         if gens:
@@ -223,12 +229,11 @@ def no_sample_reason(state: RunState) -> str:
     method = state.method or state.config.get("run", {}).get("method", "")
     if state.status == "idle":
         return "The sampled accuracies show here once the run starts."
+    none = f"Method {method} has no sample stage: it queries as it searches."
     if state.live and state.stage in ("", "sample") and "sample" not in state.stages_done:
-        if method and method not in ROUND_METHODS:
-            return f"Method {method} has no sample stage: it queries as it searches."
-        return "Sampling..."
-    if method and method not in ROUND_METHODS:
-        return f"Method {method} has no sample stage: it queries as it searches."
+        return none if not state.has_stage("sample") else "Sampling..."
+    if not state.has_stage("sample"):
+        return none
     return "No sampled values recorded: this run's sample stage was skipped."
 
 

@@ -8,8 +8,11 @@ a temporary TNAO_HOME.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import html
 import math
+import re
 import time
 from pathlib import Path
 
@@ -20,7 +23,7 @@ pytest.importorskip("textual")
 from rich.cells import cell_len  # noqa: E402
 from textual import events  # noqa: E402
 from textual.command import CommandPalette  # noqa: E402
-from textual.widgets import DataTable, Input, Label, Select, Static  # noqa: E402
+from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static  # noqa: E402
 
 from tnao_app import events as ev  # noqa: E402
 from tnao_app.benchmarks.base import DatasetSpec  # noqa: E402
@@ -39,9 +42,14 @@ from tnao_app.screens.messages import wrap  # noqa: E402
 from tnao_app.screens.results import ResultsScreen  # noqa: E402
 from tnao_app.screens.sampling import SamplingScreen  # noqa: E402
 from tnao_app.screens.search import SearchScreen  # noqa: E402
-from tnao_app.screens.state import RunState  # noqa: E402
+from tnao_app.screens.state import RunState, from_store  # noqa: E402
 from tnao_app.screens.training import TrainingScreen  # noqa: E402
-from tnao_app.screens.widgets import ConvergenceChart, SampleHistogram, TauChart  # noqa: E402
+from tnao_app.screens.widgets import (  # noqa: E402
+    ConvergenceChart,
+    LossChart,
+    SampleHistogram,
+    TauChart,
+)
 from tnao_app.storage import Store  # noqa: E402
 
 SIZE = (100, 30)
@@ -89,16 +97,37 @@ async def burst(app, pilot, *keys: str) -> None:
     await pilot.pause(0.3)
 
 
+#: one run of text in the app's SVG screenshot (Rich's export_svg): its x, its line
+SVG_TEXT = re.compile(
+    r'<text [^>]*?x="([-\d.e]+)"[^>]*?clip-path="url\(#[\w-]+-line-(\d+)\)"[^>]*>(.*?)</text>'
+)
+SVG_CHAR_WIDTH = 20 * 0.61  # export_svg's cell: char_height * font_aspect_ratio
+
+
+def screen_cells(app) -> list[list[str]]:
+    """What the terminal shows, cell by cell, read back from the app's screenshot (public
+    API: Textual has none that gives the composed screen as text)."""
+    width, height = app.size
+    grid = [[" "] * width for _ in range(height)]
+    for m in SVG_TEXT.finditer(app.export_screenshot()):
+        col, line = round(float(m[1]) / SVG_CHAR_WIDTH), int(m[2])
+        for ch in html.unescape(m[3]).replace("\xa0", " "):
+            if 0 <= line < height and 0 <= col < width:
+                grid[line][col] = ch
+            col += max(cell_len(ch), 1)
+    return grid
+
+
 def screen_text(app) -> str:
     """What the terminal shows: every line of the screen (a dialog over the one below)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    return "\n".join("".join(row).rstrip() for row in screen_cells(app))
 
 
 def region_text(app, widget) -> str:
     """What the terminal shows inside ``widget``'s content (text cut off is not there)."""
     r = widget.content_region
-    strips = app.screen._compositor.render_strips()[r.y : r.bottom]
-    return "\n".join(strip.crop(r.x, r.right).text for strip in strips)
+    rows = screen_cells(app)[r.y : r.bottom]
+    return "\n".join("".join(row[r.x : r.right]).rstrip() for row in rows)
 
 
 def flat(text: str) -> str:
@@ -190,14 +219,14 @@ async def test_stop_then_resume_from_home(db):
 def finished_db(tmp_path_factory) -> tuple[Path, str]:
     """One finished tiny run (headless), shared by the tests that only read it."""
     from tnao_app.config import Config
+    from tnao_app.runs.session import start_run
     from tnao_app.screens.app import PRESETS
-    from tnao_app.storage.runner import start_run
 
     home = tmp_path_factory.mktemp("tui_home")
     mp = pytest.MonkeyPatch()
     mp.setenv("TNAO_HOME", str(home))
     try:
-        res = start_run(Config.from_dict(PRESETS["tiny"]), db=home / "history.db")
+        res = start_run(Config.from_dict(PRESETS["tiny"]), Store(home / "history.db"))
     finally:
         mp.undo()
     return home, res["run_id"]
@@ -592,39 +621,59 @@ async def test_app_at_80x24_fits_the_guide(db):
 # --- live views, fed the events a run's worker posts ---------------------------------
 # The events are made up (a 4-round run: budget 60, 20 sampled, top_k 10) and posted as
 # the run worker posts them, so the App's own path (fold, follow, redraw) is what runs.
+# The run's plan and each stage's steps are what the engine announces; ``told=False``
+# makes the events of an engine (or a recorded run) from before those fields.
 
 ROUNDS_CFG = {
     "run": {"budget": 60, "device": "cpu"},
     "train": {"epochs": 3},
     "search": {"particles": 32, "generations": 10},
 }
+PLAN = ev.RunPlan(budget=60, stages=ev.STAGES, rounds=4, sample=20, round_queries=10)
 
 
-def run_started(cfg: dict = ROUNDS_CFG, method: str = "tnao") -> list[ev.Event]:
+def run_started(
+    cfg: dict = ROUNDS_CFG, method: str = "tnao", plan: ev.RunPlan | None = PLAN
+) -> list[ev.Event]:
     config = Config.from_dict({**cfg, "run": {**cfg["run"], "method": method}})
     # as a run announces it: automatic sizes resolved (analog's cifar10 spec)
     config = config.resolve(DatasetSpec("cifar10", "baseline", "baseline")).to_dict()
-    return [ev.RunStarted("r0und5", "analog", "cifar10", method, 0, "cpu", config)]
+    return [ev.RunStarted("r0und5", "analog", "cifar10", method, 0, "cpu", config, plan=plan)]
 
 
-def sample_stage() -> list[ev.Event]:
+def sample_stage(told: bool = True) -> list[ev.Event]:
     return [
-        ev.StageStarted("sample"),
+        ev.StageStarted("sample", steps=20 if told else 0),
         ev.Sampled(tuple(f"a{i}" for i in range(20)), tuple(85.0 + 0.3 * i for i in range(20))),
         ev.StageFinished("sample", 0.1),
     ]
 
 
-def train_round(rnd: int, epochs: int = 3, tune: int = 3) -> list[ev.Event]:
-    first = 0 if rnd == 0 else epochs + (rnd - 1) * tune
-    target = epochs + rnd * tune
-    out: list[ev.Event] = [ev.StageStarted("train", rnd)]
-    for e in range(first + 1, target + 1):
+def train_round(
+    rnd: int,
+    epochs: int = 3,
+    tune: int = 3,
+    *,
+    start: int | None = None,
+    restarted: bool = False,
+    told: bool = True,
+) -> list[ev.Event]:
+    """Round ``rnd``'s training: ``epochs`` in round 0, ``tune`` more in each later one,
+    the model's epoch numbers going on from ``start`` (a restarted round: from 0, a new
+    model, ``epochs`` of them)."""
+    if start is None:
+        start = 0 if rnd == 0 or restarted else epochs + (rnd - 1) * tune
+    steps = epochs if rnd == 0 or restarted else tune
+    out: list[ev.Event] = [
+        ev.StageStarted("train", rnd, steps=steps if told else 0, restarted=restarted and told)
+    ]
+    for i in range(1, steps + 1):
+        e = start + i
         # No validation split (the default): val_tau is NaN every epoch.
         out.append(
             ev.EpochEnded(
                 e,
-                target,
+                start + steps,
                 1.5 - 0.1 * e,
                 0.6 - 0.05 * e,
                 2.1 - 0.15 * e,
@@ -633,6 +682,7 @@ def train_round(rnd: int, epochs: int = 3, tune: int = 3) -> list[ev.Event]:
                 0.1,
                 "cpu",
                 rnd,
+                i if told else 0,
             )
         )
     out.append(ev.StageFinished("train", 0.3, {"train_tau": 0.8 + 0.02 * rnd}, rnd))
@@ -763,7 +813,7 @@ def test_round_progress_and_eta_follow_the_round():
         + sample_stage()
         + train_round(0)
         + [
-            ev.StageStarted("search", 0),
+            ev.StageStarted("search", 0, steps=10),
             *generations(0, range(1, 11)),
             ev.StageStarted("evaluate", 0),
         ]
@@ -771,18 +821,203 @@ def test_round_progress_and_eta_follow_the_round():
     ):
         t[0] += 1.0
         st.apply(e, lambda: t[0])
-    assert st.rounds_total() == 4  # (60 - 20 sampled) / 10 a round
+    assert st.rounds_total() == 4  # the plan's
     assert st.round == 1 and st.stage == "train"
     # Round 2 fine-tunes epochs 4..6: one of its three done (not one of six).
-    assert st.round_epochs(1) == (1, 3)
+    assert st.round_epochs(1) == (1, 3) and st.train_kind(1) == "fine-tune"
     assert st.stage_fraction() == pytest.approx(1 / 3)
     t[0] += 2.0  # 3 s into the stage, a third done: 6 s to go
     assert st.eta(lambda: t[0]) == pytest.approx(6.0)
     assert st.search_round() == 0 and st.train_round() == 1
     assert st.round_label(1) == "round 2/4"
+    # The run tells of fewer rounds (its budget goes faster): the label follows.
+    st.apply(ev.StageStarted("search", 1, steps=10, rounds=3))
+    assert st.rounds_total() == 3 and st.round_label(1) == "round 2/3"
     one = RunState()
-    one.apply(run_started({"run": {"budget": 30}, "search": {"rounds": 1}})[0])
+    one.apply(run_started(plan=ev.RunPlan(budget=30, stages=ev.STAGES, rounds=1))[0])
     assert one.rounds_total() == 1 and one.round_label(0) == ""
+    # Not told (an engine from before the plan): no total, rather than a guessed one.
+    old = RunState()
+    for e in run_started(plan=None) + sample_stage(False) + train_round(0, told=False)[:2]:
+        old.apply(e)
+    assert old.rounds_total() == 0 and old.round_label(0) == ""
+    assert old.round_epochs(0) == (1, 0) and old.stage_fraction() is None
+    assert old.budget == 60  # from its config
+    for e in train_round(0, told=False)[2:] + train_round(1, told=False)[:2]:
+        old.apply(e)
+    assert old.round_label(1) == "round 2"  # seen to go in rounds; how many, not told
+    assert old.round_epochs(0) == (3, 3)  # over: what it did
+    assert old.round_epochs(1) == (1, 0) and old.eta(lambda: 10.0) is None
+
+
+def restart_run(told: bool = True) -> list[ev.Event]:
+    """Round 1 trains epochs 1..12, round 2 fine-tunes 13..15, round 3 restarts a new
+    model: its epochs are 1..12 again (the default after a round that found nothing)."""
+    cfg = {"run": {"budget": 60, "device": "cpu"}, "train": {"epochs": 12}}
+    plan = ev.RunPlan(budget=60, stages=ev.STAGES, rounds=3, sample=20, round_queries=10)
+    out = run_started(cfg, plan=plan if told else None) + sample_stage(told)
+    for rnd in range(3):
+        out += train_round(rnd, 12, 3, restarted=rnd == 2, told=told)
+        out += [ev.StageStarted("search", rnd, steps=10 if told else 0)]
+        out += generations(rnd, range(1, 11))
+        out += [ev.StageFinished("search", 0.1, {}, rnd), ev.StageStarted("evaluate", rnd)]
+        out += [ev.StageFinished("evaluate", 0.1, {}, rnd)]
+    return out
+
+
+def cut_in_restart(told: bool = True, step: int = 3) -> list[ev.Event]:
+    """restart_run cut ``step`` epochs into round 3's training, in its next batch."""
+    events = restart_run(told)
+    i = events.index(next(e for e in events if isinstance(e, ev.StageStarted) and e.round == 2))
+    return events[: i + 1 + step] + [ev.Progress("train", 2, 8, "loss 1.0")]
+
+
+def test_restarted_round_counts_its_own_epochs():
+    # It read "fine-tune epoch -12/1", a negative bar and an ETA of 00:00: the screen
+    # counted the round from where the last one ended (epoch 15), not from the new model's.
+    t = [0.0]
+    st = RunState()
+    for e in cut_in_restart():
+        t[0] += 1.0
+        st.apply(e, lambda: t[0])
+    assert (st.round, st.stage, st.rounds_total()) == (2, "train", 3)
+    assert st.round_epochs(2) == (3, 12) and st.train_kind(2) == "retrain"
+    assert st.round_epochs(1) == (3, 3) and st.train_kind(1) == "fine-tune"
+    assert st.round_epochs(0) == (12, 12) and st.train_kind(0) == ""
+    frac = st.stage_fraction()
+    assert frac == pytest.approx((3 + 2 / 8) / 12) and 0 < frac < 1
+    assert st.eta(lambda: t[0] + 1) > 0
+    # Without the new fields (an older engine): the restart shows in the epoch numbers;
+    # the epochs done are counted, the planned ones not guessed.
+    old = RunState()
+    for e in cut_in_restart(told=False):
+        old.apply(e, lambda: 1.0)
+    assert old.round_epochs(2) == (3, 0) and old.train_kind(2) == "retrain"
+    assert old.stage_fraction() is None and old.eta(lambda: 2.0) is None
+    assert old.round_label(2) == "round 3"
+
+
+@sync
+async def test_restarted_round_on_the_training_screen(db):
+    app = TnaoApp(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready_home(app, pilot)
+        app._open_guide(RunState(), "training")
+        await pilot.pause()
+        await feed(app, pilot, cut_in_restart())
+        app.show_step("training")  # the guide followed the earlier rounds to Search
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        label = plain(screen.query_one("#epoch-label"))
+        assert label.startswith("round 3/3  retrain epoch 3/12  batch 2/8"), label
+        bar = screen.query_one("#epoch-progress", ProgressBar)
+        assert bar.total == 12 and bar.percentage == pytest.approx((3 + 2 / 8) / 12)
+        status = plain(screen.query_one("#statusline"))
+        assert "train ETA" in status and "ETA 00:00" not in status
+        # the loss chart goes on to the right, 12 + 3 + 3 epochs trained so far (the new
+        # model's epochs 1..3 drawn at x 1..3 ran back over round 1's line): ticks to 16
+        chart = screen.query_one(LossChart)
+        await until(pilot, lambda: " 16 " in plain(chart).splitlines()[-2] + " ", timeout=10)
+
+
+@sync
+async def test_restarted_round_of_an_older_engine_shows_no_total(db):
+    app = TnaoApp(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready_home(app, pilot)
+        app._open_guide(RunState(), "training")
+        await pilot.pause()
+        await feed(app, pilot, cut_in_restart(told=False))
+        app.show_step("training")
+        await pilot.pause(0.3)
+        screen = app.screen
+        label = plain(screen.query_one("#epoch-label"))
+        assert label.startswith("round 3  retrain epoch 3/?  batch 2/8"), label
+        assert screen.query_one("#epoch-progress", ProgressBar).total is None  # no 0 %
+        assert "train ETA --:--" in plain(screen.query_one("#statusline"))
+
+
+def recorded(store: Store, events: list[ev.Event], end: bool = True) -> str:
+    """``events`` recorded as run ``rid`` of ``store`` (finished when ``end``)."""
+    rid = store.create_run(Config.from_dict(ROUNDS_CFG))
+    rec = store.recorder(rid)
+    for e in events:
+        rec(dataclasses.replace(e, run_id=rid) if isinstance(e, ev.RunStarted) else e)
+    if end:
+        rec(ev.Leaderboard((ev.LeaderRow(1, "a3", 2.7, 93.5, 93.4, 99.5),)))
+        rec(ev.RunFinished({"run_id": rid, "queries": 50, "budget": 60}))
+    rec.close()
+    return rid
+
+
+def shown(st: RunState) -> dict:
+    """What the screens read of a run's state, round by round."""
+    n = max(st.rounds_total(), st.round + 1)
+    return {
+        "rounds": st.rounds_total(),
+        "plan": st.plan,
+        "labels": [st.round_label(r) for r in range(n)],
+        "epochs": [st.round_epochs(r) for r in range(n)],
+        "kinds": [st.train_kind(r) for r in range(n)],
+        "gens": [st.round_generations(r) for r in range(n)],
+        "shown": (st.train_round(), st.search_round(), st.round, st.stage),
+        "done": st.stages_done,
+        "train_tau": st.train_tau,
+        "sampled": st.sampled,
+        "budget": (st.queries, st.budget),
+        "config": st.config,
+        "board": st.leaderboard,
+        "status": (st.status, st.error),
+        "what": (st.benchmark, st.dataset, st.method, st.seed, st.device),
+    }
+
+
+@pytest.mark.parametrize("told", [True, False], ids=["plan", "older-engine"])
+def test_opened_run_reads_as_the_live_one(tnao_home, told):
+    """A run opened from the history is the state its live events gave: the same rounds,
+    epochs of each round, kinds of training, generations."""
+    store = Store(tnao_home / "history.db")
+    events = restart_run(told)
+    rid = recorded(store, events)
+    live = RunState()
+    for e in [dataclasses.replace(events[0], run_id=rid), *events[1:]]:
+        live.apply(e)
+    live.apply(ev.Leaderboard((ev.LeaderRow(1, "a3", 2.7, 93.5, 93.4, 99.5),)))
+    live.apply(ev.RunFinished({"run_id": rid, "queries": 50, "budget": 60}))
+    opened = from_store(store, rid)
+    assert shown(opened) == shown(live)
+    assert shown(opened)["epochs"] == [(12, 12), (3, 3), (12, 12)]
+    assert shown(opened)["kinds"] == ["", "fine-tune", "retrain"]
+    assert shown(opened)["labels"] == ["round 1/3", "round 2/3", "round 3/3"]
+    # A run stopped mid-round reads as it was: round 3, three epochs into its retraining.
+    cut = recorded(store, cut_in_restart(told)[:-1], end=False)
+    store.recorder(cut)(ev.RunStopped("train"))
+    st = from_store(store, cut)
+    assert (st.status, st.round, st.stage) == ("stopped", 2, "train")
+    assert st.round_epochs(2) == ((3, 12) if told else (3, 0)) and st.train_kind(2) == "retrain"
+
+
+@sync
+async def test_open_a_restarted_run_from_the_history(db):
+    store = Store(db)
+    rid = recorded(store, restart_run())
+    app = TnaoApp(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready_home(app, pilot)
+        app.open_run(rid)
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ResultsScreen)
+        app.show_step("training")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, TrainingScreen)
+        assert plain(screen.query_one("#epoch-label")) == "round 3/3  retrain epoch 12/12"
+        bar = screen.query_one("#epoch-progress", ProgressBar)
+        assert bar.percentage == 1
+        app.show_step("search")
+        await pilot.pause(0.3)
+        assert plain(app.screen.query_one("#gen-label")).startswith("round 3/3  gen 10/10")
 
 
 @sync
@@ -796,13 +1031,15 @@ async def test_multi_round_run_shows_its_rounds(db):
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
         await pilot.press("n", "ctrl+n", "ctrl+r")
-        await until(pilot, lambda: app.state.run_id != "")
+        await until(pilot, lambda: app.state.plan is not None or app.state.stage != "")
         planned = app.state.rounds_total()
+        told = app.state.plan is not None
         await until(pilot, lambda: app.state.status == "finished")
         await app.workers.wait_for_complete()
         st = app.state
         ran = max(k[0] for k in st.generations) + 1
-        assert planned == ran == 3
+        # as the run planned it (an engine that tells no plan: not known, not guessed)
+        assert ran == 3 and planned == (3 if told else 0)
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert isinstance(app.screen, SearchScreen)
@@ -812,7 +1049,7 @@ async def test_multi_round_run_shows_its_rounds(db):
         await pilot.pause(0.3)
         assert isinstance(app.screen, TrainingScreen)
         label = plain(app.screen.query_one("#epoch-label"))
-        assert label.startswith("round 3/3  fine-tune epoch ")
+        assert re.match(r"round 3/3  (fine-tune|retrain) epoch (\d+)/\2$", label), label
 
 
 @sync

@@ -91,10 +91,12 @@ def config() -> dict:
 
 
 def synthetic_events(upto: str) -> list[ev.Event]:
-    """A made-up tiny run, cut after stage ``upto`` (sample/train/search/done)."""
+    """A made-up tiny run, cut after stage ``upto`` (sample/train/search/done), with the
+    plan and the steps of each stage as the engine announces them."""
+    plan = ev.RunPlan(budget=30, stages=ev.STAGES, rounds=1, sample=20, round_queries=5)
     out: list[ev.Event] = [
-        ev.RunStarted("k3x9pq", "analog", "cifar10", "tnao", 0, "cpu", config()),
-        ev.StageStarted("sample"),
+        ev.RunStarted("k3x9pq", "analog", "cifar10", "tnao", 0, "cpu", config(), plan=plan),
+        ev.StageStarted("sample", steps=20),
         ev.Sampled(
             tuple(f"a{i}" for i in range(20)),
             tuple(80.0 + (i * 7919 % 23) * 0.6 for i in range(20)),
@@ -104,7 +106,7 @@ def synthetic_events(upto: str) -> list[ev.Event]:
     ]
     if upto == "sample":
         return out
-    out.append(ev.StageStarted("train"))
+    out.append(ev.StageStarted("train", steps=3))
     for e in range(1, 3 if upto == "train" else 4):
         out.append(
             ev.EpochEnded(
@@ -117,13 +119,14 @@ def synthetic_events(upto: str) -> list[ev.Event]:
                 0.5 + 0.12 * e,
                 1.5,
                 "cpu",
+                step=e,
             )
         )
     out.append(ev.Progress("train", 2, 4, "loss 2.0"))
     if upto == "train":
         return out
     out.append(ev.StageFinished("train", 4.5))
-    out.append(ev.StageStarted("search"))
+    out.append(ev.StageStarted("search", steps=3))
     for g in range(1, 4):
         out.append(ev.Generation(g, 3, 0.3 + 0.05 * g, 0.1 + 0.04 * g, 5 + 3 * g))
     out.append(
@@ -137,7 +140,7 @@ def synthetic_events(upto: str) -> list[ev.Event]:
     if upto == "search":
         return out
     out.append(ev.StageFinished("search", 1.0))
-    out.append(ev.StageStarted("evaluate"))
+    out.append(ev.StageStarted("evaluate", steps=5))
     out.append(ev.StageFinished("evaluate", 0.2))
     out.append(
         ev.RunFinished(
@@ -171,16 +174,17 @@ def multi_round_events() -> list[ev.Event]:
     )
     # as a run announces it: automatic sizes resolved (analog's cifar10 spec)
     cfg = cfg.resolve(DatasetSpec("cifar10", "baseline", "baseline")).to_dict()
+    plan = ev.RunPlan(budget=60, stages=ev.STAGES, rounds=4, sample=20, round_queries=10)
     out: list[ev.Event] = [
-        ev.RunStarted("m4r0nd", "analog", "cifar10", "tnao", 0, "cpu", cfg),
-        ev.StageStarted("sample"),
+        ev.RunStarted("m4r0nd", "analog", "cifar10", "tnao", 0, "cpu", cfg, plan=plan),
+        ev.StageStarted("sample", steps=20),
         ev.Sampled(
             tuple(f"a{i}" for i in range(20)),
             tuple(80.0 + (i * 7919 % 23) * 0.6 for i in range(20)),
         ),
         ev.Queried("a19", 90.0, 20, 60),
         ev.StageFinished("sample", 0.2),
-        ev.StageStarted("train", 0),
+        ev.StageStarted("train", 0, steps=3),
     ]
     for e in range(1, 4):
         out.append(
@@ -195,9 +199,13 @@ def multi_round_events() -> list[ev.Event]:
                 1.5,
                 "cpu",
                 0,
+                e,
             )
         )
-    out += [ev.StageFinished("train", 4.5, {"train_tau": 0.884}, 0), ev.StageStarted("search", 0)]
+    out += [
+        ev.StageFinished("train", 4.5, {"train_tau": 0.884}, 0),
+        ev.StageStarted("search", 0, steps=10),
+    ]
     for g in range(1, 11):
         out.append(ev.Generation(g, 10, 2.5 + 0.04 * min(g, 6), 2.0 + 0.05 * g, 10 + 2 * g, 0))
     out.append(
@@ -210,11 +218,11 @@ def multi_round_events() -> list[ev.Event]:
     )
     out += [
         ev.StageFinished("search", 1.0, {}, 0),
-        ev.StageStarted("evaluate", 0),
+        ev.StageStarted("evaluate", 0, steps=10),
         ev.Queried("a30", 93.0, 30, 60),
         ev.StageFinished("evaluate", 0.2, {}, 0),
-        ev.StageStarted("train", 1),
-        ev.EpochEnded(4, 6, 1.1, 0.3, 1.4, float("nan"), float("nan"), 1.5, "cpu", 1),
+        ev.StageStarted("train", 1, steps=3),
+        ev.EpochEnded(4, 6, 1.1, 0.3, 1.4, float("nan"), float("nan"), 1.5, "cpu", 1, 1),
         ev.Progress("train", 3, 8, "loss 1.3"),
     ]
     return out
