@@ -71,9 +71,23 @@ class Rankers:
 
 
 def fit_rankers(
-    x: np.ndarray, y: np.ndarray, *, seed: int, hidden: int, epochs: int, members: int
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int,
+    hidden: int,
+    epochs: int,
+    members: int,
+    loss: str = "rank",
+    bootstrap: bool = True,
 ) -> Rankers:
     """Fit ``members`` rankers on ``x`` (features) ordered by ``y`` (higher = better).
+
+    ``loss``: ``"rank"`` (pairwise logistic: only the order of ``y`` counts) or ``"mse"``
+    (regress ``y`` standardised to mean 0, std 1, as BANANAS's predictor does: scores are
+    then in those units). ``bootstrap``: members after the first fit a bootstrap resample
+    of the labels; ``False`` fits every member on all of them (the members then differ
+    only by their initial weights).
 
     Single-threaded (tiny tensors: threads only add overhead, and one thread keeps the
     float sums in a fixed order); the caller's thread setting is restored afterwards. All randomness
@@ -84,27 +98,52 @@ def fit_rankers(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _fit(x, y, seed=seed, hidden=hidden, epochs=epochs, members=members)
+        return _fit(
+            x,
+            y,
+            seed=seed,
+            hidden=hidden,
+            epochs=epochs,
+            members=members,
+            loss=loss,
+            bootstrap=bootstrap,
+        )
     finally:
         torch.set_num_threads(threads)
 
 
 def _fit(
-    x: np.ndarray, y: np.ndarray, *, seed: int, hidden: int, epochs: int, members: int
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int,
+    hidden: int,
+    epochs: int,
+    members: int,
+    loss: str,
+    bootstrap: bool,
 ) -> Rankers:
     import torch
 
+    if loss not in ("rank", "mse"):
+        raise ValueError(f"loss must be 'rank' or 'mse', got {loss!r}")
     gen = torch.Generator().manual_seed(int(seed))
     rng = np.random.default_rng(int(seed))
     n, f = x.shape
     # member 0 sees every label; the others a bootstrap resample, so the ensemble
     # disagrees where the data is thin (independent Thompson sampling, as in BANANAS)
-    picks = np.stack([np.arange(n)] + [rng.integers(0, n, size=n) for _ in range(members - 1)])
+    resample = (lambda: rng.integers(0, n, size=n)) if bootstrap else (lambda: np.arange(n))
+    picks = np.stack([np.arange(n)] + [resample() for _ in range(members - 1)])
     xt = torch.from_numpy(np.ascontiguousarray(x[picks], dtype=np.float32))  # (m, n, f)
     yt = torch.from_numpy(np.asarray(y, dtype=np.float32)[picks])  # (m, n)
-    # pair (i, j) counts when i is better than j; equal signals give no pair
-    better = (yt[:, :, None] > yt[:, None, :]).float()
-    n_pairs = better.sum(dim=(1, 2)).clamp(min=1.0)
+    if loss == "mse":
+        # z-scores of all the labels: one scale for every member, whatever the metric
+        y64 = np.asarray(y, dtype=np.float64)
+        yt = (yt - float(y64.mean())) / float(max(y64.std(), 1e-8))
+    else:
+        # pair (i, j) counts when i is better than j; equal signals give no pair
+        better = (yt[:, :, None] > yt[:, None, :]).float()
+        n_pairs = better.sum(dim=(1, 2)).clamp(min=1.0)
 
     def layer(fan_in: int, fan_out: int) -> tuple:
         bound = 1.0 / np.sqrt(fan_in)  # PyTorch's default Linear init scale
@@ -115,11 +154,14 @@ def _fit(
     opt = torch.optim.Adam(weights, lr=3e-3, weight_decay=1e-4)
     for _ in range(epochs):
         s = Rankers.forward(weights, xt)  # (m, n)
-        # softplus(s_j - s_i) = -log sigmoid(s_i - s_j) for every pair where i beats j
-        pair = torch.nn.functional.softplus(s[:, None, :] - s[:, :, None]) * better
-        loss = (pair.sum(dim=(1, 2)) / n_pairs).sum()
+        if loss == "mse":
+            total = ((s - yt) ** 2).mean(dim=1).sum()
+        else:
+            # softplus(s_j - s_i) = -log sigmoid(s_i - s_j) for every pair where i beats j
+            pair = torch.nn.functional.softplus(s[:, None, :] - s[:, :, None]) * better
+            total = (pair.sum(dim=(1, 2)) / n_pairs).sum()
         opt.zero_grad()
-        loss.backward()
+        total.backward()
         opt.step()
     return Rankers([w.detach() for w in weights])
 
