@@ -272,9 +272,11 @@ class TnaoApp(App[None]):
             )
             return
         self.go_home()
-        self._open_guide(RunState(), "benchmark")
+        self.open_guide(RunState(), "benchmark")
 
-    def _open_guide(self, state: RunState, step: str) -> None:
+    def open_guide(self, state: RunState, step: str) -> None:
+        """A new guide showing ``state``, at ``step`` (the tests and the snapshot pictures
+        open one on a made-up state)."""
         self._new_guide(state)
         self.show_step(step)
 
@@ -296,7 +298,7 @@ class TnaoApp(App[None]):
             "results" if state.status == "finished" else STAGE_SCREEN.get(state.stage, "sampling")
         )
         self.go_home()
-        self._open_guide(state, step)
+        self.open_guide(state, step)
 
     def resume_run(self, run_id: str) -> None:
         if self.state.live:
@@ -310,7 +312,7 @@ class TnaoApp(App[None]):
         state.status = "running"
         state.started = self.clock()
         self.go_home()
-        self._open_guide(state, STAGE_SCREEN.get(state.stage, "sampling"))
+        self.open_guide(state, STAGE_SCREEN.get(state.stage, "sampling"))
         self._token += 1
         self._run_worker(None, run_id, self._token, self.store)
 
@@ -360,8 +362,13 @@ class TnaoApp(App[None]):
         except Stopped:
             return None
 
+    @property
+    def run_tag(self) -> str:
+        """The tag of the run the state listens to: its worker's messages carry it."""
+        return str(self._token)
+
     def on_run_event(self, message: RunEvent) -> None:
-        if message.run_id != str(self._token):
+        if message.run_id != self.run_tag:
             return  # a stopped run's late events
         if message.posted:
             self.latencies.append(time.perf_counter() - message.posted)

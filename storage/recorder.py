@@ -98,9 +98,10 @@ class Recorder:
             self.store.heartbeat(self.run_id)
 
     # -- events ------------------------------------------------------------------------
-    def _handlers(self) -> dict[type, Callable]:
-        # By type, not by name: a renamed event fails the test that every event type
-        # is handled (tests/test_storage.py) instead of going unrecorded.
+    def handlers(self) -> dict[type, Callable]:
+        """The handler of each event type. By type, not by name: a renamed event fails
+        here at import, and one without a handler fails tests/test_storage.py, instead of
+        going unrecorded."""
         return {
             ev.RunStarted: self._run_started,
             ev.StageStarted: self._stage_started,
@@ -119,7 +120,7 @@ class Recorder:
 
     def __call__(self, event: ev.Event) -> None:
         if self._on is None:
-            self._on = self._handlers()
+            self._on = self.handlers()
         handler = self._on.get(type(event))
         # An event type added later is not recorded until it has a handler here (a test
         # checks every one has); a run must not fail over it.

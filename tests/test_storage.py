@@ -483,7 +483,7 @@ def _event_types() -> set[type]:
 def test_every_event_is_handled_and_every_field_mapped(store):
     rec = store.recorder(store.create_run(_cfg()))
     # dispatch by type: a renamed or new event shows here, not as a silently lost one
-    assert set(rec._handlers()) == _event_types()
+    assert set(rec.handlers()) == _event_types()
     assert set(rows.MAPS) == _event_types() - {ev.Progress}  # per batch: not recorded
     for cls, m in {**rows.MAPS, ev.LeaderRow: rows.LEADER_ROW}.items():
         assert set(m.cols) == {f.name for f in dataclasses.fields(cls)}, cls.__name__

@@ -700,7 +700,7 @@ async def feed(app, pilot, events: list[ev.Event], pause: float = 0.3) -> None:
     after handling them (it redraws on a timer; a fixed pause alone was sometimes too
     short on a loaded 2-core CI runner)."""
     for e in events:
-        app.post_message(wrap(e, str(app._token)))
+        app.post_message(wrap(e, app.run_tag))
     await pilot.pause(pause)
     screen = app.screen
     seen, t0 = getattr(screen, "ticks", None), time.monotonic()
@@ -743,7 +743,7 @@ async def test_live_search_chart_draws_generations_as_they_come(db, monkeypatch)
     app = TnaoApp(db=db)
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
-        app._open_guide(RunState(), "training")
+        app.open_guide(RunState(), "training")
         await pilot.pause()
         await feed(app, pilot, run_started() + sample_stage() + train_round(0))
         await feed(app, pilot, [ev.StageStarted("search", 0)])
@@ -789,7 +789,7 @@ async def test_training_without_validation_split_draws_no_flat_zero(db):
     app = TnaoApp(db=db)
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
-        app._open_guide(RunState(), "training")
+        app.open_guide(RunState(), "training")
         await pilot.pause()
         events = run_started() + sample_stage() + train_round(0)
         await feed(app, pilot, events[:-1])  # three epochs in, training not finished
@@ -902,7 +902,7 @@ async def test_restarted_round_on_the_training_screen(db):
     app = TnaoApp(db=db)
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
-        app._open_guide(RunState(), "training")
+        app.open_guide(RunState(), "training")
         await pilot.pause()
         await feed(app, pilot, cut_in_restart())
         app.show_step("training")  # the guide followed the earlier rounds to Search
@@ -926,7 +926,7 @@ async def test_restarted_round_of_an_older_engine_shows_no_total(db):
     app = TnaoApp(db=db)
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
-        app._open_guide(RunState(), "training")
+        app.open_guide(RunState(), "training")
         await pilot.pause()
         await feed(app, pilot, cut_in_restart(told=False))
         app.show_step("training")
@@ -1059,7 +1059,7 @@ async def test_sample_size_left_blank_is_automatic(db):
     app = TnaoApp(db=db)
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
-        app._open_guide(RunState(), "sampling")
+        app.open_guide(RunState(), "sampling")
         await pilot.pause()
         box = app.screen.query_one("#f-n_labelled", Input)
         assert box.value == "" and box.placeholder == "auto"
@@ -1087,7 +1087,7 @@ async def test_sampling_without_sampled_values_says_why(db):
         for e in run_started():
             st.apply(e)
         st.status, st.stage, st.stages_done = "finished", "evaluate", {"train": 1.0}
-        app._open_guide(st, "sampling")
+        app.open_guide(st, "sampling")
         await pilot.pause(0.3)
         hist = app.screen.query_one(SampleHistogram)
         assert "sample stage was skipped" in plain(hist.query_one(".hist-axis"))
@@ -1100,7 +1100,7 @@ async def test_live_screens_fit_80x24(db):
     app = TnaoApp(db=db)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready_home(app, pilot)
-        app._open_guide(RunState(), "sampling")
+        app.open_guide(RunState(), "sampling")
         await pilot.pause()
         hist = app.screen.query_one(SampleHistogram)
         await feed(app, pilot, run_started() + sample_stage())

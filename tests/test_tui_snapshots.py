@@ -245,7 +245,7 @@ def guide_at(step: str, upto: str | None):
     async def run_before(pilot) -> None:
         app = pilot.app
         await ready(app, pilot)
-        app._open_guide(state_after(upto) if upto else RunState(), step)
+        app.open_guide(state_after(upto) if upto else RunState(), step)
         await pilot.pause(0.3)
 
     return run_before
