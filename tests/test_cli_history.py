@@ -313,3 +313,40 @@ def test_bad_export_format(capsys, tmp_path, fmt):
     db = str(tmp_path / "h.db")
     rid = _synthetic(db)
     fails_with(capsys, "format 'xml' is unknown", "export", rid, "--db", db, "-f", fmt)
+
+
+def test_history_from_before_the_plan_fields_opens_and_shows(capsys, tmp_path):
+    """A history of schema 1 (before RunPlan / steps): `tnao history` and `tnao show`
+    migrate it in place and show its runs, rows intact."""
+    from sqlite_utils import Database
+
+    from tnao_app.storage.migrations import MIGRATIONS
+
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    MIGRATIONS.apply(Database(con), stop_before="0002_plan_steps")
+    cfg = json.dumps(Config().to_dict())
+    con.execute(
+        "INSERT INTO runs (id, benchmark, dataset, method, seed, config, resolved, status, "
+        "device, tnao_version, created_at, n_queries, best_arch, best_test, result) VALUES "
+        "('old001', 'nb201', 'cifar10', 'tnao', 0, ?, ?, 'finished', 'cpu', '0.1', 1.0, 2, "
+        "?, 94.0, ?)",
+        [cfg, cfg, ARCH, json.dumps({"queries": 2, "best": {"arch": ARCH, "test": 94.0}})],
+    )
+    con.execute("INSERT INTO stages VALUES ('old001', 0, 'train', 'finished', 1.0, 2.0, 1.0, '{}')")
+    con.execute(
+        "INSERT INTO epochs VALUES ('old001', 0, 1, 1, 1.0, 0.5, 1.5, NULL, NULL, 0.1, 'cpu')"
+    )
+    con.execute("INSERT INTO leaderboard VALUES ('old001', 1, ?, 0.5, 91.0, 94.0, 99.0)", [ARCH])
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    code, out, err = cli(capsys, "history", "--db", str(db), "--json")
+    assert code == 0, err
+    assert [r["id"] for r in json.loads(out)] == ["old001"]
+    code, out, err = cli(capsys, "show", "old001", "--db", str(db))
+    assert code == 0 and "train" in out and "94.00" in out, err
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert con.execute("SELECT step FROM epochs").fetchall() == [(0,)]  # not known
+    con.close()
