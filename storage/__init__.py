@@ -1,8 +1,9 @@
 """Run history in SQLite (installed as tnao_app.storage).
 
 ``Store`` opens the history (default ``paths.default_db()``); ``Store.recorder(run_id)``
-gives the listener that records a run's events and checkpoints; ``runner.start_run`` and
-``runner.resume_run`` drive the pipeline with it attached.
+gives the listener that records a run's events and checkpoints (``tnao_app.runs.session``
+drives a run with it attached); ``Store.replay(run_id)`` reads a run back as its events.
+``rows`` is the one map of event fields to stored columns.
 """
 
 from tnao_app.errors import StorageError
