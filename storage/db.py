@@ -381,7 +381,8 @@ class Store:
             elif stage == "search":
                 out += [g for g in gens if g.round == rnd]
                 gens = [g for g in gens if g.round != rnd]
-            if st["status"] == "finished" and st["seconds"] is not None:
+            if st["status"] == "finished":
+                # (a stage the run's end closed has no seconds: NaN, not known)
                 out.append(maps[ev.StageFinished].event(st))
         if sampled:
             out.append(maps[ev.Sampled].event_of_rows(sampled))

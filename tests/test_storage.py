@@ -582,6 +582,17 @@ def test_recorded_events_survive_write_and_read(store):
         assert store.replay(other)[0].plan is None  # no plan recorded: none read back
 
 
+def test_a_stage_the_run_end_closed_replays_as_finished(store):
+    cfg = _cfg()
+    rid = store.create_run(cfg)
+    rec = store.recorder(rid)
+    rec(_started(rid, cfg))
+    rec(ev.StageStarted("evaluate"))
+    rec(ev.RunFinished({"queries": 1}))  # no StageFinished: the finish closes the stage
+    ends = [e for e in store.replay(rid) if isinstance(e, ev.StageFinished)]
+    assert [e.stage for e in ends] == ["evaluate"] and math.isnan(ends[0].seconds)
+
+
 def test_old_history_migrates_and_replays_without_the_new_fields(tmp_path):
     """A history written before the plan fields (schema 1) opens, migrates, and reads
     back with them unknown (0 / None), its rows intact."""
