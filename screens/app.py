@@ -342,9 +342,8 @@ class TnaoApp(App[None]):
     ) -> dict | None:
         # ``store`` is the App's Store: it gives this thread its own connection, and one
         # Store per file per process keeps SQLite's locks in one place.
-        from tnao_app.search.base import Stopped
-
-        from .runproc import run_in_child
+        from tnao_app.errors import Stopped
+        from tnao_app.runs.child import run_in_child
 
         worker = get_current_worker()
         tag = str(token)
@@ -354,8 +353,8 @@ class TnaoApp(App[None]):
             self.post_message(wrap(event, tag, time.perf_counter()))
 
         try:
-            # The run itself goes to a child process (see runproc.py): the UI's repaints
-            # then cost training nothing.
+            # The run itself goes to a child process (tnao_app/runs/child.py): the UI's
+            # repaints then cost training nothing.
             return run_in_child(
                 config, resume_id, store.path, listener, lambda: worker.is_cancelled
             )
