@@ -6,6 +6,8 @@ and resumed. ``validate()`` turns any bad value into one ``ConfigError`` sentenc
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
@@ -16,6 +18,13 @@ if TYPE_CHECKING:
     from .benchmarks.base import DatasetSpec
 
 DEVICES = ("auto", "cpu", "cuda")
+SECTIONS = ("run", "sample", "model", "train", "search", "baselines")
+EXAMPLE = '{"train": {"epochs": 12}}'
+INT64_MAX = 2**63 - 1
+# The largest token sequence and vocabulary of any space here (NB101: 26 tokens of 6), with
+# room to spare: the memory estimates of Config.validate need no benchmark loaded.
+MAX_SEQ_LEN = 64
+MAX_VOCAB = 16
 
 
 @dataclass
@@ -168,12 +177,25 @@ class Config:
     def from_dict(cls, data: dict) -> Config:
         """Build from a (possibly partial) dict; unknown keys are an error."""
         cfg = cls()
-        for section, values in (data or {}).items():
-            if not hasattr(cfg, section):
-                raise ConfigError(f"Unknown config section '{section}'.")
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"The config must be an object of sections, like {EXAMPLE}, got {_kind(data)}."
+            )
+        for section, values in data.items():
+            if not isinstance(section, str) or section not in SECTIONS:
+                raise ConfigError(
+                    f"Unknown config section '{section}'; expected one of {', '.join(SECTIONS)}."
+                )
+            if not isinstance(values, dict):
+                raise ConfigError(
+                    f"Config section '{section}' must be an object of fields, like "
+                    f"{EXAMPLE}, got {_kind(values)}."
+                )
             target = getattr(cfg, section)
             names = {f.name: f for f in fields(target)}
-            for key, value in (values or {}).items():
+            for key, value in values.items():
                 if key not in names:
                     raise ConfigError(f"Unknown config field '{section}.{key}'.")
                 setattr(target, key, _typed(f"{section}.{key}", getattr(target, key), value))
@@ -187,7 +209,11 @@ class Config:
         return self
 
     def validate(self) -> Config:
+        """Raise one ``ConfigError`` sentence naming the first bad field and what was
+        expected: first every field's type and range (so no check below can fail on a
+        wrong type), then the rules of each stage, then the sizes against this machine."""
         r, s, m, t, c = self.run, self.sample, self.model, self.train, self.search
+        self._check_types()
 
         def need(ok: bool, msg: str) -> None:
             if not ok:
@@ -218,6 +244,7 @@ class Config:
             f"sample design '{s.design}' is unknown; expected random or balanced.",
         )
         need(s.n_unlabelled >= 0, f"unlabelled samples must be >= 0, got {s.n_unlabelled}.")
+        need(m.n_heads >= 1, f"model.n_heads must be >= 1, got {m.n_heads}.")
         need(
             m.d_model >= 8 and m.d_model % m.n_heads == 0,
             f"d_model ({m.d_model}) must be >= 8 and divisible by n_heads ({m.n_heads}).",
@@ -240,6 +267,12 @@ class Config:
         need(t.patience >= 1, f"patience must be >= 1, got {t.patience}.")
         need(m.n_predictors >= 1, f"n_predictors must be >= 1, got {m.n_predictors}.")
         need(r.threads >= 0, f"threads must be >= 0, got {r.threads}.")
+        cores = os.cpu_count() or 1
+        need(
+            r.threads <= cores,
+            f"run.threads must be at most {cores} (the CPU cores of this machine; 0 = 1 "
+            f"thread), got {r.threads}.",
+        )
         need(
             r.checkpoint_every >= 0,
             f"checkpoint_every must be >= 0 seconds, got {r.checkpoint_every}.",
@@ -269,7 +302,58 @@ class Config:
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")
         self.baselines.check()
+        self._check_sizes()
         return self
+
+    def _check_types(self) -> None:
+        """Every field has its default's type (a bool is no integer), every number is
+        finite and every integer fits in 64 bits (SQLite, torch and numpy take no more)."""
+        defaults = Config()
+        for section in SECTIONS:
+            for f in fields(getattr(self, section)):
+                name = f"{section}.{f.name}"
+                value = getattr(getattr(self, section), f.name)
+                _typed(name, getattr(getattr(defaults, section), f.name), value)
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ConfigError(
+                        f"Config field '{name}' must be a finite number, got {value}."
+                    )
+                if isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+                    raise ConfigError(
+                        f"Config field '{name}' must fit in a 64-bit signed integer "
+                        f"(at most {INT64_MAX}), got {_short(value)}."
+                    )
+
+    def _check_sizes(self) -> None:
+        """The sizes that allocate memory must fit this machine: refuse in one sentence what
+        would end in an allocation failure (or the machine swapping) minutes later."""
+        limit = memory_bytes()
+        m, b = self.model, self.baselines
+        n, k = self.sample.n_unlabelled, self.search.particles
+        needs = [
+            (
+                f"model.d_model {m.d_model} (with model.n_layers {m.n_layers})",
+                model_bytes(m),
+                "model.d_model or model.n_layers",
+            ),
+            (f"sample.n_unlabelled {n}", n * MAX_SEQ_LEN * 8 * 2, "sample.n_unlabelled"),
+            (
+                f"search.particles {k}",
+                k * (m.d_latent * 8 * 4 + MAX_SEQ_LEN * MAX_VOCAB * 4),
+                "search.particles",
+            ),
+        ]
+        for f in fields(b):  # the MLP baselines: <method>_hidden wide, <method>_ensemble many
+            if f.name.endswith("_hidden"):
+                width, many = getattr(b, f.name), getattr(b, f.name[:-7] + "_ensemble", 1)
+                name = f"baselines.{f.name}"
+                needs.append((f"{name} {width}", many * _mlp_bytes(width), name))
+        for what, need, smaller in needs:
+            if need > limit:
+                raise ConfigError(
+                    f"{what} needs about {_gb(need)} of memory, more than this machine's "
+                    f"{_gb(limit)}; expected a smaller {smaller}."
+                )
 
 
 def _typed(name: str, default: object, value: object) -> object:
@@ -284,9 +368,57 @@ def _typed(name: str, default: object, value: object) -> object:
         if kind is int
         else isinstance(value, kind)
     )
+    if ok and kind is float and isinstance(value, int) and abs(value) > 2**1023:
+        ok = False  # too large for a float
     if not ok:
         what = {bool: "true or false", float: "a number", int: "an integer", str: "a string"}
         raise ConfigError(
-            f"Config field '{name}' must be {what.get(kind, kind.__name__)}, got {value!r}."
+            f"Config field '{name}' must be {what.get(kind, kind.__name__)}, got {_short(value)}."
         )
     return float(value) if kind is float else value  # type: ignore[arg-type]  # checked above
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words, for an error sentence."""
+    if value is None:
+        return "null"
+    names = {bool: "true or false", int: "a number", float: "a number", str: "a string"}
+    names.update({list: "a list", dict: "an object"})
+    return f"{names.get(type(value), type(value).__name__)} ({_short(value)})"
+
+
+def _short(value: object, n: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory in bytes (a large number where it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):  # not POSIX
+        return 1 << 50
+
+
+def model_bytes(m: ModelConfig) -> int:
+    """About the bytes a model of ``m`` takes while it trains: float32 weights, their
+    gradients and AdamW's two moments, for the largest space (an over-estimate)."""
+    d, L, V = m.d_model, MAX_SEQ_LEN, MAX_VOCAB
+    params = (
+        m.n_layers * (8 * d * d + 9 * d)  # attention (qkv, proj) and the MLP per layer
+        + (V + L) * d  # token and position embeddings
+        + L * d * m.d_latent  # to_z
+        + m.d_latent * 4 * d
+        + 4 * d * L * V  # decoder
+        + m.n_predictors * (m.d_latent * 2 * d + 2 * d)  # predictor heads
+    )
+    return 4 * 4 * params
+
+
+def _mlp_bytes(hidden: int, inputs: int = 256) -> int:
+    """About the bytes of a baseline's two-hidden-layer MLP while it trains (as above)."""
+    return 4 * 4 * (inputs * hidden + hidden * hidden + 2 * hidden)
+
+
+def _gb(n: float) -> str:
+    return f"{n / 2**30:,.1f} GB"
