@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from ..errors import ConfigError, NotReadyError
+from ..errors import ConfigError, NotReadyError, UnknownArchError
 from . import cache
 from .base import Arch, DatasetSpec, Oracle, Space, Table
 
@@ -26,6 +26,7 @@ __all__ = [
     "Space",
     "Table",
     "NAMES",
+    "describe",
     "load",
     "module",
     "status",
@@ -37,6 +38,26 @@ def module(name: str):
     if name not in NAMES:
         raise ConfigError(f"Unknown benchmark '{name}'; expected one of: {', '.join(NAMES)}.")
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def describe(benchmark: str, native: str) -> str:
+    """The form of an architecture a person reads, for tables and printed results.
+
+    NB101: the compact one-line form of ``nb101.describe`` (ops, then edges grouped by
+    source: ``1:c3 2:mp 3:c1 | in>1,2 1>3 2>3 3>out``); NB201 and analog: the official
+    string unchanged. Anything else (an unknown benchmark, a string that is not a cell)
+    comes back unchanged. The JSON form of NB101 stays in ``--json`` and the exports.
+    """
+    if benchmark != "nb101" or not native.startswith("{"):
+        return native
+    from .nb101 import SPACE
+    from .nb101.describe import describe_cell
+
+    try:
+        matrix, ops = SPACE.from_native(native)
+        return describe_cell(matrix, ops)
+    except (UnknownArchError, ValueError, KeyError):
+        return native
 
 
 def load(name: str) -> Table:
