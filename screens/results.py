@@ -9,6 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from tnao_app.benchmarks import describe
+from tnao_app.benchmarks.nb101.describe import LEGEND as NB101_LEGEND
+
 from .guide import GuideScreen
 from .state import RunState, fmt_num
 from .widgets import OP_SHORT, short_arch
@@ -40,7 +43,7 @@ class ResultsScreen(GuideScreen):
             summary.append(what + "\n", style="bold")
         if state.status == "finished" and best:
             summary.append("Best architecture\n", style="bold")
-            summary.append(f"{best.get('arch', '')}\n")
+            summary.append(f"{describe(state.benchmark, best.get('arch', ''))}\n")
             summary.append(
                 f"valid {fmt_num(best.get('valid'))}  test "
                 f"{fmt_num(best.get('test'))}  true rank {best.get('rank', '-')}"
@@ -55,6 +58,8 @@ class ResultsScreen(GuideScreen):
             if best.get("arch", "").startswith("|"):
                 legend = ", ".join(f"{v} {k}" for k, v in OP_SHORT.items())
                 summary.append(f"\nops: {legend}", style="dim")
+            elif state.benchmark == "nb101":
+                summary.append(f"\n{NB101_LEGEND}", style="dim")
         elif state.live:
             summary.append("The run is still going; results appear when it finishes.", style="dim")
         elif state.status in ("stopped", "interrupted", "failed"):

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from textual_plotext import PlotextPlot
 
 from tnao_app import events as ev
+from tnao_app.benchmarks import describe
 
 from .state import GUIDE, RunState, fmt_num, histogram
 
@@ -249,7 +250,13 @@ ARCH_WIDTH = 24
 
 def short_arch(arch: str) -> str:
     """A table-cell form of an architecture: NB201 cells as ops per node
-    (``c3 | c1 c1 | sk c3 sk``), anything else cut to ``ARCH_WIDTH`` characters."""
+    (``c3 | c1 c1 | sk c3 sk``), NB101 cells (JSON) in the compact form of
+    ``benchmarks.describe`` (``1:c3 2:mp | in>1,2 1>out 2>out``, never cut: at most 69
+    characters), anything else cut to ``ARCH_WIDTH`` characters."""
+    if arch.startswith("{"):
+        compact = describe("nb101", arch)
+        if compact != arch:
+            return compact
     if arch.startswith("|") and "~" in arch:
         nodes = []
         for part in arch.split("+"):

@@ -19,6 +19,7 @@ from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
 from .. import events as ev
+from ..benchmarks import describe
 from ..errors import ConfigError
 from .run import fmt_acc, fmt_pct, fmt_score
 
@@ -261,7 +262,7 @@ def show(
         for b in board:
             t.add_row(
                 str(b["rank"]),
-                b["arch"],
+                describe(r["benchmark"], b["arch"]),
                 fmt_score(b["predicted"]),
                 fmt_acc(b["valid"]),
                 fmt_acc(b["test"]),
@@ -358,8 +359,9 @@ def resume(
         print(json.dumps(public_result(result), indent=2))
         return
     best = result.get("best", {})
+    arch = describe(result.get("benchmark", ""), best.get("arch") or "")  # NB101: compact
     console.print(
-        f"Run {rid} finished: best {best.get('arch')} valid "
+        f"Run {rid} finished: best {arch} valid "
         f"{fmt_acc(best.get('valid'), 'n/a')} test {fmt_acc(best.get('test'), 'n/a')} "
         f"(rank {best.get('rank')} in the table, percentile "
         f"{fmt_pct(best.get('percentile'), 'n/a')}), {result.get('queries')} queries.",

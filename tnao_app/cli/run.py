@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import events as ev
+from ..benchmarks import describe
 from ..catalogue import METHODS
 from ..config import Config
 from ..errors import ConfigError
@@ -129,7 +130,8 @@ class LiveView:
 
 def print_result(res: dict) -> None:
     b = res["best"]
-    out.print(f"[bold green]Found[/] {b['arch']}", soft_wrap=True, highlight=False)
+    arch = describe(res.get("benchmark", ""), b["arch"])  # NB101: compact, not JSON
+    out.print(f"[bold green]Found[/] {arch}", soft_wrap=True, highlight=False)
     # The two labels are padded to one width so the values line up.
     labels = (f"{res['signal']} (search signal):", f"{res['report']} (reported):")
     width = max(map(len, labels))
