@@ -479,7 +479,9 @@ class TnaoApp(App[None]):
             benchmarks.import_file(path, benchmark)
         self.post_message(DataStatus(benchmarks.status()))
         if path is not None:
-            self.call_from_thread(self.notify, f"{benchmark} imported from {path.name}.")
+            self.call_from_thread(
+                self.notify, f"{benchmark} imported from {path.name}.", markup=False
+            )
 
     def on_data_status(self, message: DataStatus) -> None:
         self.data_rows = message.rows

@@ -95,7 +95,7 @@ class ErrorDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
             yield Label(self.title_text, id="title")
-            yield Static(self.message, id="message")
+            yield Static(self.message, id="message", markup=False)  # quotes user text
             with Horizontal(classes="buttons"):
                 yield Button("OK", variant="error", id="ok")
         yield Footer()

@@ -14,6 +14,7 @@ import pytest
 from tnao_app.cli import main
 from tnao_app.config import INT64_MAX, Config
 from tnao_app.errors import ConfigError
+from tnao_app.storage import Store
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -122,3 +123,108 @@ def test_validate_checks_types_set_in_code():
 
 def test_defaults_still_valid():
     assert Config().validate().to_dict() == Config().to_dict()
+
+
+# -- 1: user text is printed as plain text ---------------------------------------------------
+PAYLOADS = ["[/x]", "[bold]", "\x1b[31m", "[red]x[/red]", "tail\\"]
+
+
+def _shown(payload: str) -> str:
+    """How the CLI shows ``payload``: literally, the control character as its escape."""
+    return payload.replace("\x1b", "\\x1b")
+
+
+def _assert_echoed(payload: str, text: str) -> None:
+    assert _shown(payload) in text, text
+    assert "\x1b" not in text  # no control code reaches the terminal
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_markup_in_run_id_options_and_paths(tnao_home, tmp_path, capsys, payload):
+    db = tmp_path / "h.db"
+    Store(db).close()
+    cases = [
+        (["show", payload, "--db", str(db)], 1),
+        (["resume", payload, "--db", str(db)], 1),
+        (["delete", payload, "--db", str(db), "--yes"], 1),
+        (["export", payload, "--db", str(db)], 1),
+        (["history", "--status", payload, "--db", str(db)], 2),
+        (["run", "--dataset", payload, "--budget", "30", "--db", str(db)], 2),
+        (["run", "--benchmark", payload, "--db", str(db)], 2),
+        (["run", "--method", payload, "--db", str(db)], 2),
+        (["run", "--device", payload, "--db", str(db)], 2),
+        (["run", "--config", str(tmp_path / f"{payload}.json"), "--db", str(db)], 2),
+        (["experiment", "--methods", payload], 2),
+        (["experiment", "--seeds", payload], 2),
+        (["data", "import", str(tmp_path / f"{payload}.csv"), "-b", "nb201"], 2),
+        (["data", "import", str(tmp_path), "-b", payload], 2),
+    ]
+    for argv, want in cases:
+        code, out, err = _cli(capsys, *argv)
+        assert code == want, (argv, err)
+        _one_sentence(err)
+        _assert_echoed(payload, err)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_markup_in_run_name_history_and_show(tnao_home, tmp_path, capsys, payload):
+    db = tmp_path / "h.db"
+    cfg = Config.from_dict({"run": {"name": payload}})
+    store = Store(db)
+    rid = store.create_run(cfg)
+    store.create_run(Config())  # a second run: the whole history is listed
+    for argv in (["history"], ["show", rid]):
+        code, out, err = _cli(capsys, *argv, "--db", str(db))
+        assert code == 0, err
+        _assert_echoed(payload, out)
+    code, out, _ = _cli(capsys, "history", "--json", "--db", str(db))
+    assert code == 0 and payload in [r["name"] for r in json.loads(out)]
+    target = tmp_path / f"out{payload.replace('/', '_')}.json"
+    code, _, err = _cli(capsys, "export", rid, "-o", str(target), "--db", str(db))
+    assert code == 0, err
+    _assert_echoed(payload.replace("/", "_"), err)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_markup_in_csv_cells_and_file_names(tnao_home, tmp_path, capsys, payload):
+    safe = payload.replace("/", "_")  # a file name cannot hold a slash
+    folder = tmp_path / safe
+    folder.mkdir()
+    arch = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    bad_cells = [
+        ("arch_str,cifar10_valid_valid_acc_200\n" + f'"{payload}",90\n', "arch_str"),
+        ("arch_str,cifar10_valid_valid_acc_200\n" + f'"{arch}","{payload}"\n', "cifar10"),
+    ]
+    for text, _column in bad_cells:
+        csv = folder / f"{safe}.csv"
+        csv.write_text(text)
+        code, _, err = _cli(capsys, "data", "import", str(csv), "-b", "nb201")
+        assert code == 1, err
+        line = _one_sentence(err)
+        _assert_echoed(payload, line)
+        assert _shown(f"{safe}.csv") in line
+    code, _, err = _cli(capsys, "data", "import", str(folder / "none.csv"), "-b", "nb101")
+    assert code == 2
+    _assert_echoed(safe, err)
+
+
+def test_markup_in_error_dialog_of_the_app(tnao_home):
+    """The app's error dialog shows the sentence as written (it quotes user text)."""
+    import asyncio
+
+    pytest.importorskip("textual")
+    from tnao_app.screens.app import TnaoApp
+    from tnao_app.screens.dialogs import ErrorDialog
+
+    message = "There is no run '[/x]' nor '[bold]' in h.db; 'tnao history' lists them."
+
+    async def main_() -> str:
+        app = TnaoApp(db=tnao_home / "history.db")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            app.show_error(message)
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, ErrorDialog)
+            return str(app.screen.query_one("#message").render())
+
+    assert "'[/x]' nor '[bold]'" in asyncio.run(main_())

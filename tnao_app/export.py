@@ -80,6 +80,26 @@ def public_result(result: dict | None) -> dict | None:
     return out
 
 
+def finite(value):
+    """``value`` as plain JSON data: NaN and infinities (JSON has neither) as None, deep
+    inside dicts and lists; numpy scalars and arrays as numbers and lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return finite(value.tolist())
+    return value
+
+
+def dumps(value, indent: int | None = 2) -> str:
+    """The one way the CLI prints JSON: never ``NaN`` or ``Infinity`` (not JSON), which
+    become ``null``; anything JSON has no type for is written as its text."""
+    return json.dumps(finite(value), indent=indent, allow_nan=False, default=str)
+
+
 def _fnum(v) -> str:
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
 
@@ -108,7 +128,7 @@ def _json_text(run: dict, rows: list[dict]) -> str:
         "run": {k: public_result(run.get(k)) if k == "result" else run.get(k) for k in keep},
         "leaderboard": [{k: r.get(k) for k in COLUMNS} for r in public_rows(rows)],
     }
-    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    return dumps(doc) + "\n"
 
 
 def _csv_text(rows: list[dict]) -> str:

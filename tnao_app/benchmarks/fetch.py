@@ -53,6 +53,11 @@ class Source:
     page: str  # where a person can get it by hand
 
 
+def _say(console: Console, text: str) -> None:
+    """One line of progress; paths and server messages in it are never read as markup."""
+    console.print(text, markup=False, highlight=False)
+
+
 def _drive(file_id: str) -> str:
     # The direct endpoint; confirm=t skips the virus-scan page for most big files.
     return f"https://drive.usercontent.google.com/download?id={file_id}&export=download&confirm=t"
@@ -152,7 +157,7 @@ def fetch(
     if filename.endswith(".tar"):
         unpacked = dest_dir / filename[: -len(".tar")]
         if unpacked.is_dir():
-            console.print(f"Already unpacked: {unpacked}")
+            _say(console, f"Already unpacked: {unpacked}")
             return unpacked
     if target.exists() and _already_good(target, sha, console):
         return _unpack(target, dest_dir, console) if filename.endswith(".tar") else target
@@ -163,12 +168,12 @@ def fetch(
 
 def _already_good(target: Path, sha: str | None, console: Console) -> bool:
     if sha is None:
-        console.print(f"Already downloaded: {target} (no official checksum to verify)")
+        _say(console, f"Already downloaded: {target} (no official checksum to verify)")
         return True
     if cache.sha256_of(target) == sha:
-        console.print(f"Already downloaded and verified: {target}")
+        _say(console, f"Already downloaded and verified: {target}")
         return True
-    console.print(f"{target.name} on disk has the wrong sha256; downloading it again.")
+    _say(console, f"{target.name} on disk has the wrong sha256; downloading it again.")
     target.unlink()
     return False
 
@@ -206,7 +211,7 @@ def download(
                         f"The download of {target.name} from {url} was interrupted after "
                         f"{got:.1f} MB ({exc}); run the same command again to resume."
                     ) from None
-                console.print(f"Connection lost after {got:.1f} MB ({exc}); resuming ...")
+                _say(console, f"Connection lost after {got:.1f} MB ({exc}); resuming ...")
                 time.sleep(0.2 * attempt)
     finally:
         session.close()
@@ -220,11 +225,12 @@ def download(
         )
     os.replace(part, target)
     if sha256 is not None:
-        console.print(f"sha256 verified: {target.name}")
+        _say(console, f"sha256 verified: {target.name}")
     else:
-        console.print(
+        _say(
+            console,
             f"No official checksum is published for {target.name}, so it was not "
-            f"verified; its sha256 is {got_sha}"
+            f"verified; its sha256 is {got_sha}",
         )
     return target
 
@@ -305,7 +311,7 @@ def _stream(
         mode, done = "ab", have
     else:
         if have:
-            console.print("The server does not resume downloads; starting from the beginning.")
+            _say(console, "The server does not resume downloads; starting from the beginning.")
         mode, done = "wb", 0
     # A compressed transfer's length is not the file's: no percent rather than a wrong one.
     encoded = resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
@@ -334,7 +340,7 @@ def _unpack(archive: Path, dest_dir: Path, console: Console) -> Path:
     out = dest_dir / archive.name[: -len(".tar")]
     tmp = dest_dir / f".{archive.name}.unpacking"
     shutil.rmtree(tmp, ignore_errors=True)
-    console.print(f"Unpacking {archive.name} ...")
+    _say(console, f"Unpacking {archive.name} ...")
     try:
         with tarfile.open(archive) as tf:
             members = tf.getmembers()
@@ -363,5 +369,5 @@ def _unpack(archive: Path, dest_dir: Path, console: Console) -> Path:
         ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    console.print(f"Unpacked to {out}")
+    _say(console, f"Unpacked to {out}")
     return out

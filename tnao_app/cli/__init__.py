@@ -11,8 +11,10 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from ..errors import TnaoError
+from .plain import plain
 
 app = typer.Typer(
     name="tnao",
@@ -57,7 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)
     except TnaoError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        # The sentence quotes user text (ids, file names, cells): never read as markup.
+        err_console.print(
+            Text("Error:", style="bold red"), plain(exc), highlight=False, soft_wrap=True
+        )
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("Interrupted.")

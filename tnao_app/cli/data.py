@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -19,6 +18,8 @@ from rich.progress import (
 from rich.table import Table as RichTable
 
 from .. import benchmarks
+from ..export import dumps
+from .plain import esc, plain
 
 data_app = typer.Typer(help="Benchmark data: status, import, fetch.", no_args_is_help=True)
 console = Console()
@@ -29,7 +30,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     """Show each benchmark: ready or not, source, cache path, size, architectures."""
     rows = benchmarks.status()
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(dumps(rows))
         return
     t = RichTable(title="Benchmarks")
     for col in ("benchmark", "status", "archs", "datasets", "source", "MB"):
@@ -46,17 +47,17 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             r["benchmark"],
             state,
             f"{r['archs']:,}" if r["ready"] else "",
-            ", ".join(r["datasets"]),
-            r["source"],
+            plain(", ".join(r["datasets"])),
+            plain(r["source"]),  # the imported file's name
             f"{r['size_mb']:.1f}" if r["ready"] else "",
         )
     console.print(t)
     for r in rows:
         if r.get("error"):
-            console.print(f"[red]{r['benchmark']}[/]: {r['error']}")
+            console.print(f"[red]{r['benchmark']}[/]: {esc(r['error'])}")
         elif not r["ready"]:
             console.print(f"[yellow]{r['benchmark']}[/]: {r['hint']}.")
-    console.print(f"Caches in {Path(rows[0]['cache']).parent}")
+    console.print(plain(f"Caches in {Path(rows[0]['cache']).parent}"))
 
 
 @data_app.command("import")
@@ -65,12 +66,12 @@ def import_(
     benchmark: str = typer.Option(..., "--benchmark", "-b", help="nb201 or nb101."),
 ) -> None:
     """Convert an official benchmark file (format detected) into the local cache."""
-    with console.status(f"Converting {path.name} ..."):
+    with console.status(plain(f"Converting {path.name} ...")):
         out = benchmarks.import_file(path, benchmark)
     table = benchmarks.load(benchmark)
     console.print(
         f"[green]{benchmark} ready[/]: {len(table):,} architectures, datasets "
-        f"{', '.join(sorted(table.datasets))}; cache {out}"
+        f"{esc(', '.join(sorted(table.datasets)))}; cache {esc(out)}"
     )
 
 
@@ -116,7 +117,7 @@ def fetch(
     finally:
         if task is not None:
             bar.stop()
-    console.print(f"Downloaded {path}")
+    console.print(plain(f"Downloaded {path}"))
     if not no_import:
         import_(path, benchmark)
 

@@ -14,6 +14,8 @@ from rich.table import Table as RichTable
 from .. import experiment as ex
 from ..catalogue import METHODS
 from ..errors import ConfigError
+from ..export import dumps
+from .plain import plain
 from .run import DATASET_HELP, dataset_name
 
 console = Console()
@@ -154,11 +156,11 @@ def experiment(
     if csv_path is not None:
         ex.write_csv(result, csv_path)
     if as_json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print(dumps(result.to_dict()))
     else:
         console.print(render(result))
         if csv_path is not None:
-            console.print(f"Summary written to {csv_path}")
+            console.print(plain(f"Summary written to {csv_path}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,6 @@ refuse a ``--db`` file that does not exist rather than creating an empty history
 from __future__ import annotations
 
 import datetime as dt
-import json
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +20,8 @@ from rich.text import Text as RichText
 from .. import events as ev
 from ..benchmarks import describe
 from ..errors import ConfigError
+from ..export import dumps
+from .plain import esc, plain
 from .run import fmt_acc, fmt_pct, fmt_score
 
 console = Console()
@@ -54,8 +55,8 @@ def _num(v, fmt: str = "{:.2f}") -> str:
     return "" if v is None else fmt.format(v)
 
 
-def _status(s: str) -> str:
-    return f"[{STATUS_STYLE.get(s, 'white')}]{s}[/]"
+def _status(s: str) -> RichText:
+    return plain(s, style=STATUS_STYLE.get(s, "white"))
 
 
 def _summary_value(v) -> str:
@@ -97,7 +98,7 @@ def history(
             "best_test",
             "resumes",
         )
-        print(json.dumps([{k: r[k] for k in keep} for r in runs], indent=2))
+        print(dumps([{k: r[k] for k in keep} for r in runs]))
         return
     if not runs:
         console.print(
@@ -127,13 +128,13 @@ def history(
         "queries",
         "test",
     ]
-    rows = [
+    rows: list[list[RichText | str]] = [
         [
-            r["id"],
-            *([r["name"]] if named else []),
-            r["benchmark"],
-            r["dataset"],
-            r["method"],
+            plain(r["id"]),
+            *([plain(r["name"])] if named else []),
+            plain(r["benchmark"]),
+            plain(r["dataset"]),
+            plain(r["method"]),
             str(r["seed"]),
             _status(r["status"]),
             _when(r["started_at"] or r["created_at"])[5:16],
@@ -145,7 +146,7 @@ def history(
     # The architecture string (90 characters for NB201) is in `tnao show` and the JSON;
     # here each column is as wide as its widest cell, so ids are never cut.
     for j, col in enumerate(cols):
-        width = max([len(col)] + [len(RichText.from_markup(row[j]).plain) for row in rows])
+        width = max([len(col)] + [plain(row[j]).cell_len for row in rows])
         t.add_column(
             col,
             no_wrap=True,
@@ -174,22 +175,22 @@ def show(
 
         run_doc = dict(r, result=public_result(r["result"]))
         print(
-            json.dumps(
+            dumps(
                 {
                     "run": run_doc,
                     "stages": stages,
                     "leaderboard": public_rows(board),
                     "epochs": epochs,
                     "generations": gens,
-                },
-                indent=2,
+                }
             )
         )
         return
     name = f" {r['name']}" if r["name"] else ""
-    head = (
-        f"[bold]{rid}[/]{name}  {r['benchmark']}/{r['dataset']}  {r['method']}  "
-        f"seed {r['seed']}  {_status(r['status'])}"
+    head = RichText.assemble(
+        plain(rid, style="bold"),
+        plain(f"{name}  {r['benchmark']}/{r['dataset']}  {r['method']}  seed {r['seed']}  "),
+        _status(r["status"]),
     )
     console.print(head)
     console.print(
@@ -198,7 +199,7 @@ def show(
         f"device {r['device']}  resumes {r['resumes']}"
     )
     if r["message"]:
-        console.print(f"message: {r['message']}", highlight=False)
+        console.print(plain(f"message: {r['message']}"), highlight=False)
     best = (r["result"] or {}).get("best")
     if isinstance(best, dict) and best.get("arch"):
         # The same numbers as `tnao run` prints at the end of a run.
@@ -219,7 +220,7 @@ def show(
     cfg.add_column("section")
     cfg.add_column("values", overflow="fold")
     for section, values in (r["config"] or {}).items():
-        cfg.add_row(section, ", ".join(f"{k}={v}" for k, v in values.items()))
+        cfg.add_row(plain(section), plain(", ".join(f"{k}={v}" for k, v in values.items())))
     console.print(cfg)
     if stages:
         t = RichTable(title="Stages")
@@ -232,7 +233,9 @@ def show(
                 _status(s["status"]),
                 _when(s["started_at"]),
                 _num(s["seconds"], "{:.1f}"),
-                ", ".join(f"{k}={_summary_value(v)}" for k, v in list(s["summary"].items())[:6]),
+                plain(
+                    ", ".join(f"{k}={_summary_value(v)}" for k, v in list(s["summary"].items())[:6])
+                ),
             )
         console.print(t)
     if epochs:
@@ -262,7 +265,7 @@ def show(
         for b in board:
             t.add_row(
                 str(b["rank"]),
-                describe(r["benchmark"], b["arch"]),
+                plain(describe(r["benchmark"], b["arch"])),
                 fmt_score(b["predicted"]),
                 fmt_acc(b["valid"]),
                 fmt_acc(b["test"]),
@@ -289,7 +292,7 @@ def export(
         print(text, end="")
     else:
         err_console.print(
-            f"Wrote the {fmt} export of run {store.resolve(run)} to {out}.", highlight=False
+            plain(f"Wrote the {fmt} export of run {store.resolve(run)} to {out}."), highlight=False
         )
 
 
@@ -356,12 +359,12 @@ def resume(
     if as_json:
         from ..export import public_result
 
-        print(json.dumps(public_result(result), indent=2))
+        print(dumps(public_result(result)))
         return
     best = result.get("best", {})
     arch = describe(result.get("benchmark", ""), best.get("arch") or "")  # NB101: compact
     console.print(
-        f"Run {rid} finished: best {arch} valid "
+        f"Run {rid} finished: best {esc(arch)} valid "
         f"{fmt_acc(best.get('valid'), 'n/a')} test {fmt_acc(best.get('test'), 'n/a')} "
         f"(rank {best.get('rank')} in the table, percentile "
         f"{fmt_pct(best.get('percentile'), 'n/a')}), {result.get('queries')} queries.",

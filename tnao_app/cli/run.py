@@ -20,7 +20,7 @@ from ..catalogue import METHODS
 from ..config import Config
 from ..errors import ConfigError
 from ..events import Event
-from ..export import public_result
+from ..export import dumps, public_result
 
 console = Console(stderr=True)
 out = Console()
@@ -202,7 +202,7 @@ def run(
     listeners = [] if as_json else [LiveView()]
     res = execute(cfg, db, listeners)
     if as_json:
-        print(json.dumps(public_result(res), indent=2, default=str))
+        print(dumps(public_result(res)))
     else:
         print_result(res)
 
