@@ -228,3 +228,193 @@ def test_markup_in_error_dialog_of_the_app(tnao_home):
             return str(app.screen.query_one("#message").render())
 
     assert "'[/x]' nor '[bold]'" in asyncio.run(main_())
+
+
+# -- 8: a CSV column named twice -------------------------------------------------------------
+ARCHS = [
+    "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    "|avg_pool_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+]
+
+
+def _nb201_csv(path, header: list[str], rows: list[list[object]]) -> None:
+    lines = [",".join(header)] + [",".join(f'"{c}"' for c in r) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _import_fails(capsys, path, benchmark: str = "nb201") -> str:
+    from tnao_app.benchmarks import cache
+
+    code, _, err = _cli(capsys, "data", "import", str(path), "-b", benchmark)
+    assert code == 1, err
+    assert not cache.cache_path(benchmark).exists()  # nothing half-written
+    assert not list(cache.cache_path(benchmark).parent.glob("*.tmp"))
+    return _one_sentence(err)
+
+
+@pytest.mark.parametrize("with_index", [True, False], ids=["arch_index", "no_index"])
+def test_csv_metric_column_named_twice(tnao_home, tmp_path, capsys, with_index):
+    valid, test = "cifar10_valid_valid_acc_200", "cifar10_test_acc_200"
+    header = ["arch_str", valid, test, valid]
+    rows = [[a, 80 + i, 81 + i, 70 + i] for i, a in enumerate(ARCHS)]
+    if with_index:
+        header = ["arch_index", *header]
+        rows = [[2 - i, *r] for i, r in enumerate(rows)]
+    path = tmp_path / "twice.csv"
+    _nb201_csv(path, header, rows)
+    line = _import_fails(capsys, path)
+    col = 3 if with_index else 2
+    assert f"the column '{valid}' twice (columns {col} and {col + 2})" in line
+    assert "twice.csv" in line
+
+
+def test_csv_two_names_of_one_metric(tnao_home, tmp_path, capsys):
+    path = tmp_path / "alias.csv"
+    header = [
+        "arch_str",
+        "cifar10_valid_valid_acc_200",
+        "cifar10/ori-test@200",
+        "cifar10_test_acc_200",
+    ]
+    _nb201_csv(path, header, [[a, 80, 81, 82] for a in ARCHS])
+    line = _import_fails(capsys, path)
+    assert "'cifar10/ori-test@200' and 'cifar10_test_acc_200'" in line and "one column" in line
+
+
+def test_nb101_csv_column_named_twice(tnao_home, tmp_path, capsys):
+    path = tmp_path / "nb101.csv"
+    h = "0" * 32
+    path.write_text(f"module_hash,val_acc_108,val_acc_108\n{h},0.9,0.8\n")
+    line = _import_fails(capsys, path, "nb101")
+    assert "the column 'val_acc_108' twice (columns 2 and 3)" in line
+
+
+# -- 9: NaN, inf, negative and > 100 % accuracies ----------------------------------------------
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("nan", "finite number"),
+        ("inf", "finite number"),
+        ("-Infinity", "finite number"),
+        ("-0.5", "from 0 to 100"),
+        ("100.5", "from 0 to 100"),
+    ],
+)
+def test_nb201_csv_metric_out_of_range(tnao_home, tmp_path, capsys, cell, expected):
+    path = tmp_path / "bad.csv"
+    rows = [[a, 80, 81] for a in ARCHS]
+    rows[1][1] = cell
+    _nb201_csv(path, ["arch_str", "cifar10_valid_valid_acc_200", "cifar10_test_acc_200"], rows)
+    line = _import_fails(capsys, path)
+    assert f"bad.csv line 3 column 'cifar10_valid_valid_acc_200' is '{cell}'" in line
+    assert expected in line
+
+
+def test_nb201_csv_negative_cost_and_empty_cell(tnao_home, tmp_path, capsys):
+    path = tmp_path / "cost.csv"
+    header = ["arch_str", "cifar10_valid_valid_acc_200", "cifar10_test_acc_200", "flops_M_cifar10"]
+    _nb201_csv(path, header, [[a, 80, 81, -3 if i == 2 else 5] for i, a in enumerate(ARCHS)])
+    line = _import_fails(capsys, path)
+    assert "line 4 column 'flops_M_cifar10' is '-3', expected a finite number >= 0" in line
+    # an empty cell is a missing value, as before
+    _nb201_csv(path, header, [[a, 80, 81, "" if i == 2 else 5] for i, a in enumerate(ARCHS)])
+    code, _, err = _cli(capsys, "data", "import", str(path), "-b", "nb201")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(("cell", "expected"), [("nan", "finite"), ("1.5", "from 0 to 1")])
+def test_nb101_csv_metric_out_of_range(tnao_home, tmp_path, capsys, cell, expected):
+    path = tmp_path / "nb101.csv"
+    h1, h2 = "0" * 32, "1" * 32
+    path.write_text(f"module_hash,val_acc_108\n{h1},0.9\n{h2},{cell}\n")
+    line = _import_fails(capsys, path, "nb101")
+    assert f"line 3 column 'val_acc_108' is '{cell}'" in line and expected in line
+
+
+def _pth(path, accs: list[float]) -> None:
+    """A minimal official-layout .pth: one 200-epoch cifar10-valid/cifar10 run per arch."""
+    torch = pytest.importorskip("torch")
+    infos = {}
+    for i, acc in enumerate(accs):
+        run = {
+            "epochs": 200,
+            "eval_acc1es": {"x-valid@199": acc, "ori-test@199": 80.0},
+            "params": 1.5,
+            "flop": 20.0,
+        }
+        state = {
+            "arch_index": i,
+            "arch_str": ARCHS[i],
+            "all_results": {("cifar10-valid", 777): run, ("cifar10", 777): dict(run)},
+            "dataset_seed": {"cifar10-valid": [777], "cifar10": [777]},
+        }
+        infos[i] = {"full": state}
+    torch.save({"meta_archs": ARCHS[: len(accs)], "arch2infos": infos}, path)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (float("nan"), ["architecture 1", "nan", "cifar10-valid/x-valid@200", "finite"]),
+        (float("inf"), ["architecture 1", "inf", "finite"]),
+        (-1.0, [ARCHS[1], "-1", "cifar10-valid/x-valid@200", "from 0 to 100"]),
+        (101.0, [ARCHS[1], "101", "from 0 to 100"]),
+    ],
+)
+def test_nb201_pth_metric_out_of_range(tnao_home, tmp_path, capsys, value, words):
+    path = tmp_path / "NAS-Bench-201-v1_0-e61699.pth"
+    _pth(path, [90.0, 90.0, 90.0])
+    code, _, err = _cli(capsys, "data", "import", str(path), "-b", "nb201")
+    assert code == 0, err  # the layout is right
+    from tnao_app.benchmarks import cache
+
+    cache.remove("nb201")
+    _pth(path, [90.0, value, 90.0])
+    line = _import_fails(capsys, path)
+    assert all(w in line for w in words), line
+
+
+@pytest.mark.parametrize(
+    ("valid", "test", "ttime", "words"),
+    [
+        (float("nan"), 0.9, 10.0, ["validation_accuracy nan", "fraction from 0 to 1"]),
+        (0.9, float("inf"), 10.0, ["test_accuracy inf", "fraction from 0 to 1"]),
+        (1.5, 0.9, 10.0, ["validation_accuracy 1.5"]),
+        (-0.1, 0.9, 10.0, ["validation_accuracy -0.1"]),
+        (0.9, 0.9, float("inf"), ["training_time inf", "seconds"]),
+    ],
+)
+def test_nb101_tfrecord_metric_out_of_range(tnao_home, tmp_path, capsys, valid, test, ttime, words):
+    from test_nb101_import import cells, hand_frame, record
+
+    archs = cells(3, seed=4)
+    recs = [record(a, 108, 0.9, 0.89, 100.0, 1000) for a in archs]
+    recs[1] = record(archs[1], 108, valid, test, ttime, 1000)
+    path = tmp_path / "nasbench_only108.tfrecord"
+    path.write_bytes(b"".join(hand_frame(r) for r in recs))
+    offset = len(hand_frame(recs[0]))
+    line = _import_fails(capsys, path, "nb101")
+    assert f"the record at byte offset {offset} has final" in line
+    assert all(w in line for w in words), line
+
+
+def test_json_output_has_no_nan_or_infinity(tnao_home, tmp_path, capsys, monkeypatch):
+    """An infinite or NaN value anywhere in a result prints as null: strict JSON."""
+    from tnao_app.cli import run as run_cli
+    from tnao_app.export import dumps
+
+    def strict(text: str):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON output"))
+
+    assert strict(dumps({"a": float("inf"), "b": [float("nan"), 1.5], "c": {1: -float("inf")}}))
+    res = {
+        "best": {"arch": ARCHS[0], "valid": float("inf"), "test": float("nan"), "rank": 1},
+        "leaderboard": [{"rank": 1, "arch": ARCHS[0], "valid": float("inf")}],
+        "queries": 1,
+    }
+    monkeypatch.setattr(run_cli, "execute", lambda cfg, db, listeners: res)
+    code, out, err = _cli(capsys, "run", "--json", "--db", str(tmp_path / "h.db"))
+    assert code == 0, err
+    doc = strict(out)
+    assert doc["best"]["valid"] is None and doc["leaderboard"][0]["valid"] is None

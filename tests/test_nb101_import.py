@@ -475,7 +475,7 @@ def test_csv_with_canonical_names_and_errors(tmp_path, tnao_home):
     bad(f"module_hash,valid@108\n{'a' * 32},90\n{'a' * 32},91\n", "repeats")
     bad(f'module_hash,adjacency,ops,valid@108\n{"b" * 32},{adj},"{",".join(ops)}",9\n', "hashes to")
     bad(f"module_hash,valid@108\n{'a' * 32},ninety\n", "expected a number")
-    bad(f"module_hash,val_acc_108\n{'a' * 32},93.1\n", "outside 0..100")
+    bad(f"module_hash,val_acc_108\n{'a' * 32},93.1\n", "is '93.1', expected a fraction from 0 to 1")
     bad(f"module_hash,test@108\n{'a' * 32},93.1\n", "108-epoch validation")
     bad("", "empty")
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,30 @@ from .. import paths
 from ..errors import DataError
 
 FORMAT_VERSION = 1
+
+
+def metric_bounds(name: str) -> tuple[float, float, str]:
+    """``(low, high, expected)`` for the values of metric ``name``: accuracies (every
+    metric but times, parameter counts and FLOPs) in percent from 0 to 100, the others
+    finite and >= 0. NaN is a missing value, never out of bounds."""
+    base = name.split("@", 1)[0]
+    if "time" in base or base.endswith(("params", "flops")):
+        return 0.0, math.inf, "a finite number >= 0"
+    return 0.0, 100.0, "an accuracy from 0 to 100 (percent)"
+
+
+def first_bad_value(metrics: Mapping[str, object]) -> tuple[str, int, float, str] | None:
+    """``(metric, row, value, expected)`` of the first value out of its bounds (an
+    infinity, a negative count, an accuracy above 100 %), or None when all are fine."""
+    for name, values in metrics.items():
+        col = np.asarray(values, dtype=np.float64)
+        lo, hi, expected = metric_bounds(name)
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(col) | (col < lo) | (col > hi)
+        if bad.any():
+            i = int(np.argmax(bad))
+            return name, i, float(col[i]), expected
+    return None
 
 
 def cache_path(benchmark: str) -> Path:

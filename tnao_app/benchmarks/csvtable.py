@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,10 +47,21 @@ class MetricColumns:
         self.values: dict[str, list[float]] = {c: [] for c, _ in cols.values()}
 
     def read(self, line: int, row: list[str]) -> None:
-        """Append the metrics of one row; a cell that is not a number is an error."""
+        """Append the metrics of one row; a cell that is not a number, or not one the
+        metric can have (an infinity, a negative count, an accuracy above 100 %), is an
+        error naming its line and column. An empty cell is a missing value (NaN)."""
         number = self._table.number
         for j, (canon, scale) in self._cols.items():
-            self.values[canon].append(number(line, row, j, scale))
+            value = number(line, row, j, scale)
+            lo, hi, expected = cache.metric_bounds(canon)
+            if not lo <= value <= hi and not math.isnan(value):
+                if scale != 1.0:  # fractions read as percent: say it in the file's unit
+                    expected = f"a fraction from {lo / scale:g} to {hi / scale:g}"
+                raise DataError(
+                    f"{self._table.name} line {line} column '{self._table.header[j]}' is "
+                    f"'{row[j].strip()}', expected {expected}."
+                )
+            self.values[canon].append(value)
 
 
 class CsvTable:
@@ -58,7 +70,14 @@ class CsvTable:
     def __init__(self, name: str, header: list[str], reader: Iterator[list[str]]) -> None:
         self.name = name
         self.header = header
-        self.col = {h: j for j, h in enumerate(header)}
+        self.col: dict[str, int] = {}
+        for j, h in enumerate(header):
+            if h in self.col:  # which of the two would a reader take? Neither: say so.
+                raise DataError(
+                    f"{name} has the column '{h}' twice (columns {self.col[h] + 1} and "
+                    f"{j + 1}); expected each column name once."
+                )
+            self.col[h] = j
         self._reader = reader
 
     def column(self, *names: str) -> int | None:
@@ -70,11 +89,19 @@ class CsvTable:
 
     def metrics(self, canon: Callable[[str], tuple[str, float] | None]) -> MetricColumns:
         """The columns ``canon`` names ``(metric, scale)``; ``None`` ignores a column."""
-        cols = {}
+        cols: dict[int, tuple[str, float]] = {}
+        seen: dict[str, int] = {}
         for j, h in enumerate(self.header):
             got = canon(h)
-            if got is not None:
-                cols[j] = got
+            if got is None:
+                continue
+            if got[0] in seen:  # two names of one metric (an alias and the canonical name)
+                raise DataError(
+                    f"{self.name} has the columns '{self.header[seen[got[0]]]}' and '{h}', "
+                    f"which both hold the metric '{got[0]}'; expected one column per metric."
+                )
+            seen[got[0]] = j
+            cols[j] = got
         return MetricColumns(self, cols)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
@@ -88,13 +115,21 @@ class CsvTable:
             yield r, row
 
     def number(self, line: int, row: list[str], j: int, scale: float = 1.0) -> float:
+        """The number in a cell (times ``scale``); NaN for an empty cell (a missing value).
+        A written NaN or infinity is an error: a missing value is an empty cell."""
         cell = row[j].strip()
         try:
-            return scale * float(cell) if cell else float("nan")
+            value = float(cell) if cell else float("nan")
         except ValueError:
             raise DataError(
                 f"{self.name} line {line} column '{self.header[j]}' is '{cell}', expected a number."
             ) from None
+        if cell and not math.isfinite(value):
+            raise DataError(
+                f"{self.name} line {line} column '{self.header[j]}' is '{cell}', expected a "
+                "finite number (an empty cell for a missing value)."
+            )
+        return scale * value
 
     def integer(self, line: int, row: list[str], j: int) -> int:
         try:

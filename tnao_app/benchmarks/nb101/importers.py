@@ -127,6 +127,8 @@ def import_tfrecord(path: Path, progress: Callable[[int, int], None] | None = No
             params, valid, test, ttime = final(blob)
         except ProtoError as exc:
             raise _err(name, offset, f"has a malformed ModelMetrics protobuf ({exc}).") from None
+        if not (0.0 <= valid <= 1.0 and 0.0 <= test <= 1.0 and 0.0 <= ttime < _INF):
+            raise _err(name, offset, _bad_metric(valid, test, ttime))  # NaN fails too
         row = index.get(h) if type(h) is str else None
         if row is None:
             row = _new_cell(acc, h, adj, ops, params, _at(name, offset))
@@ -163,6 +165,22 @@ def import_tfrecord(path: Path, progress: Callable[[int, int], None] | None = No
     }
     tokens = np.frombuffer(acc.tokens, dtype=np.int8).reshape(n, SPACE.seq_len)
     return save_cache(acc.hashes, tokens, metrics, meta)
+
+
+_INF = float("inf")
+
+
+def _bad_metric(valid: float, test: float, ttime: float) -> str:
+    """What is wrong with a record's final metrics, for ``_err``."""
+    for what, value, hi in (
+        ("validation_accuracy", valid, 1.0),
+        ("test_accuracy", test, 1.0),
+        ("training_time", ttime, _INF),
+    ):
+        if not 0.0 <= value <= hi or value == _INF:
+            expected = "a fraction from 0 to 1" if hi == 1.0 else "a finite number of seconds >= 0"
+            return f"has final {what} {value}; expected {expected}."
+    return "has final metrics out of range."  # not reached
 
 
 def _at(name: str, offset: int) -> str:

@@ -58,6 +58,12 @@ def save_cache(
     ids = np.asarray(hashes)
     order = np.argsort(ids, kind="stable")
     cols = {k: np.asarray(v, dtype=np.float64)[order] for k, v in metrics.items()}
+    bad = cache.first_bad_value(cols)
+    if bad is not None:
+        name, i, value, expected = bad
+        raise DataError(
+            f"{src} has {value:g} as '{name}' of cell {ids[order][i]}; expected {expected}."
+        )
     if not datasets_for(cols, meta):
         raise DataError(f"{src} has no 108-epoch validation accuracy; expected it for every cell.")
     return cache.save("nb101", np.asarray(tokens, dtype=np.int8)[order], cols, meta, ids=ids[order])

@@ -26,9 +26,29 @@ _CIFAR10_VALID, _CIFAR10 = "cifar10-valid", "cifar10"
 _SPLIT_SETS = ("cifar100", "ImageNet16-120")  # datasets with x-valid / x-test halves
 
 
+class _NotFinite(Exception):
+    """A record holds NaN or an infinity where a metric's value belongs."""
+
+    def __init__(self, metric: str, value: float) -> None:
+        super().__init__(metric, value)
+        self.metric, self.value = metric, value
+
+
 def _mean(values: Iterable[float | None]) -> float:
-    got = [v for v in values if v is not None and not math.isnan(v)]
+    """The mean of the values present (None: absent); NaN when none is."""
+    got = [v for v in values if v is not None]
+    for v in got:
+        if not math.isfinite(v):
+            raise _NotFinite("", v)
     return float(sum(got) / len(got)) if got else float("nan")
+
+
+def _put(out: dict[str, float], metric: str, values: Iterable[float | None]) -> None:
+    """``out[metric]`` = the mean of ``values``; a NaN or infinite value names the metric."""
+    try:
+        out[metric] = _mean(values)
+    except _NotFinite as exc:
+        raise _NotFinite(metric, exc.value) from None
 
 
 def _num(x) -> float | None:
@@ -106,17 +126,17 @@ def _schedule_metrics(state: Mapping, epochs: int) -> dict[str, float]:
     out: dict[str, float] = {}
     e = epochs
     runs = _runs(state, _CIFAR10_VALID)
-    out[f"cifar10-valid/x-valid@{e}"] = _mean(_final_eval(r, "x-valid") for r in runs)
+    _put(out, f"cifar10-valid/x-valid@{e}", (_final_eval(r, "x-valid") for r in runs))
     if e == 200:
-        out["cifar10-valid/ori-test@200"] = _mean(_final_eval(r, "ori-test") for r in runs)
+        _put(out, "cifar10-valid/ori-test@200", (_final_eval(r, "ori-test") for r in runs))
         trains = [_final_train(r) for r in runs]
-        out["cifar10-valid/train@200"] = _mean(t[0] for t in trains)
-        out["cifar10-valid/train-time@200"] = _mean(t[1] for t in trains)
-    out[f"cifar10/ori-test@{e}"] = _mean(_final_eval(r, "ori-test") for r in _runs(state, _CIFAR10))
+        _put(out, "cifar10-valid/train@200", (t[0] for t in trains))
+        _put(out, "cifar10-valid/train-time@200", (t[1] for t in trains))
+    _put(out, f"cifar10/ori-test@{e}", (_final_eval(r, "ori-test") for r in _runs(state, _CIFAR10)))
     for ds in _SPLIT_SETS:
         pairs = [_split_pair(r) for r in _runs(state, ds)]
-        out[f"{ds}/x-valid@{e}"] = _mean(p[0] for p in pairs)
-        out[f"{ds}/x-test@{e}"] = _mean(p[1] for p in pairs)
+        _put(out, f"{ds}/x-valid@{e}", (p[0] for p in pairs))
+        _put(out, f"{ds}/x-test@{e}", (p[1] for p in pairs))
     return out
 
 
@@ -124,8 +144,8 @@ def _costs(state: Mapping) -> dict[str, float]:
     out: dict[str, float] = {}
     for ds in (_CIFAR10, *_SPLIT_SETS):
         runs = _runs(state, ds) or (_runs(state, _CIFAR10_VALID) if ds == _CIFAR10 else [])
-        out[f"{ds}/params"] = _mean(_num(r.get("params")) for r in runs)
-        out[f"{ds}/flops"] = _mean(_num(r.get("flop")) for r in runs)
+        _put(out, f"{ds}/params", (_num(r.get("params")) for r in runs))
+        _put(out, f"{ds}/flops", (_num(r.get("flop")) for r in runs))
     return out
 
 
@@ -136,6 +156,15 @@ def arch_metrics(hp_states: object, where: str) -> dict[str, float]:
             f"{where} is a {type(hp_states).__name__}; expected a dict of "
             "ArchResults states keyed '12'/'200' (or 'less'/'full')."
         )
+    try:
+        return _arch_metrics(hp_states, where)
+    except _NotFinite as exc:
+        raise DataError(
+            f"{where} has {exc.value} as '{exc.metric}'; expected a finite number."
+        ) from None
+
+
+def _arch_metrics(hp_states: Mapping, where: str) -> dict[str, float]:
     out: dict[str, float] = {}
     by_epochs: dict[int, Mapping] = {}
     for key, state in hp_states.items():

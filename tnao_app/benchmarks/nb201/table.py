@@ -92,6 +92,13 @@ def save_cache(archs: Sequence[Cell], metrics: Mapping[str, Sequence[float]], me
             )
         seen[a] = i
     cols = {k: np.asarray(v, dtype=np.float64) for k, v in metrics.items()}
+    bad = cache.first_bad_value(cols)
+    if bad is not None:
+        name, i, value, expected = bad
+        raise DataError(
+            f"{meta.get('source', 'The file')} has {value:g} as '{name}' of architecture "
+            f"{SPACE.to_native(archs[i])}; expected {expected}."
+        )
     if not datasets_for(cols):
         raise DataError(
             f"{meta.get('source', 'The file')} has no complete dataset: expected at least "
