@@ -350,3 +350,54 @@ def test_history_from_before_the_plan_fields_opens_and_shows(capsys, tmp_path):
     assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert con.execute("SELECT step FROM epochs").fetchall() == [(0,)]  # not known
     con.close()
+
+
+# -- the walk-through (#19): each of these failed before its fix -----------------------
+def test_history_counts_the_queries_of_stopped_and_running_runs(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    store = Store(db)
+    ids = []
+    for end in ("stopped", "running"):
+        cfg = Config()
+        rid = store.create_run(cfg)
+        rec = store.recorder(rid)
+        rec(ev.RunStarted(rid, "analog", "cifar10", "tnao", 0, "cpu", cfg.to_dict()))
+        for n in range(1, 21):
+            rec(ev.Queried(f"a{n}", 80.0 + n / 10, n, 100))
+        if end == "stopped":
+            rec(ev.RunStopped("train"))
+        rec.close()
+        ids.append(rid)
+    code, out, _ = cli(capsys, "history", "--json", "--db", db)
+    assert code == 0
+    assert {r["id"]: r["n_queries"] for r in json.loads(out)} == {ids[0]: 20, ids[1]: 20}
+    code, out, _ = cli(capsys, "history", "--db", db)
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in ([ids[0]], [ids[1]])]
+    assert len(rows) == 2 and all("20" in row for row in rows), out
+
+
+def test_export_refuses_to_overwrite_without_force(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    rid = _synthetic(db)
+    target = tmp_path / "lb.csv"
+    target.write_text("mine\n")
+    fails_with(capsys, "add --force to overwrite it", "export", rid, "--db", db, "-o", str(target))
+    assert target.read_text() == "mine\n"  # untouched
+    code, _, _ = cli(capsys, "export", rid, "--db", db, "-f", "csv", "-o", str(target), "--force")
+    assert code == 0 and target.read_text().startswith("position,arch")
+
+
+def test_show_counts_rounds_from_1(capsys, tmp_path):
+    db = str(tmp_path / "h.db")
+    store = Store(db)
+    cfg = Config()
+    rid = store.create_run(cfg)
+    with store.recorder(rid) as rec:
+        rec(ev.RunStarted(rid, "analog", "cifar10", "tnao", 0, "cpu", cfg.to_dict()))
+        for rnd in range(2):
+            rec(ev.StageStarted("train", rnd))
+            rec(ev.StageFinished("train", 0.1, {}, rnd))
+    code, out, _ = cli(capsys, "show", rid, "--db", db)
+    assert code == 0
+    stages = [line.split("│")[1:3] for line in out.splitlines() if "│ finished" in line]
+    assert [[c.strip() for c in s] for s in stages] == [["1", "train"], ["2", "train"]], out

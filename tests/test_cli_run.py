@@ -220,3 +220,50 @@ def test_bad_config_file(tmp_path, capsys):
     p.write_text('{"train": {"epochs": "many"}}')
     code, _, err = _run(["run", "--config", str(p)], capsys)
     assert code != 0 and "train.epochs" in err
+
+
+# -- the help a new user reads first (#19): each failed before its fix ------------------------
+def _help(capsys, monkeypatch, *argv: str) -> str:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = _run([*argv, "--help"], capsys)
+    assert code == 0, err
+    return out
+
+
+def test_help_flags_take_no_value(capsys, monkeypatch):
+    for argv in ((), ("run",), ("history",), ("export",)):
+        out = _help(capsys, monkeypatch, *argv)
+        assert "<bool>" not in out, out
+        assert re.search(r"--help\s+Show this message", out), out
+    assert re.search(r"--json\s+Print the result as JSON only", _help(capsys, monkeypatch, "run"))
+
+
+def test_help_summaries_are_whole_sentences(capsys, monkeypatch):
+    out = _help(capsys, monkeypatch)
+    line = next(x for x in out.splitlines() if "experiment" in x)
+    # the command list holds the summary whole, on one line, a sentence to its end
+    assert re.search(
+        r"experiment\s+Compare search methods over seeds and budgets, as a table\.", line
+    )
+
+
+def test_run_help_shows_the_defaults(capsys, monkeypatch):
+    from tnao_app.config import Config
+
+    d = Config()
+    flat = " ".join(_help(capsys, monkeypatch, "run").replace("│", " ").split())
+    for text in (
+        f"(default: {d.run.budget})",
+        f"(default: {d.run.benchmark})",
+        f"(default: {d.run.method})",
+        f"(default: {d.search.particles})",
+        f"(default: {d.search.rounds})",
+    ):
+        assert text in flat, text
+
+
+def test_version(capsys):
+    from tnao_app import __version__
+
+    code, out, _ = _run(["--version"], capsys)
+    assert code == 0 and out.strip() == f"tnao {__version__}"

@@ -29,8 +29,21 @@ err_console = Console(stderr=True)
 _MODULES = ("data", "run", "experiment", "history")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"tnao {__version__}")
+        raise typer.Exit()
+
+
 @app.callback(invoke_without_command=True)
-def _root(ctx: typer.Context) -> None:
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_version
+    ),
+) -> None:
     """With no command, open the guided terminal app (tnao-tui)."""
     if ctx.invoked_subcommand is None:
         # Imported here only: the engine never imports the UI at module level.
@@ -40,6 +53,22 @@ def _root(ctx: typer.Context) -> None:
 
 for _name in _MODULES:
     importlib.import_module(f"{__name__}.{_name}").register(app)
+
+
+def _flags_take_no_value() -> None:
+    """typer prints ``<bool>`` after every flag (``--help <bool>``, ``--json <bool>``),
+    as if it took a value: show nothing there for flags."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
 
 
 def _widen_piped_output() -> None:

@@ -110,8 +110,10 @@ def experiment(
     csv_path: Path = typer.Option(None, "--csv", help="Also write the summary as CSV here."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
 ) -> None:
-    """Compare search methods over seeds and budgets; anytime methods run once per seed
-    at the largest budget and are read off their query trajectory."""
+    """Compare search methods over seeds and budgets, as a table.
+
+    Anytime methods run once per seed at the largest budget, read off their query trajectory.
+    """
     dataset = dataset_name(dataset)
     method_list = ex.parse_methods(methods)
     seed_list = ex.parse_seeds(seeds)

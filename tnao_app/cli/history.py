@@ -69,6 +69,12 @@ def _summary_value(v) -> str:
     return str(v)
 
 
+def _query_counts(store) -> dict[str, int]:
+    """Run id -> queries recorded so far (the runs row has the total only once finished)."""
+    rows = store.db.execute("SELECT run_id, MAX(n) FROM queries GROUP BY run_id").fetchall()
+    return {rid: int(n) for rid, n in rows if n is not None}
+
+
 def history(
     benchmark: str = typer.Option(None, "--benchmark", "-b", help="Only this benchmark."),
     status: str = typer.Option(None, "--status", "-s", help="Only runs with this status."),
@@ -80,7 +86,12 @@ def history(
 
     if status and status not in STATUSES:
         raise ConfigError(f"Status '{status}' is unknown; expected one of {', '.join(STATUSES)}.")
-    runs = _store(db).list_runs(benchmark=benchmark, status=status)
+    store = _store(db)
+    runs = store.list_runs(benchmark=benchmark, status=status)
+    counts = _query_counts(store)
+    for r in runs:  # a stopped or running run has no total yet: the queries made so far
+        if r["n_queries"] is None and r["id"] in counts:
+            r["n_queries"] = counts[r["id"]]
     if as_json:
         keep = (
             "id",
@@ -228,7 +239,7 @@ def show(
             t.add_column(col, overflow="fold")
         for s in stages:
             t.add_row(
-                str(s["round"]),
+                str(int(s["round"] or 0) + 1),  # 1-based, as the app and tnao run count
                 s["stage"],
                 _status(s["status"]),
                 _when(s["started_at"]),
@@ -281,11 +292,14 @@ def export(
     fmt: str = typer.Option("json", "--format", "-f", help="json, csv, arch or torch."),
     top: int = typer.Option(None, "--top", "-k", help="Only the best K (torch: default 1)."),
     out: Path = typer.Option(None, "--output", "-o", help="Write to FILE (default: stdout)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file."),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Export a run's leaderboard (json, csv), architectures (arch) or network (torch)."""
     from ..export import export_run
 
+    if out is not None and out.expanduser().is_file() and not force:
+        raise ConfigError(f"{out} exists; add --force to overwrite it.")
     store = _store(db)
     text = export_run(store, run, fmt, top=top, out=out)
     if out is None:

@@ -157,15 +157,32 @@ def execute(cfg: Config, db: Path | None, listeners: list) -> dict:
     return start_run(cfg, lambda: Store(db), listeners=listeners)
 
 
+#: the defaults the help shows (the options default to None: "not given, keep the config's")
+_D = Config()
+
+
 def run(
-    benchmark: str = typer.Option(None, "--benchmark", "-b", help="analog, nb201 or nb101."),
-    dataset: str = typer.Option(None, "--dataset", "-d", help=DATASET_HELP),
-    method: str = typer.Option(
-        None, "--method", "-m", help=f"Search method: {', '.join(METHODS)}."
+    benchmark: str = typer.Option(
+        None, "--benchmark", "-b", help=f"analog, nb201 or nb101 (default: {_D.run.benchmark})."
     ),
-    budget: int = typer.Option(None, "--budget", help="Unique benchmark queries allowed."),
-    seed: int = typer.Option(None, "--seed", help="Seed: same seed, same result."),
-    device: str = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    dataset: str = typer.Option(
+        None, "--dataset", "-d", help=f"{DATASET_HELP} (default: {_D.run.dataset})"
+    ),
+    method: str = typer.Option(
+        None,
+        "--method",
+        "-m",
+        help=f"Search method: {', '.join(METHODS)} (default: {_D.run.method}).",
+    ),
+    budget: int = typer.Option(
+        None, "--budget", help=f"Unique benchmark queries allowed (default: {_D.run.budget})."
+    ),
+    seed: int = typer.Option(
+        None, "--seed", help=f"Seed: same seed, same result (default: {_D.run.seed})."
+    ),
+    device: str = typer.Option(
+        None, "--device", help=f"auto, cpu or cuda (default: {_D.run.device})."
+    ),
     samples: int = typer.Option(
         None,
         "--samples",
@@ -173,12 +190,27 @@ def run(
         "(default: 20; 30 where the search signal is a 12-epoch "
         "proxy, as on NB201 cifar100 / imagenet16).",
     ),
-    epochs: int = typer.Option(None, "--epochs", help="Training epochs (first round)."),
-    particles: int = typer.Option(None, "--particles", help="CSO swarm size (even)."),
-    generations: int = typer.Option(None, "--generations", help="CSO generations per round."),
-    rounds: int = typer.Option(None, "--rounds", help="Search rounds (1 = single pass)."),
+    epochs: int = typer.Option(
+        None, "--epochs", help=f"Training epochs of the first round (default: {_D.train.epochs})."
+    ),
+    particles: int = typer.Option(
+        None, "--particles", help=f"CSO swarm size, even (default: {_D.search.particles})."
+    ),
+    generations: int = typer.Option(
+        None,
+        "--generations",
+        help=f"CSO generations per round (default: {_D.search.generations}).",
+    ),
+    rounds: int = typer.Option(
+        None,
+        "--rounds",
+        help="Most search rounds, counted from 1: 1 = a single pass; the budget usually ends "
+        f"a run first (default: {_D.search.rounds}).",
+    ),
     config_file: Path = typer.Option(None, "--config", help="JSON config (sections)."),
-    db: Path = typer.Option(None, "--db", help="Run-history database."),
+    db: Path = typer.Option(
+        None, "--db", help="Run-history database (default: history.db in TNAO_HOME)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON only."),
 ) -> None:
     """Run one architecture search and print what it found."""
