@@ -74,6 +74,13 @@ CATALOGUE: dict[str, MethodInfo] = {
             anytime=True,
             predicts=True,
         ),
+        MethodInfo(
+            "ls",
+            "local",
+            "LocalSearch",
+            "local search: first-improvement walks over one-edit neighbours, White et al. 2020",
+            anytime=True,
+        ),
     )
 }
 METHODS: tuple[str, ...] = tuple(CATALOGUE)

@@ -137,6 +137,8 @@ class BaselinesConfig:
     predictor_candidates: int = 20000  # rows scored per fit when a table is too big to score all
     nao_steps: int = 20  # gradient-ascent steps per candidate
     nao_step_size: float = 0.5
+    ls_init: int = 10  # local search: random queries before the first walk
+    ls_draws: int = 64  # mutate draws per neighbourhood where tokens are no grid (NB101)
 
     def check(self) -> BaselinesConfig:
         """Raise one ``ConfigError`` sentence for the first bad value."""
@@ -149,6 +151,8 @@ class BaselinesConfig:
             "predictor_epochs",
             "predictor_ensemble",
             "predictor_candidates",
+            "ls_init",
+            "ls_draws",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
