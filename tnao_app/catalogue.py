@@ -81,6 +81,14 @@ CATALOGUE: dict[str, MethodInfo] = {
             "local search: first-improvement walks over one-edit neighbours, White et al. 2020",
             anytime=True,
         ),
+        MethodInfo(
+            "bananas",
+            "bananas",
+            "Bananas",
+            "BANANAS: MLP ensemble on path encodings, Thompson-sampled mutants, White et al. 2021",
+            anytime=True,
+            predicts=True,
+        ),
     )
 }
 METHODS: tuple[str, ...] = tuple(CATALOGUE)

@@ -139,6 +139,13 @@ class BaselinesConfig:
     nao_step_size: float = 0.5
     ls_init: int = 10  # local search: random queries before the first walk
     ls_draws: int = 64  # mutate draws per neighbourhood where tokens are no grid (NB101)
+    bananas_init: int = 10  # BANANAS: random queries before the first fit
+    bananas_batch: int = 10  # queries per fit
+    bananas_ensemble: int = 5  # MLPs per fit (different initial weights)
+    bananas_parents: int = 10  # the best queried cells that are mutated into candidates
+    bananas_candidates: int = 100  # mutants scored per fit
+    bananas_hidden: int = 32  # width of the MLPs' two hidden layers
+    bananas_epochs: int = 200  # full-batch Adam steps per fit (about 0.2 s a fit on a CPU core)
 
     def check(self) -> BaselinesConfig:
         """Raise one ``ConfigError`` sentence for the first bad value."""
@@ -153,6 +160,13 @@ class BaselinesConfig:
             "predictor_candidates",
             "ls_init",
             "ls_draws",
+            "bananas_init",
+            "bananas_batch",
+            "bananas_ensemble",
+            "bananas_parents",
+            "bananas_candidates",
+            "bananas_hidden",
+            "bananas_epochs",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -161,6 +175,11 @@ class BaselinesConfig:
             raise ConfigError(
                 "baselines.predictor_init must be at least 2 (a ranker needs "
                 f"a pair to learn from), got {self.predictor_init}."
+            )
+        if self.bananas_init < 2:
+            raise ConfigError(
+                "baselines.bananas_init must be at least 2 (a predictor needs more than "
+                f"one label to learn from), got {self.bananas_init}."
             )
         return self
 
