@@ -89,6 +89,13 @@ CATALOGUE: dict[str, MethodInfo] = {
             anytime=True,
             predicts=True,
         ),
+        MethodInfo(
+            "tpe",
+            "tpe",
+            "TPE",
+            "TPE: Optuna's tree-structured Parzen estimator, one choice per edge",
+            anytime=True,
+        ),
     )
 }
 METHODS: tuple[str, ...] = tuple(CATALOGUE)

@@ -146,6 +146,7 @@ class BaselinesConfig:
     bananas_candidates: int = 100  # mutants scored per fit
     bananas_hidden: int = 32  # width of the MLPs' two hidden layers
     bananas_epochs: int = 200  # full-batch Adam steps per fit (about 0.2 s a fit on a CPU core)
+    tpe_startup: int = 10  # TPE: random trials before the model (Optuna's n_startup_trials)
 
     def check(self) -> BaselinesConfig:
         """Raise one ``ConfigError`` sentence for the first bad value."""
@@ -167,6 +168,7 @@ class BaselinesConfig:
             "bananas_candidates",
             "bananas_hidden",
             "bananas_epochs",
+            "tpe_startup",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
