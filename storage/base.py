@@ -38,7 +38,15 @@ def translate(path: Path, exc: sqlite3.Error) -> StorageError:
     if "not a database" in text or "malformed" in text or "file is encrypted" in text:
         return StorageError(f"{path} is not a SQLite database; expected a TNAO run history.")
     if "unable to open" in text or "readonly" in text or "read-only" in text:
-        return StorageError(f"The run history {path} cannot be opened for writing ({exc}).")
+        return StorageError(
+            f"The run history {path} cannot be opened for writing ({exc}); make its folder "
+            "writable or set TNAO_HOME (or --db) to a folder you can write to."
+        )
+    if "disk is full" in text:
+        return StorageError(
+            f"The run history {path} could not be written ({exc}); free some space there "
+            "or set TNAO_HOME (or --db) to a folder on another disk."
+        )
     return StorageError(f"The run history {path} could not be used ({exc}).")
 
 

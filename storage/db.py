@@ -122,10 +122,7 @@ class Store:
             raise StorageError(
                 f"There is no run history at {p}; runs are recorded there by 'tnao run'."
             )
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"The folder of {p} cannot be created ({exc.strerror}).") from None
+        paths.ensure(p.parent)  # FolderError: one sentence naming the folder
 
     @property
     def db(self) -> Database:

@@ -319,10 +319,8 @@ class Recorder:
         path = self.folder / f"{stage}-{int(step):06d}-{time.time_ns():x}.pt"
         try:
             checkpoints.atomic_write_bytes(path, data)
-        except OSError as exc:
-            raise StorageError(
-                f"The checkpoint {path} could not be written ({exc.strerror or exc})."
-            ) from None
+        except OSError as exc:  # read-only, full: the run stops, resumable from the last
+            raise paths.write_error(path, exc, "The checkpoint") from None
         now = time.time()
         with sql_errors(self.store.path), self.store.write() as db:
             db["artifacts"].insert(

@@ -418,3 +418,121 @@ def test_json_output_has_no_nan_or_infinity(tnao_home, tmp_path, capsys, monkeyp
     assert code == 0, err
     doc = strict(out)
     assert doc["best"]["valid"] is None and doc["leaderboard"][0]["valid"] is None
+
+
+# -- 6, 7: a read-only TNAO_HOME, a full disk --------------------------------------------------
+@pytest.fixture(params=["simulated", "chmod"])
+def readonly_home(request, tmp_path, monkeypatch):
+    """A TNAO_HOME that cannot be created: a read-only file system (EROFS on every write
+    under it), or, where the user is not root, a parent folder without write permission."""
+    import errno
+    import os
+
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    home = parent / "home"
+    monkeypatch.setenv("TNAO_HOME", str(home))
+    if request.param == "chmod":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a read-only folder")
+        parent.chmod(0o555)
+        yield home, "permission denied"
+        parent.chmod(0o755)
+        return
+    real_mkdir, real_open = os.mkdir, os.open
+
+    def under(path) -> bool:
+        return str(os.fspath(path)).startswith(str(parent))
+
+    def mkdir(path, *a, **k):
+        if under(path):
+            raise OSError(errno.EROFS, "Read-only file system", os.fspath(path))
+        return real_mkdir(path, *a, **k)
+
+    def open_(path, flags, *a, **k):
+        if under(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, "Read-only file system", os.fspath(path))
+        return real_open(path, flags, *a, **k)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "open", open_)
+    yield home, "the file system is read-only"
+
+
+def test_readonly_home(readonly_home, tmp_path, capsys):
+    home, why = readonly_home
+    # reading needs no folder: the embedded benchmark is read from its package
+    code, out, err = _cli(capsys, "data", "status")
+    assert code == 0, err
+    assert "analog" in out and "ready" in out
+    code, out, _ = _cli(capsys, "data", "status", "--json")
+    assert code == 0 and json.loads(out)[0]["ready"]
+    csv = tmp_path / "one.csv"
+    _nb201_csv(
+        csv,
+        ["arch_str", "cifar10_valid_valid_acc_200", "cifar10_test_acc_200"],
+        [[ARCHS[0], 80, 81]],
+    )
+    for argv in (
+        ["history"],
+        ["show", "abc"],
+        ["run", "--budget", "30"],
+        ["data", "import", str(csv), "-b", "nb201"],
+    ):
+        code, _, err = _cli(capsys, *argv)
+        assert code == 1, (argv, err)
+        line = _one_sentence(err)
+        assert str(home) in line and why in line, line
+        assert "make it writable or set TNAO_HOME" in line, line
+    assert not home.exists()
+
+
+def test_full_disk_on_import_leaves_no_partial_file(tnao_home, tmp_path, capsys, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    from tnao_app.benchmarks import cache
+
+    def savez(f, **arrays):
+        f.write(b"\0" * 4096)  # part of the file made it, then the disk was full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    csv = tmp_path / "one.csv"
+    _nb201_csv(
+        csv,
+        ["arch_str", "cifar10_valid_valid_acc_200", "cifar10_test_acc_200"],
+        [[ARCHS[0], 80, 81]],
+    )
+    with monkeypatch.context() as m:
+        m.setattr(np, "savez", savez)
+        line = _import_fails(capsys, csv)
+    assert f"The cache {cache.cache_path('nb201')} could not be written: the disk is full" in line
+    assert "free some space there or set TNAO_HOME" in line
+    assert [p.name for p in cache.cache_path("nb201").parent.iterdir()] == []
+    code, _, err = _cli(capsys, "data", "import", str(csv), "-b", "nb201")  # space again
+    assert code == 0, err
+
+
+def test_full_disk_on_the_history(tnao_home, tmp_path, capsys):
+    import sqlite3
+
+    from tnao_app.storage.base import translate
+
+    msg = str(translate(tmp_path / "h.db", sqlite3.OperationalError("database or disk is full")))
+    assert "h.db" in msg and "free some space" in msg and msg.endswith(".")
+
+
+def test_an_os_error_no_command_translated_is_one_sentence(tnao_home, capsys, monkeypatch):
+    import errno
+
+    from tnao_app import benchmarks
+
+    def status():
+        raise OSError(errno.ENOSPC, "No space left on device", "/somewhere/file.bin")
+
+    monkeypatch.setattr(benchmarks, "status", status)
+    code, _, err = _cli(capsys, "data", "status")
+    assert code == 1
+    line = _one_sentence(err)
+    assert "The file /somewhere/file.bin could not be written: the disk is full" in line

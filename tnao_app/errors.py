@@ -34,6 +34,12 @@ class StorageError(TnaoError):
     """The run history database cannot be read or written."""
 
 
+class FolderError(StorageError):
+    """A file or folder of TNAO's (TNAO_HOME, a cache, the history, a checkpoint) cannot be
+    written: a read-only file system, no permission, a full disk. The sentence names the
+    folder and what to do."""
+
+
 class Stopped(Exception):
     """The user asked the run to stop; raised at the next batch, generation or query.
 

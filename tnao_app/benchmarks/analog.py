@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, NotReadyError
+from ..errors import DataError, FolderError, NotReadyError
 from . import cache
 from .base import DatasetSpec, Table
 from .nb201 import EDGES, SPACE
@@ -97,6 +97,11 @@ def to_nb201(key: tuple[int, ...]) -> tuple[int, ...]:
 
 def convert(path: Path | None = None) -> Path:
     """Read ``data.anb`` safely and write the ``analog`` cache."""
+    return cache.save("analog", *read(path))
+
+
+def read(path: Path | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:
+    """``(tokens, metrics, meta)`` of ``data.anb``, read safely."""
     path = Path(path) if path else data_file()
     try:
         with open(path, "rb") as f:
@@ -124,14 +129,20 @@ def convert(path: Path | None = None) -> Path:
         "source_sha256": cache.sha256_of(path),
         "format": "anb",
     }
-    return cache.save("analog", tokens, {k: np.asarray(v) for k, v in cols.items()}, meta)
+    return tokens, {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}, meta
 
 
 def load_table() -> Table:
-    """The analog table; converts the packaged file on first use (no network)."""
+    """The analog table; converts the packaged file on first use (no network). Where the
+    cache cannot be written (a read-only or full TNAO_HOME) the table is read from the
+    package each time instead: the embedded default works wherever the package does."""
     got = cache.load("analog")
     if got is None:
-        path = convert()
+        tokens, metrics, meta = read()
+        try:
+            path = cache.save("analog", tokens, metrics, meta)
+        except FolderError:
+            return Table("analog", SPACE, tokens, metrics, dict(DATASETS), meta)
         got = cache.load("analog")
         if got is None:  # written a moment ago: only a concurrent delete gets here
             raise DataError(f"{path} vanished right after it was written; try again.")

@@ -51,7 +51,8 @@ def first_bad_value(metrics: Mapping[str, object]) -> tuple[str, int, float, str
 
 
 def cache_path(benchmark: str) -> Path:
-    return paths.cache_dir() / f"{benchmark}.npz"
+    """Where the cache of ``benchmark`` is (nothing is created: reading needs no folder)."""
+    return paths.cache_dir(create=False) / f"{benchmark}.npz"
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -69,7 +70,7 @@ def atomic_write(path: Path, write) -> None:
     has the mode of any new user file (``tempfile.mkstemp`` would leave 0600, and reading
     the umask back with ``os.umask`` is not thread-safe).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.ensure(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -106,8 +107,11 @@ def save(
         arrays["ids"] = np.char.encode(np.asarray(ids, dtype=str), "ascii")
     arrays.update({f"m:{k}": np.asarray(v, dtype=np.float64) for k, v in metrics.items()})
     path = cache_path(benchmark)
-    # numpy's stub lets **kwds fill savez's allow_pickle: bool, so str -> array looks wrong.
-    atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+    try:
+        # numpy's stub lets **kwds fill savez's allow_pickle: bool, so str -> array looks wrong.
+        atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+    except OSError as exc:  # read-only, full, no permission: no partial file is left
+        raise paths.write_error(path, exc, "The cache") from None
     return path
 
 

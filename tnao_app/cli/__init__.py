@@ -93,6 +93,25 @@ def main(argv: list[str] | None = None) -> None:
             Text("Error:", style="bold red"), plain(exc), highlight=False, soft_wrap=True
         )
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # The last resort for a file no command translated (a disk filling up under a
+        # run): one sentence with the file and what to do, not a traceback.
+        err_console.print(Text("Error:", style="bold red"), plain(os_error(exc)), soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         sys.exit(130)
+
+
+def os_error(exc: OSError) -> str:
+    """The sentence for an ``OSError`` that reached the top: the file and the reason, and
+    what to do where the disk or its permissions are the cause."""
+    from pathlib import Path
+
+    from .. import paths
+
+    if exc.errno in paths.WRITE_ERRNOS:
+        where = Path(exc.filename) if exc.filename else paths.root()
+        return str(paths.write_error(where, exc, "The file" if exc.filename else ""))
+    what = f"The file {exc.filename}" if exc.filename else "A file"
+    return f"{what} could not be used ({exc.strerror or exc})."
