@@ -7,7 +7,6 @@ refuse a ``--db`` file that does not exist rather than creating an empty history
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import sys
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from ..benchmarks import describe
 from ..errors import ConfigError
 from ..export import dumps
 from .plain import esc, plain
-from .run import fmt_acc, fmt_pct, fmt_score
+from .run import fmt_acc, fmt_pct, fmt_score, stopped
+from .signals import StopOnSignals
 
 console = Console()
 err_console = Console(stderr=True)
@@ -354,22 +354,14 @@ def resume(
 
     store = _store(db)
     rid = store.resolve(run)
-    stop = {"asked": False}
-
-    def on_sigint(signum, frame):  # first ^C: stop cleanly at the next batch; second: now
-        if stop["asked"]:
-            raise KeyboardInterrupt
-        stop["asked"] = True
-        err_console.print("Stopping after the current step (^C again to abort) ...")
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        result = resume_run(rid, store, listeners=[_Printer()], should_stop=lambda: stop["asked"])
-    except Stopped:
-        err_console.print(f"Run {rid} stopped; continue it with 'tnao resume {rid}'.")
-        raise typer.Exit(130) from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    # SIGINT, SIGTERM, SIGHUP: stop at the next step, recorded as stopped (resumable)
+    with StopOnSignals(err_console) as stop:
+        try:
+            result = resume_run(rid, store, listeners=[_Printer()], should_stop=stop.should_stop)
+        except Stopped:
+            raise stopped(stop, rid) from None
+        except KeyboardInterrupt:
+            raise stopped(stop, rid, aborted=True) from None
     if as_json:
         from ..export import public_result
 

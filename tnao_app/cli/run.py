@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -18,9 +19,10 @@ from .. import events as ev
 from ..benchmarks import describe
 from ..catalogue import METHODS
 from ..config import Config
-from ..errors import ConfigError
+from ..errors import ConfigError, Stopped
 from ..events import Event
 from ..export import dumps, public_result
+from .signals import StopOnSignals
 
 console = Console(stderr=True)
 out = Console()
@@ -150,11 +152,22 @@ def print_result(res: dict) -> None:
         out.print(f"  note: {res['note']}")
 
 
-def execute(cfg: Config, db: Path | None, listeners: list) -> dict:
+def execute(
+    cfg: Config, db: Path | None, listeners: list, should_stop: Callable[[], bool] = lambda: False
+) -> dict:
     from ..runs.session import start_run
     from ..storage import Store
 
-    return start_run(cfg, lambda: Store(db), listeners=listeners)
+    return start_run(cfg, lambda: Store(db), listeners=listeners, should_stop=should_stop)
+
+
+def stopped(stop: StopOnSignals, run_id: str, aborted: bool = False) -> typer.Exit:
+    """Say how a run a signal stopped ended and how to go on; the exit to raise."""
+    how = "aborted by a second ^C" if aborted else f"stopped on {stop.name or 'SIGINT'}"
+    where = f"Run {run_id}" if run_id else "The run"
+    go_on = f"; continue it with 'tnao resume {run_id}'" if run_id else ""
+    stop.say(f"{where} {how} at its last checkpoint{go_on}.")
+    return typer.Exit(stop.exit_code)
 
 
 #: the defaults the help shows (the options default to None: "not given, keep the config's")
@@ -231,8 +244,20 @@ def run(
         },
     )
     cfg.run.dataset = dataset_name(cfg.run.dataset)  # from --dataset or the config file
-    listeners = [] if as_json else [LiveView()]
-    res = execute(cfg, db, listeners)
+    run_id = {"id": ""}
+
+    def started(e: Event) -> None:
+        if isinstance(e, ev.RunStarted):
+            run_id["id"] = e.run_id
+
+    listeners = [started] + ([] if as_json else [LiveView()])
+    with StopOnSignals(console) as stop:
+        try:
+            res = execute(cfg, db, listeners, should_stop=stop.should_stop)
+        except Stopped:
+            raise stopped(stop, run_id["id"]) from None
+        except KeyboardInterrupt:
+            raise stopped(stop, run_id["id"], aborted=True) from None
     if as_json:
         print(dumps(public_result(res)))
     else:
