@@ -147,3 +147,42 @@ def main_resume(db: Path, rid: str) -> dict:
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "line"),
+    [
+        (signal.SIGTERM, 143, "Interrupted by SIGTERM."),
+        (signal.SIGINT, 130, "Interrupted."),
+        (signal.SIGHUP, 129, "Interrupted by SIGHUP."),
+    ],
+)
+def test_signal_during_an_import_leaves_no_partial_cache(
+    tnao_home, tmp_path, capsys, monkeypatch, sig, code, line
+):
+    """A command without a run ends at once on a signal, its temp files removed."""
+    import numpy as np
+
+    from tnao_app.benchmarks import cache
+
+    def savez(f, **arrays):
+        f.write(b"\0" * 4096)  # half-way through the write ...
+        os.kill(os.getpid(), sig)  # ... the signal arrives
+        time.sleep(5)
+        pytest.fail("the signal did not interrupt the import")
+
+    csv = tmp_path / "one.csv"
+    csv.write_text(
+        "arch_str,cifar10_valid_valid_acc_200,cifar10_test_acc_200\n"
+        '"|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",80,81\n'
+    )
+    monkeypatch.setattr(np, "savez", savez)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["data", "import", str(csv), "-b", "nb201"])
+    assert done.value.code == code
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == line and "Traceback" not in err
+    folder = cache.cache_path("nb201").parent
+    assert not folder.exists() or list(folder.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command

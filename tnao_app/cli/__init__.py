@@ -15,6 +15,7 @@ from rich.text import Text
 
 from ..errors import TnaoError
 from .plain import plain
+from .signals import Interrupted, default_signals, interruptible
 
 app = typer.Typer(
     name="tnao",
@@ -48,11 +49,16 @@ def _root(
     if ctx.invoked_subcommand is None:
         # Imported here only: the engine never imports the UI at module level.
         tui = importlib.import_module("tnao_app.screens.app")
-        tui.main()
+        with default_signals():  # as tnao-tui: the app handles its keys and its end
+            tui.main()
 
 
-for _name in _MODULES:
-    importlib.import_module(f"{__name__}.{_name}").register(app)
+try:
+    for _name in _MODULES:  # imports torch: seconds in which a ^C must not show a traceback
+        importlib.import_module(f"{__name__}.{_name}").register(app)
+except KeyboardInterrupt:
+    sys.stderr.write("Interrupted.\n")
+    raise SystemExit(130) from None
 
 
 def _flags_take_no_value() -> None:
@@ -86,7 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _widen_piped_output()
     try:
-        app(args=argv, standalone_mode=True)
+        with interruptible():  # a signal ends the command cleanly (a run: at its next step)
+            app(args=argv, standalone_mode=True)
+    except Interrupted as exc:
+        err_console.print(exc.message)
+        sys.exit(exc.exit_code)
     except TnaoError as exc:
         # The sentence quotes user text (ids, file names, cells): never read as markup.
         err_console.print(

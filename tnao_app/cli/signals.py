@@ -12,7 +12,11 @@ handlers are installed inside the command, where the run is.
 from __future__ import annotations
 
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType, TracebackType
+from typing import Any
 
 from rich.console import Console
 
@@ -20,6 +24,67 @@ from rich.console import Console
 SIGNALS = tuple(
     s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None
 )
+
+
+def _main_thread() -> bool:
+    """Handlers can only be installed from the main thread (a test may call in from another)."""
+    return threading.current_thread() is threading.main_thread()
+
+
+class Interrupted(BaseException):
+    """A signal ended a command that runs no run (``interruptible``): a BaseException,
+    so that cleanup code (temp files of an atomic write) runs and Click does not take it
+    for a ^C of its own."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def message(self) -> str:
+        if self.signum == signal.SIGINT:
+            return "Interrupted."
+        return f"Interrupted by {signal.Signals(self.signum).name}."
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum)
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within: SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` at once (a command with a
+    run holds ``StopOnSignals`` inside this, which stops the run at its next step)."""
+    if not _main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextmanager
+def default_signals() -> Iterator[None]:
+    """Within: Python's own handling of the signals (the terminal app handles its keys
+    and its end itself, as when it is started as tnao-tui)."""
+    if not _main_thread():
+        yield
+        return
+    defaults: dict[int, Any] = {s: signal.SIG_DFL for s in SIGNALS}
+    defaults[signal.SIGINT] = signal.default_int_handler
+    previous = {s: signal.signal(s, h) for s, h in defaults.items()}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 class StopOnSignals:
@@ -59,8 +124,9 @@ class StopOnSignals:
             pass
 
     def __enter__(self) -> StopOnSignals:
-        for s in SIGNALS:
-            self._previous[s] = signal.signal(s, self._handler)
+        if _main_thread():
+            for s in SIGNALS:
+                self._previous[s] = signal.signal(s, self._handler)
         return self
 
     def __exit__(
