@@ -15,6 +15,7 @@ leaderboard and the sample are replaced whole.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import threading
@@ -53,6 +54,9 @@ class Recorder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._on: dict[type, Callable] | None = None
+        # the stage in flight, by name: (round, when this part began, seconds of the parts
+        # before it, summary they recorded, whether it continues an earlier part)
+        self._stage: dict[str, tuple[int, float, float, dict, bool]] = {}
 
     @property
     def folder(self) -> Path:
@@ -152,20 +156,64 @@ class Recorder:
         self.start()
 
     def _stage_started(self, e: ev.StageStarted) -> None:
+        now = time.time()
         with self.store.write() as db:
+            # A stage this run recorded before continues (a resume): its start, the
+            # seconds of its earlier parts (up to their last checkpoint: the rest is done
+            # again now) and their summary stay, and this part adds to them.
+            old = db.execute(
+                "SELECT started_at, seconds, summary FROM stages "
+                "WHERE run_id = ? AND round = ? AND stage = ?",
+                [self.run_id, e.round, e.stage],
+            ).fetchone()
+            before = float(old[1]) if old and old[1] is not None else 0.0
+            summary = rows.from_json(old[2], {}) if old else {}
+            self._stage[e.stage] = (e.round, now, before, summary, old is not None)
             db["stages"].upsert(
                 {
                     "run_id": self.run_id,
                     **rows.row(e),
                     "status": "running",
-                    "started_at": time.time(),
+                    "started_at": old[0] if old and old[0] else now,
                     "finished_at": None,
-                    "seconds": None,
-                    "summary": None,
+                    "seconds": old[1] if old else None,
+                    "summary": old[2] if old else None,
                 },
                 pk=("run_id", "round", "stage"),
             )
-            self._update_run(db, heartbeat_at=time.time())
+            self._update_run(db, heartbeat_at=now)
+
+    def _stage_so_far(self, db, stage: str, now: float) -> None:
+        """Record the seconds of the stage in flight up to ``now`` (a checkpoint): what a
+        resume continues from, whatever ends this process."""
+        got = self._stage.get(stage)
+        if got is not None:
+            rnd, start, before, _, _ = got
+            db.execute(
+                "UPDATE stages SET seconds = ? "
+                "WHERE run_id = ? AND round = ? AND stage = ? AND status = 'running'",
+                [before + max(0.0, now - start), self.run_id, rnd, stage],
+            )
+
+    def _finished_stage(self, db, e: ev.StageFinished) -> ev.StageFinished:
+        """``e`` with the seconds and the summary of the stage's earlier parts added (a
+        resumed stage: the engine counts only the part it ran)."""
+        got = self._stage.pop(e.stage, None)
+        if got is None or got[0] != e.round or not got[4]:
+            return e
+        _, _, before, summary, _ = got
+        summary = {**summary, **e.summary}
+        if e.stage == "train" and "loss" not in summary:
+            # every epoch was done before the resume: the last one's stats are recorded
+            last = db.execute(
+                "SELECT loss_total, val_tau FROM epochs WHERE run_id = ? AND round = ? "
+                "ORDER BY epoch DESC LIMIT 1",
+                [self.run_id, e.round],
+            ).fetchone()
+            if last is not None:
+                summary.setdefault("val_tau", last[1])
+                summary["loss"] = last[0]
+        return dataclasses.replace(e, seconds=before + e.seconds, summary=summary)
 
     def _stage_finished(self, e: ev.StageFinished) -> None:
         now = time.time()
@@ -174,6 +222,7 @@ class Recorder:
                 "SELECT started_at FROM stages WHERE run_id = ? AND round = ? AND stage = ?",
                 [self.run_id, e.round, e.stage],
             ).fetchone()
+            e = self._finished_stage(db, e)
             # An upsert sets only these columns: the StageStarted ones (steps...) stay.
             db["stages"].upsert(
                 {
@@ -335,6 +384,7 @@ class Recorder:
                     "created_at": now,
                 }
             )
+            self._stage_so_far(db, stage, now)
             self._update_run(db, heartbeat_at=now)
         self._prune()
         saved = ev.CheckpointSaved(stage=stage, step=int(step), path=str(path), sha256=digest)

@@ -8,6 +8,8 @@ message is one sentence naming the thing, with no ``Traceback`` anywhere.
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
 
 import pytest
 
@@ -536,3 +538,123 @@ def test_an_os_error_no_command_translated_is_one_sentence(tnao_home, capsys, mo
     assert code == 1
     line = _one_sentence(err)
     assert "The file /somewhere/file.bin could not be written: the disk is full" in line
+
+
+# -- 11: the stage timeline after a resume -----------------------------------------------------
+TIMELINE = {
+    "run": {"budget": 30, "seed": 4, "device": "cpu", "threads": 1, "checkpoint_every": 0.0},
+    "sample": {"n_labelled": 20, "n_unlabelled": 800},
+    "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 8},
+    "train": {"stage1": "joint", "epochs": 6, "finetune_epochs": 1},
+    "search": {"particles": 8, "generations": 6, "rounds": 1},
+}
+
+
+class _Crash(BaseException):
+    """The process dies here (as with kill -9): nothing more is recorded."""
+
+
+def _run_until_crash(db, when) -> str:
+    """Start a run whose process dies at ``when(kind, what)``: 'checkpoint' (stage, step)
+    once the file and its row are written, or 'event' once the event is recorded."""
+    from tnao_app.runs.session import start_run
+    from tnao_app.storage.recorder import Recorder
+
+    class Dying(Recorder):
+        def checkpoint(self, stage, step, state):
+            out = super().checkpoint(stage, step, state)
+            if when("checkpoint", (stage, step)):
+                raise _Crash
+            return out
+
+        def __call__(self, event):
+            super().__call__(event)
+            if when("event", event):
+                raise _Crash
+
+        def end_with_exception(self, exc):
+            if not isinstance(exc, _Crash):
+                super().end_with_exception(exc)
+            self.close()
+
+    class DyingStore(Store):
+        def recorder(self, run_id, notify=()):
+            return Dying(self, self.resolve(run_id), notify=notify)
+
+    ids = []
+    with pytest.raises(_Crash):
+        start_run(Config.from_dict(TIMELINE), DyingStore(db), listeners=[_ids(ids)])
+    # the dead process: its pid is gone
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE runs SET pid = ? WHERE id = ?", [dead.pid, ids[0]])
+    con.commit()
+    con.close()
+    return ids[0]
+
+
+def _ids(out: list):
+    from tnao_app import events as ev
+
+    def listen(e):
+        if isinstance(e, ev.RunStarted):
+            out.append(e.run_id)
+
+    return listen
+
+
+def _train_row(store, rid) -> dict:
+    return next(s for s in store.stages(rid) if s["stage"] == "train" and s["round"] == 0)
+
+
+@pytest.fixture(scope="module")
+def timeline_reference(tmp_path_factory):
+    from tnao_app.runs.session import start_run
+
+    home = tmp_path_factory.mktemp("timeline_home")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TNAO_HOME", str(home))
+    try:
+        db = home / "ref.db"
+        res = start_run(Config.from_dict(TIMELINE), Store(db))
+        store = Store(db)
+        return res, _train_row(store, res["run_id"]), store.epochs(res["run_id"])
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("where", ["last_train_checkpoint", "after_train_finished"])
+def test_stage_timeline_after_resume_counts_both_parts(
+    tnao_home, tmp_path, timeline_reference, where
+):
+    from tnao_app import events as ev
+    from tnao_app.runs.session import resume_run
+
+    base, ref_train, ref_epochs = timeline_reference
+    epochs = TIMELINE["train"]["epochs"]
+
+    def when(kind, what) -> bool:
+        if where == "last_train_checkpoint":
+            return kind == "checkpoint" and what == ("train", epochs)
+        return kind == "event" and isinstance(what, ev.StageFinished) and what.stage == "train"
+
+    db = tmp_path / "h.db"
+    rid = _run_until_crash(db, when)
+    store = Store(db)
+    first = _train_row(store, rid)
+    assert store.get_run(rid)["status"] == "interrupted"
+    assert first["seconds"] is not None and first["seconds"] > 0  # counted up to the crash
+    res = resume_run(rid, Store(db))
+    assert res["leaderboard"] == base["leaderboard"]
+    train = _train_row(store, rid)
+    assert train["status"] == "finished"
+    # the time of both parts: at least the training epochs done before the resume
+    assert train["seconds"] >= 0.9 * sum(e["seconds"] for e in store.epochs(rid) if e["round"] == 0)
+    assert train["seconds"] >= first["seconds"]
+    assert train["started_at"] == first["started_at"]  # the stage began before the resume
+    summary, want = train["summary"], ref_train["summary"]
+    assert summary["loss"] == want["loss"] and summary["epochs"] == want["epochs"]
+    assert "val_tau" in summary
+    if where == "after_train_finished":
+        assert summary == want  # the finished stage's summary is kept whole
