@@ -658,3 +658,35 @@ def test_stage_timeline_after_resume_counts_both_parts(
     assert "val_tau" in summary
     if where == "after_train_finished":
         assert summary == want  # the finished stage's summary is kept whole
+
+
+def test_markup_in_run_name_on_the_app_home(tnao_home):
+    """Home lists a run named '[/x]' (with every other run) instead of crashing."""
+    import asyncio
+
+    pytest.importorskip("textual")
+    from textual.widgets import DataTable
+
+    from tnao_app.screens.app import TnaoApp
+    from tnao_app.screens.home import HomeScreen
+
+    db = tnao_home / "history.db"
+    store = Store(db)
+    for payload in ("[/x]", "[bold]", "\x1b[31m"):
+        store.create_run(Config.from_dict({"run": {"name": payload}}))
+
+    async def main_() -> str:
+        app = TnaoApp(db=db)
+        async with app.run_test(size=(160, 30)) as pilot:
+            for _ in range(50):
+                await pilot.pause(0.1)
+                if isinstance(app.screen, HomeScreen) and app.screen.runs:
+                    break
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, HomeScreen) and len(app.screen.runs) == 3
+            table = app.screen.query_one("#runs", DataTable)
+            return app.export_screenshot(), [str(k.value) for k in table.columns]
+
+    shown, columns = asyncio.run(main_())
+    if "name" in columns:  # the names as written (none read as markup)
+        assert "[/x]" in shown and "[bold]" in shown
