@@ -1,14 +1,23 @@
-"""Wall time of a default `tnao run --benchmark nb201` on this machine's CPU.
+"""Wall time of a default `tnao run --benchmark nb201` on this machine's CPU, against the
+previous default (the whole model trained in every run: train.stage1 = "joint") measured
+in the same process, alternating, so the ratio is fair on a busy machine.
 
 Imports the shared NB201 table into a temporary TNAO_HOME, then times the command as a
-user runs it (process start, imports, run, history database included).
+user runs it (process start, imports, run, history database included):
+  previous   the whole model trained per run (train.stage1 = "joint")
+  cold       the default with an empty stage-1 cache (the first run on a machine)
+  warm       the default with the stage-1 bodies cached (every later run)
 
-    python benchmarks/bench_run_cpu.py [--repeat 1] [extra tnao run options]
+    python benchmarks/bench_run_cpu.py [--repeat 3] [--budget 100] [--seed 0]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,51 +26,49 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT.parent / "shared" / "data" / "nb201.csv.gz"
+TNAO = [sys.executable, "-c", "from tnao_app.cli import main; main()"]
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    repeat = 1
-    if args[:1] == ["--repeat"]:
-        repeat, args = int(args[1]), args[2:]
-    home = tempfile.mkdtemp(prefix="tnao_bench_")
-    env = {**os.environ, "TNAO_HOME": home}
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--budget", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="tnao_bench_"))
+    env = {**os.environ, "TNAO_HOME": str(home)}
     subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from tnao_app.cli import main; main()",
-            "data",
-            "import",
-            str(CSV),
-            "--benchmark",
-            "nb201",
-        ],
+        [*TNAO, "data", "import", str(CSV), "--benchmark", "nb201"],
         env=env,
         check=True,
         capture_output=True,
     )
-    cmd = [
-        sys.executable,
-        "-c",
-        "from tnao_app.cli import main; main()",
-        "run",
-        "--benchmark",
-        "nb201",
-        "--device",
-        "cpu",
-        "--json",
-        *args,
-    ]
-    print(f"cores: {os.cpu_count()}; command: tnao {' '.join(cmd[3:])}")
-    for i in range(repeat):
-        t0 = time.perf_counter()
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        dt = time.perf_counter() - t0
-        if out.returncode:
-            print(out.stderr)
-            sys.exit(out.returncode)
-        print(f"run {i + 1}: {dt:.1f} s wall")
+    joint = home / "joint.json"
+    joint.write_text(json.dumps({"train": {"stage1": "joint"}}))
+    base = ["run", "--benchmark", "nb201", "--device", "cpu", "--json"]
+    base += ["--budget", str(a.budget), "--seed", str(a.seed), "--db", str(home / "h.db")]
+    cases = {"previous": [*base, "--config", str(joint)], "cold": base, "warm": base}
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    best: dict[str, float] = {}
+    print(f"cores: {os.cpu_count()}; budget {a.budget}, seed {a.seed}; tnao {' '.join(base)}")
+    for i in range(a.repeat):
+        for name, args in cases.items():
+            if name == "cold":
+                shutil.rmtree(home / "cache" / "stage1", ignore_errors=True)
+            t0 = time.perf_counter()
+            out = subprocess.run([*TNAO, *args], env=env, capture_output=True, text=True)
+            dt = time.perf_counter() - t0
+            if out.returncode:
+                sys.exit(out.stderr)
+            times[name].append(dt)
+            best[name] = json.loads(out.stdout)["best"]["test"]
+            print(f"  repeat {i + 1} {name:<8} {dt:6.1f} s", flush=True)
+    ref = statistics.median(times["previous"])
+    print(f"\n{'run':<10} {'median s':>9} {'min s':>7} {'x faster':>9} {'best test':>10}")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:<10} {med:9.1f} {min(ts):7.1f} {ref / med:9.1f} {best[name]:10.3f}")
+    shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,10 @@ CONFIG = {
     },
     "sample": {"n_labelled": 20, "n_unlabelled": 800},
     "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 8},
-    "train": {"epochs": 16, "finetune_epochs": 1},
+    # the whole model trained in the run (no cached stage 1): 16 real epochs give the
+    # kill time to land inside training; the cached path resumes through the same
+    # driver (tests/test_pipeline.py stops and resumes it at every stage)
+    "train": {"epochs": 16, "finetune_epochs": 1, "stage1": "joint"},
     "search": {"particles": 16, "generations": 30, "rounds": 2},
 }
 

@@ -53,7 +53,9 @@ from tnao_app.screens.widgets import (  # noqa: E402
 from tnao_app.storage import Store  # noqa: E402
 
 SIZE = (100, 30)
-LONG_TRAIN = {"train": {"epochs": 100, "patience": 10_000}}
+# the whole model trained in the run (not a cached stage 1), for 100 epochs: long enough
+# for a stop to land in the middle of training
+LONG_TRAIN = {"train": {"stage1": "joint", "epochs": 100, "patience": 10_000}}
 
 
 def sync(fn):

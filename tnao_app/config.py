@@ -94,6 +94,15 @@ class TrainConfig:
     # train afresh (new weights) after this many rounds in a row found nothing better;
     # 0 = always fine-tune the first model (measured on NB201 cifar10: 1 beats 2 beats 0)
     restart_after: int = 1
+    # stage 1 apart from the search (docs/method.md): "cached" = the Transformer body
+    # learns reconstruction once per space and model (label-free, kept in the cache
+    # folder) and each round trains only the head (latent projection, decoder, predictor
+    # heads) on the labels; "joint" = the whole model trained in every run
+    stage1: str = "cached"
+    stage1_variants: int = 4  # differently seeded pretrained bodies; a restart takes the next
+    head_epochs: int = 8  # epochs of a new head on a pretrained body ("cached")
+    head_batches: int = 25  # batches per head epoch ("cached")
+    head_batch_size: int = 128  # pool cells per head batch ("cached"; the labels come on top)
 
 
 @dataclass
@@ -290,6 +299,18 @@ class Config:
         need(t.z_noise >= 0, f"z_noise must be >= 0, got {t.z_noise}.")
         need(t.restart_after >= 0, f"restart_after must be >= 0, got {t.restart_after}.")
         need(t.patience >= 1, f"patience must be >= 1, got {t.patience}.")
+        need(
+            t.stage1 in ("cached", "joint"),
+            f"train.stage1 '{t.stage1}' is unknown; expected cached or joint.",
+        )
+        need(
+            t.stage1_variants >= 1, f"train.stage1_variants must be >= 1, got {t.stage1_variants}."
+        )
+        need(t.head_epochs >= 1, f"train.head_epochs must be >= 1, got {t.head_epochs}.")
+        need(t.head_batches >= 1, f"train.head_batches must be >= 1, got {t.head_batches}.")
+        need(
+            t.head_batch_size >= 1, f"train.head_batch_size must be >= 1, got {t.head_batch_size}."
+        )
         need(m.n_predictors >= 1, f"n_predictors must be >= 1, got {m.n_predictors}.")
         need(r.threads >= 0, f"threads must be >= 0, got {r.threads}.")
         cores = os.cpu_count() or 1

@@ -154,7 +154,7 @@ def run_one(task: tuple) -> dict:
     benchmark, dataset, method, seed, budget, base = task
     cfg = task_config(base, benchmark, dataset, method, seed, budget)
     table = _table(benchmark)
-    device.setup(seed, cfg.run.threads)  # as `tnao run` does: same seed, same run
+    device.setup(seed, cfg.run.threads, "cpu")  # as `tnao run` does: same seed, same run
     t0 = time.perf_counter()
     _, oracle = driver.search(cfg, table)
     return {

@@ -116,13 +116,26 @@ class TNAOModel(nn.Module):
         b = self.rel_bias  # (H, 2): bias for related / unrelated token pairs
         return torch.where(self.relations, b[:, :1, None], b[:, 1:, None])[None]  # (1,H,L,L)
 
-    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Latent ``z`` (B, d_latent) of integer tokens (B, L)."""
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The Transformer body's output (B, L * d_model): what ``to_z`` projects."""
         h = self.tok(tokens) + self.pos
         bias = self._attn_bias()
         for block in self.blocks:
             h = block(h, bias)
-        return self.to_z(self.norm(h).flatten(1))
+        return self.norm(h).flatten(1)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Latent ``z`` (B, d_latent) of integer tokens (B, L)."""
+        return self.to_z(self.features(tokens))
+
+    #: the parameters of the body (token and position embeddings, attention blocks):
+    #: what stage 1 trains on reconstruction alone and later rounds keep
+    BODY = ("tok.", "pos", "blocks.", "norm.", "rel_bias")
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        """``to_z``, the decoder and the predictor heads: what a round trains on a
+        pretrained body."""
+        return [p for n, p in self.named_parameters() if not n.startswith(self.BODY)]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Per-position logits (B, L, V) of latents (B, d_latent)."""

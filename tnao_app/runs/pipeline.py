@@ -134,7 +134,7 @@ def run_pipeline(
     """
     table, dev = prepare(config)
     r = config.run
-    device.setup(r.seed, r.threads)
+    device.setup(r.seed, r.threads, dev)
     bus = Bus()
     for fn in listeners:
         bus.subscribe(fn)

@@ -28,9 +28,11 @@ def rounds_total(config: Config, rnd: int, left: int) -> int:
 
 def train_target(config: Config, rnd: int, base_round: int) -> int:
     """The model's epoch count at the end of round ``rnd``'s training: ``epochs`` for a
-    new model, then ``finetune_epochs`` more per later round."""
+    new model (``head_epochs`` of the head on a pretrained body, ``train.stage1``), then
+    ``finetune_epochs`` more per later round."""
     t = config.train
-    return t.epochs + (rnd - base_round) * t.finetune_epochs
+    first = t.head_epochs if t.stage1 == "cached" else t.epochs
+    return first + (rnd - base_round) * t.finetune_epochs
 
 
 def sample_size(config: Config, budget: int) -> int:

@@ -21,15 +21,23 @@ DEFAULT_UNLABELLED = 20_000
 BALANCE_POOL = 16  # random candidates per pick of a balanced first sample
 
 
-def reconstruction_pool(ctx: SearchContext) -> np.ndarray:
-    """Tokens of the free reconstruction pool (deterministic per seed; no queries)."""
+def pool_is_seedless(ctx: SearchContext) -> bool:
+    """The pool is the whole (small, enumerable) space, the same for every seed."""
+    enum = getattr(ctx.table.space, "enumerate", None)
+    return (
+        ctx.config.sample.n_unlabelled == 0 and enum is not None and len(ctx.table) <= ENUMERATE_MAX
+    )
+
+
+def reconstruction_pool(ctx: SearchContext, seed: int | None = None) -> np.ndarray:
+    """Tokens of the free reconstruction pool (deterministic per seed, the run's by
+    default; no queries)."""
     space, n = ctx.table.space, ctx.config.sample.n_unlabelled
-    enum = getattr(space, "enumerate", None)
     archs: list[Arch]
-    if n == 0 and enum is not None and len(ctx.table) <= ENUMERATE_MAX:
-        archs = list(enum())
+    if pool_is_seedless(ctx):
+        archs = list(space.enumerate())  # type: ignore[attr-defined]  # pool_is_seedless
     else:
-        rng = np.random.default_rng([ctx.config.run.seed, 1])
+        rng = np.random.default_rng([ctx.config.run.seed if seed is None else seed, 1])
         seen: dict[str, Arch] = {}
         for _ in range((n or DEFAULT_UNLABELLED) * 2):
             a = space.sample(rng)

@@ -28,11 +28,10 @@ from ...events import (
     StageFinished,
     StageStarted,
 )
-from ...model import ModelShape, TNAOModel
 from ...train import EpochStats, Trainer, rank_corr
 from ..cso import RemapScorer
 from ..method import Hooks, SearchContext, SearchMethod
-from . import plan
+from . import plan, stage1
 from .latent import GradientAscent, LatentStrategy, SwarmSearch
 from .picks import Picker
 from .sampling import Sampler, reconstruction_pool
@@ -51,7 +50,8 @@ class RoundSearch(SearchMethod):
         super().__init__(ctx, hooks)
         self.cfg = ctx.config
         self.space = ctx.table.space
-        self.st = RoundState()
+        self.st = RoundState(variant=ctx.config.run.seed % max(ctx.config.train.stage1_variants, 1))
+        self._features: dict[int, torch.Tensor] = {}  # pretrained variant -> pool features
         self.queried: dict[int, float] = {}  # row -> signal, in query order
         self._summary: dict = {"skipped_unanswerable": 0, "filled_from_pool": 0}
         self.sampler = Sampler(ctx, self.rng, self._summary)
@@ -126,38 +126,41 @@ class RoundSearch(SearchMethod):
         return self.sampler.first_sample(n)
 
     # -- train -----------------------------------------------------------------------
-    def _model(self, seed: int) -> TNAOModel:
-        m = self.cfg.model
-        torch.manual_seed(seed)
-        shape = ModelShape(
-            self.space.seq_len,
-            self.space.vocab_size,
-            m.d_model,
-            m.n_heads,
-            m.n_layers,
-            m.d_latent,
-            m.dropout,
-            m.n_predictors,
-        )
-        rel = self.space.token_relations() if m.graph_attention else None
-        return TNAOModel(shape, rel)
-
     def _new_trainer(self, seed: int | None = None) -> Trainer:
+        """A new model and its trainer: the whole model (``train.stage1 = "joint"``) or
+        the head on the pretrained body of the round state's variant."""
         seed = self.cfg.run.seed if seed is None else seed
         emit = self.hooks.emit
 
-        def on_batch(done: int, total: int, loss: float) -> None:
-            emit(Progress("train", done, total, f"loss {loss:.4f}"))
+        def progress(done: int, total: int, message: str) -> None:
+            emit(Progress("train", done, total, message))
 
-        return Trainer(
-            self._model(seed),
-            self.cfg.train,
+        def on_batch(done: int, total: int, loss: float) -> None:
+            progress(done, total, f"loss {loss:.4f}")
+
+        model = stage1.new_model(self.ctx, seed)
+        kw = dict(
             device=self.ctx.device,
             seed=seed,
             on_batch=on_batch,
             on_epoch=None,
             should_stop=self.hooks.should_stop,
         )
+        if not stage1.uses_cache(self.cfg):
+            return Trainer(model, self.cfg.train, **kw)  # type: ignore[arg-type]
+        v = self.st.variant
+        body, feats = stage1.pretrained_body(self.ctx, v, progress, self.hooks.should_stop)
+        # the body, to_z and the decoder from stage 1; the predictor heads stay new
+        keep = {k: t for k, t in body.items() if not k.startswith("heads.")}
+        model.load_state_dict(keep, strict=False)
+        model.to(self.ctx.device)
+        if v not in self._features:
+            self._features[v] = (
+                feats.to(self.ctx.device)
+                if feats is not None
+                else stage1.pool_features(model, self.pool, self.ctx.device)
+            )
+        return stage1.HeadTrainer(model, self.cfg.train, self._features[v], **kw)
 
     def _labelled(self) -> tuple[np.ndarray, np.ndarray]:
         rows = list(self.queried)
@@ -171,6 +174,7 @@ class RoundSearch(SearchMethod):
             # Fine-tuning keeps the latent order the first labels gave; when the queries
             # stop finding better architectures, a model trained afresh on every label so
             # far (new weights, new seed) can see another basin.
+            st.variant = (st.variant + 1) % max(self.cfg.train.stage1_variants, 1)
             self.trainer = self._new_trainer(seed=self.cfg.run.seed + 1000 * rnd)
             st.stall, st.base_round = 0, rnd
         if self.trainer is None:
@@ -237,6 +241,8 @@ class RoundSearch(SearchMethod):
     def _pool_latents(self) -> tuple[np.ndarray, np.ndarray]:
         """Latents and predicted scores of the whole reconstruction pool."""
         assert self.trainer is not None
+        if isinstance(self.trainer, stage1.HeadTrainer):
+            return self.trainer.pool_latents()
         zs, ss = [], []
         model, dev = self.trainer.model, self.ctx.device
         model.eval()

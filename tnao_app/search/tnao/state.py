@@ -21,6 +21,7 @@ class RoundState:
     base_round: int = 0  # the round the current model was created in
     fresh_round: bool = False  # the next training starts a new early-stopping record
     epoch0: int = -1  # the model's epoch count when this round's training began (-1: not yet)
+    variant: int = 0  # the pretrained body the current model starts from (train.stage1)
     #: the latent search in flight: the strategy's and the scorer's state (None between)
     strategy: dict | None = None
     scorer: dict | None = None
