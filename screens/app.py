@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tnao_app import benchmarks
+from tnao_app import benchmarks, paths
 from tnao_app import events as ev
 from tnao_app.config import Config
 from tnao_app.errors import TnaoError
@@ -38,11 +38,11 @@ from .dialogs import (
 )
 from .guide import GuideScreen
 from .home import RESUMABLE, HomeScreen
-from .messages import DataStatus, FetchProgress, RunEvent, wrap
+from .messages import DataStatus, FetchProgress, Followed, RunEvent, wrap
 from .results import ResultsScreen
 from .sampling import SamplingScreen
 from .search import SearchScreen
-from .state import GUIDE, STAGE_SCREEN, RunState, from_store
+from .state import STAGE_SCREEN, RunState, budget_note, from_store
 from .training import TrainingScreen
 
 #: the guide's config presets; "tiny" makes a whole run take seconds (tests, demos)
@@ -59,6 +59,8 @@ PRESETS: dict[str, dict] = {
 
 #: most per-batch progress messages a run sends the UI per second
 PROGRESS_HZ = 10
+#: seconds between two reads of a run that another process drives
+FOLLOW_S = 1.0
 
 STEP_SCREENS: dict[str, type[GuideScreen]] = {
     "benchmark": BenchmarkScreen,
@@ -82,6 +84,7 @@ class TnaoApp(App[None]):
     SUB_TITLE = "two-stage neural architecture optimization"
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("f1,question_mark", "help", "Help", id="help", key_display="?"),
     ]
 
     def __init__(
@@ -103,12 +106,15 @@ class TnaoApp(App[None]):
         #: monotonic clock for elapsed time and ETA (tests pass a frozen one)
         self.clock = clock or time.monotonic
         self.state = RunState()
-        #: where the export dialog proposes to write (tests pin it)
-        self.export_dir = Path.cwd()
+        #: where the export dialog proposes to write (tests pin it): the data folder, not
+        #: the current directory (a git checkout, say)
+        self.export_dir = paths.home() / "exports"
+        self.last_import = ""  # the path the import dialog last had (kept after an error)
         self.data_rows: list[dict] | None = None
         self.guide: dict[str, GuideScreen] = {}
         self._store = None
         self._token = 0  # which run worker's events the state listens to
+        self.run_job: Worker | None = None  # the run worker the state follows
         self._tables: dict[str, benchmarks.Table] = {}
         #: seconds from a worker's post_message to its handling (responsiveness figure)
         self.latencies: list[float] = []
@@ -125,6 +131,61 @@ class TnaoApp(App[None]):
 
     def on_mount(self) -> None:
         self.refresh_data()
+        theme = self.settings().get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    # --- settings that last across restarts (the data folder's tui.json) ----------------
+    @staticmethod
+    def settings_path() -> Path:
+        return paths.home() / "tui.json"
+
+    def settings(self) -> dict:
+        import json
+
+        try:
+            data = json.loads(self.settings_path().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save_setting(self, key: str, value: object) -> None:
+        import json
+
+        data = self.settings()
+        data[key] = value
+        try:
+            self.settings_path().write_text(json.dumps(data, indent=1), encoding="utf-8")
+        except OSError as exc:
+            self.notify(
+                f"Cannot save the settings to {self.settings_path()}: {exc.strerror}.",
+                markup=False,
+            )
+
+    def _theme_changed(self, theme) -> None:
+        self.save_setting("theme", theme.name)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        # The palette's Screenshot saves to ~/Downloads, and failed where there is none:
+        # then it goes to the data folder (the notification says where).
+        if path is None:
+            from platformdirs import user_downloads_path
+
+            folder = user_downloads_path()
+            if not folder.is_dir():
+                folder = paths.home() / "screenshots"
+                folder.mkdir(parents=True, exist_ok=True)
+            path = str(folder)
+        return super().deliver_screenshot(filename, path, time_format)
+
+    def action_help(self) -> None:
+        from .help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
 
     def on_unmount(self) -> None:
         # TNAO_TUI_STATS=PATH: write the responsiveness figures (benchmarks/ reads them).
@@ -266,7 +327,7 @@ class TnaoApp(App[None]):
             self.pop_screen()
 
     def new_run(self) -> None:
-        if self.state.live:
+        if self.state.owned:
             self.notify(
                 "A run is in progress: stop it first (ctrl+t) or wait for it.", severity="warning"
             )
@@ -282,26 +343,68 @@ class TnaoApp(App[None]):
 
     def open_run(self, run_id: str) -> None:
         if self.state.live and self.state.run_id == run_id:
-            self.show_step(STAGE_SCREEN.get(self.state.stage, "sampling"))
+            self.go_home()
+            self.show_step(self._stage_step(self.state))
             return
         try:
             state = from_store(self.store, run_id)
         except TnaoError as exc:
             self.show_error(str(exc))
             return
-        if self.state.live:
+        if self.state.owned:
             self.notify(
                 "A run is in progress; opening another run stops following it.", severity="warning"
             )
             return
-        step = (
-            "results" if state.status == "finished" else STAGE_SCREEN.get(state.stage, "sampling")
-        )
+        self.workers.cancel_group(self, "follow")
+        step = "results" if state.status == "finished" else self._stage_step(state)
+        if state.live:
+            # Another process (tnao run, another app) drives it: follow it from the
+            # history, read-only; it never holds this app's run slot.
+            run = self.store.get_run(run_id)
+            state.followed = f"pid {run.get('pid')} on {run.get('host')}"
+            self._token += 1
+            self._follow_worker(run_id, self._token, self.store)
         self.go_home()
         self.open_guide(state, step)
 
+    def _stage_step(self, state: RunState) -> str:
+        step = STAGE_SCREEN.get(state.stage, "sampling")
+        return step if step in state.guide_steps() else "search"
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="follow", name="follow")
+    def _follow_worker(self, run_id: str, token: int, store) -> None:
+        """Re-read a run that another process drives, once a second, until it ends."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            time.sleep(FOLLOW_S)
+            if worker.is_cancelled:
+                return
+            try:
+                state = from_store(store, run_id)
+            except TnaoError:
+                continue  # locked for a moment, say: the next read
+            self.post_message(Followed(state, str(token)))
+            if not state.live:
+                return
+
+    def on_followed(self, message: Followed) -> None:
+        old = self.state
+        if message.tag != self.run_tag or not old.followed or old.run_id != message.state.run_id:
+            return
+        new = message.state
+        new.followed = old.followed if new.live else ""
+        new.version = old.version + 1  # the screens redraw when it moves
+        self.state = new
+        if new.stage != old.stage and new.round == 0 and new.stage in STAGE_SCREEN:
+            self._follow(self._stage_step(new))
+        if new.status == "finished" and old.status != "finished":
+            self._follow("results")
+        if not new.live:
+            self._refresh_home()
+
     def resume_run(self, run_id: str) -> None:
-        if self.state.live:
+        if self.state.owned:
             self.notify("A run is in progress: stop it first.", severity="warning")
             return
         try:
@@ -309,12 +412,15 @@ class TnaoApp(App[None]):
         except TnaoError as exc:
             self.show_error(str(exc))
             return
+        self.workers.cancel_group(self, "follow")
         state.status = "running"
         state.started = self.clock()
+        # elapsed goes on from the sessions before (their stages' seconds)
+        state.prior_seconds = state.seconds_done
         self.go_home()
-        self.open_guide(state, STAGE_SCREEN.get(state.stage, "sampling"))
+        self.open_guide(state, self._stage_step(state))
         self._token += 1
-        self._run_worker(None, run_id, self._token, self.store)
+        self.run_job = self._run_worker(None, run_id, self._token, self.store)
 
     def data_status(self) -> None:
         self.go_home()
@@ -325,8 +431,9 @@ class TnaoApp(App[None]):
 
     # --- runs ----------------------------------------------------------------------
     def start_run(self, config: Config) -> None:
-        if self.state.live:
+        if self.state.owned:
             return
+        self.workers.cancel_group(self, "follow")
         self.state.status = "running"
         self.state.config = config.to_dict()
         self.state.benchmark, self.state.dataset = config.run.benchmark, config.run.dataset
@@ -334,7 +441,7 @@ class TnaoApp(App[None]):
         self.state.started = self.clock()
         self.state.version += 1
         self._token += 1
-        self._run_worker(config, None, self._token, self.store)
+        self.run_job = self._run_worker(config, None, self._token, self.store)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="run")
     def _run_worker(
@@ -377,14 +484,20 @@ class TnaoApp(App[None]):
         state.apply(event, self.clock)
         if was_status == "stopping" and state.status == "running":
             state.status = "stopping"
+        if isinstance(event, ev.RunStarted) and event.plan is not None:
+            self._check_plan(event.plan)
         follow = None
         if isinstance(event, ev.StageStarted):
             self._ui_cpu0 = time.thread_time()  # this (UI) thread's CPU seconds
         if isinstance(event, ev.StageFinished):
             self.stage_seconds[event.stage] = event.seconds
             self.ui_cpu[event.stage] = time.thread_time() - getattr(self, "_ui_cpu0", 0.0)
-        if isinstance(event, ev.StageStarted):
+        if isinstance(event, ev.StageStarted) and event.round == 0:
+            # Only the first round leads the user on: later rounds train and search again,
+            # and pulling the user from Training to Search every round took the screen away.
             follow = STAGE_SCREEN.get(event.stage)
+        elif isinstance(event, ev.RunStarted) and not event.resumed:
+            follow = STAGE_SCREEN.get(state.stage)  # a baseline goes straight to Search
         elif isinstance(event, ev.RunFinished):
             follow = "results"
         if follow:
@@ -396,21 +509,38 @@ class TnaoApp(App[None]):
         # Textual dispatches by the message's own class name: route the subclass here.
         self.on_run_event(message)
 
+    def _check_plan(self, plan: ev.RunPlan) -> None:
+        """Say so when the run's plan cannot spend its budget: its rounds are capped."""
+        note = budget_note(plan)
+        if note:
+            self.notify(note, title="Budget", severity="warning", timeout=12)
+
     def _follow(self, step: str) -> None:
         """Move on with the run when the user is on the step just before it."""
         current = self.screen
         if not isinstance(current, GuideScreen) or current not in self.guide.values():
             return
-        i, j = GUIDE.index(current.STEP), GUIDE.index(step)
-        if j == i + 1:
+        steps = self.state.guide_steps()
+        if current.STEP not in steps or step not in steps:
+            return
+        if steps.index(step) == steps.index(current.STEP) + 1:
             self.show_step(step)
 
     def stop_run(self) -> None:
-        if self.state.status != "running":
+        if self.state.status != "running" or self.state.followed:
+            return
+        self.workers.cancel_group(self, "run")
+        if not self.state.run_id:
+            # Still starting: nothing recorded yet. Back to the form at once; the run
+            # process sees the stop before it creates the run (tnao_app/cli/child.py).
+            self._token += 1  # its late events go nowhere
+            config = self.state.config
+            self.state = RunState(version=self.state.version + 1)
+            self.state.config = config
+            self.notify("Start cancelled: the run was not created.")
             return
         self.state.status = "stopping"
         self.state.version += 1
-        self.workers.cancel_group(self, "run")
         self.notify("Stopping after the current batch...")
 
     def run_worker_active(self) -> bool:
@@ -420,7 +550,7 @@ class TnaoApp(App[None]):
         )
 
     async def action_quit(self) -> None:
-        if self.state.status == "running":
+        if self.state.status == "running" and not self.state.followed:
 
             def answer(yes: bool | None) -> None:
                 if yes:
@@ -442,6 +572,8 @@ class TnaoApp(App[None]):
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         worker, state = event.worker, event.state  # worker.state may have moved on
+        if worker.group == "run" and worker is not self.run_job:
+            return  # a run whose start was cancelled: the form is the user's again
         if state == WorkerState.ERROR:
             err = worker.error
             if worker.group == "run":
@@ -461,8 +593,11 @@ class TnaoApp(App[None]):
                 self.state.status = "stopped"
                 self.state.version += 1
 
-    def show_error(self, message: str, title: str = "Error") -> None:
-        self.push_screen(ErrorDialog(message, title))
+    def show_error(
+        self, message: str, title: str = "Error", then: Callable[[], object] | None = None
+    ) -> None:
+        """One sentence in a dialog; ``then`` runs once it is closed (focus a field)."""
+        self.push_screen(ErrorDialog(message, title), (lambda _: then()) if then else None)
 
     def _refresh_home(self) -> None:
         for screen in self.screen_stack:
@@ -495,9 +630,10 @@ class TnaoApp(App[None]):
     def import_data(self, benchmark: str = "nb201") -> None:
         def chosen(choice: ImportChoice | None) -> None:
             if choice is not None:
+                self.last_import = str(choice.path)
                 self._data_worker(choice.path, choice.benchmark)
 
-        self.push_screen(ImportDialog(benchmark), chosen)
+        self.push_screen(ImportDialog(benchmark, path=self.last_import), chosen)
 
     def fetch_data(self, benchmark: str) -> None:
         self.notify(
@@ -590,11 +726,17 @@ class TnaoApp(App[None]):
     def _export_worker(self, run_id: str, choice: ExportChoice, store) -> None:
         from tnao_app.export import export_run
 
-        export_run(store, run_id, choice.fmt, top=choice.top, out=choice.path)
+        top = choice.top
+        if top is None and choice.fmt == "torch":
+            # Top "all": every leaderboard cell (the engine's torch default is the best one)
+            top = len(store.leaderboard(run_id)) or None
+        if choice.path.parent == self.export_dir:
+            self.export_dir.mkdir(parents=True, exist_ok=True)  # the default folder
+        export_run(store, run_id, choice.fmt, top=top, out=choice.path)
         self.call_from_thread(self.notify, f"Exported run {run_id} to {choice.path}.")
 
     def delete_run(self, run_id: str) -> None:
-        if self.state.live and self.state.run_id == run_id:
+        if self.state.owned and self.state.run_id == run_id:
             self.show_error(f"Run {run_id} is running; stop it before deleting it.")
             return
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
+from textual.suggester import Suggester
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 EXPORT_FORMATS = (
@@ -20,6 +23,43 @@ EXPORT_FORMATS = (
     ("PyTorch module (.py)", "torch"),
 )
 EXTENSIONS = {"json": "json", "csv": "csv", "arch": "txt", "torch": "py"}
+
+
+def with_extension(path: str, fmt: str) -> str:
+    """``path`` with the extension of export format ``fmt``: an export extension (or
+    none) is replaced, any other kept and the format's added."""
+    if not path.strip():
+        return path
+    p = Path(path)
+    if p.suffix.lstrip(".") in EXTENSIONS.values() or not p.suffix:
+        return str(p.with_suffix(f".{EXTENSIONS[fmt]}"))
+    return f"{path}.{EXTENSIONS[fmt]}"
+
+
+class PathSuggester(Suggester):
+    """Completes a typed path with the first file or folder that starts so (folders end
+    with a slash, so the next part can be typed right away)."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        typed = Path(value).expanduser()
+        folder, stem = (typed, "") if value.endswith("/") else (typed.parent, typed.name)
+        try:
+            names = sorted(
+                p.name + ("/" if p.is_dir() else "")
+                for p in folder.iterdir()
+                if p.name.startswith(stem) and (stem.startswith(".") or not p.name.startswith("."))
+            )
+        except OSError:
+            return None
+        names = [n for n in names if n.rstrip("/") != stem or n.endswith("/")]
+        if not names:
+            return None
+        return value + names[0][len(stem) :]
 
 
 class FormInput(Input):
@@ -172,14 +212,15 @@ class ExportDialog(ModalScreen["ExportChoice | None"]):
         yield Footer()
 
     def _default_path(self, fmt: str) -> Path:
-        return self.folder / f"tnao-{self.run_id}.{EXTENSIONS[fmt]}"
+        # an underscore, not a hyphen: the torch export is a module to import
+        return self.folder / f"tnao_{self.run_id}.{EXTENSIONS[fmt]}"
 
     @on(Select.Changed, "#fmt")
     def _fmt_changed(self, event: Select.Changed) -> None:
-        # Follow the format in the default name, but keep a name the user typed.
+        # The file's extension follows the format (a torch module in a .json file, it
+        # was), the name the user typed stays.
         path = self.query_one("#path", Input)
-        if Path(path.value).stem == f"tnao-{self.run_id}":
-            path.value = str(self._default_path(str(event.value)))
+        path.value = with_extension(path.value, str(event.value))
 
     @on(Button.Pressed, "#ok")
     @on(Input.Submitted)
@@ -191,13 +232,35 @@ class ExportDialog(ModalScreen["ExportChoice | None"]):
             return  # ctrl+s and enter in one burst: one export
         path = self.query_one("#path", Input).value.strip()
         top_text = self.query_one("#top", Input).value.strip()
+        problem = self.query_one("#problem", Static)
         if not path:
-            self.query_one("#problem", Static).update("Enter a path to write to.")
+            problem.update("Enter a path to write to.")
+            self.query_one("#path").focus()
             return
-        top = int(top_text) if top_text.isdigit() and int(top_text) > 0 else None
+        if top_text and not (top_text.isdigit() and int(top_text) > 0):
+            problem.update(
+                f"Top must be a whole number of at least 1, or blank for all; got '{top_text}'."
+            )
+            self.query_one("#top").focus()
+            return
+        top = int(top_text) if top_text else None
         fmt = str(self.query_one("#fmt", Select).value)
+        choice = ExportChoice(fmt, Path(path).expanduser(), top)
         self._answered = True
-        self.dismiss(ExportChoice(fmt, Path(path).expanduser(), top))
+        if choice.path.is_file():
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.dismiss(choice)
+                else:
+                    self._answered = False
+                    self.query_one("#path").focus()
+
+            self.app.push_screen(
+                ConfirmDialog(f"{choice.path} exists. Overwrite it?", yes="Overwrite"), answer
+            )
+            return
+        self.dismiss(choice)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -209,9 +272,14 @@ class ImportDialog(ModalScreen["ImportChoice | None"]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel"), *FORM_BINDINGS]
 
-    def __init__(self, benchmark: str = "nb201", choices: tuple[str, ...] = ("nb201", "nb101")):
+    def __init__(
+        self,
+        benchmark: str = "nb201",
+        choices: tuple[str, ...] = ("nb201", "nb101"),
+        path: str = "",
+    ):
         super().__init__(classes="dialog")
-        self.benchmark, self.choices = benchmark, choices
+        self.benchmark, self.choices, self.path = benchmark, choices, path
         self._answered = False
 
     def compose(self) -> ComposeResult:
@@ -226,7 +294,16 @@ class ImportDialog(ModalScreen["ImportChoice | None"]):
                     id="benchmark",
                 )
                 yield Label("Path")
-                yield FormInput("", placeholder="official file, folder or CSV table", id="path")
+                yield FormInput(
+                    self.path,
+                    placeholder="official file, folder or CSV table",
+                    suggester=PathSuggester(),
+                    id="path",
+                )
+            yield Static(
+                Text("→ at the end of the path completes it (files and folders)", style="dim"),
+                id="path-hint",
+            )
             yield Static("", id="problem")
             with Horizontal(classes="buttons"):
                 yield Button("Import", variant="primary", id="ok")
@@ -248,10 +325,67 @@ class ImportDialog(ModalScreen["ImportChoice | None"]):
         if not path:
             self.query_one("#problem", Static).update("Enter the path of the file to import.")
             return
+        if not Path(path).expanduser().exists():
+            # said here, with the path kept to correct it
+            self.query_one("#problem", Static).update(f"{path} does not exist.")
+            return
         bench = str(self.query_one("#benchmark", Select).value)
         self._answered = True
         self.dismiss(ImportChoice(Path(path).expanduser(), bench))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def arch_lines(arch: str, width: int) -> list[str]:
+    """``arch`` cut into lines of at most ``width`` characters between its tokens (an
+    NB201 cell's edges ``|op~i|``, a node ending in ``+``; else after a space or comma),
+    never inside one (a token longer than a line is cut where it must)."""
+    if width <= 0 or len(arch) <= width:
+        return [arch]
+    tokens = re.findall(r"\|?[^|+]+\|\+?", arch)
+    if "".join(tokens) != arch:
+        tokens = re.findall(r"[^ ,]*[ ,]*", arch)
+    lines = [""]
+    for tok in tokens:
+        if lines[-1] and len(lines[-1]) + len(tok) > width:
+            lines.append("")
+        lines[-1] += tok
+    return [cut[i : i + width] for cut in lines for i in range(0, max(len(cut), 1), width)]
+
+
+class ArchDialog(ModalScreen[None]):
+    """One row of a leaderboard in full: the whole architecture string (``c`` copies it)
+    and every number the row has."""
+
+    BINDINGS = [
+        Binding("escape,enter", "close", "Close", id="close"),
+        Binding("c", "copy", "Copy", id="copy"),
+    ]
+
+    def __init__(self, title: str, arch: str, facts: list[tuple[str, str]]) -> None:
+        super().__init__(classes="dialog")
+        self.title_text, self.arch, self.facts = title, arch, facts
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="box"):
+            yield Label(self.title_text, id="title")
+            yield Static("\n".join(arch_lines(self.arch, 62)), id="arch-full")
+            yield Static(Text("\n".join(f"{k:<12} {v}" for k, v in self.facts)), id="arch-facts")
+            with Horizontal(classes="buttons"):
+                yield Button("Copy (c)", id="copy")
+                yield Button("Close", variant="primary", id="ok")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#ok").focus()
+
+    @on(Button.Pressed, "#copy")
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.arch)
+        self.notify("Copied the architecture string.")
+
+    @on(Button.Pressed, "#ok")
+    def action_close(self) -> None:
         self.dismiss(None)

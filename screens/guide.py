@@ -23,6 +23,17 @@ REDRAW_HZ = 5
 CHART_MIN_S = 1.0
 
 
+def _width(parts: list[tuple[str, str, str]]) -> int:
+    return sum(len(t) for _k, t, _s in parts) + 2 * max(len(parts) - 1, 0)
+
+
+def _shorter(key: str, text: str) -> str:
+    """A status-line part for a narrow terminal: no device, no labels."""
+    if key == "device":
+        return ""
+    return text.split(" ", 1)[1] if key in ("elapsed", "id") else text
+
+
 class GuideScreen(Screen):
     """One step of the new-run guide. Subclasses fill ``body()`` and ``show_state()``."""
 
@@ -120,54 +131,89 @@ class GuideScreen(Screen):
         return True
 
     def status_line(self, st: RunState) -> Text:
+        clock = self.tnao.clock
         text = Text()
         if not st.run_id:
-            text.append("Starting the run..." if st.live else "No run yet.", style="dim")
+            if st.status == "stopping":
+                text.append("Cancelling the start...", style="yellow")
+            elif st.live:
+                # The run process takes seconds to start (more under load): say what it
+                # is doing and for how long, so a wait never looks like a hang.
+                text.append("Starting the run", style="bold yellow")
+                spent = st.elapsed(clock)
+                if spent is not None:
+                    text.append(f" {fmt_seconds(spent)}")
+                text.append(f": {st.starting or 'starting the run process'}...", style="dim")
+                text.append("  ctrl+t cancels", style="dim")
+            else:
+                text.append("No run yet.", style="dim")
             return text
-        clock = self.tnao.clock
-        text.append(f"run {st.run_id} ", style="bold")
-        text.append(st.status, style=status_style(st.status))
-        text.append("  ")
-        if st.live and st.started is not None:
-            text.append(f"elapsed {fmt_seconds(clock() - st.started)}")
+        # (key, text, style): the less important parts go first when the line is too long
+        parts: list[tuple[str, str, str]] = [("id", f"run {st.run_id}", "bold")]
+        parts.append(("status", st.status, status_style(st.status)))
+        if st.followed and st.live:
+            if st.wall_started:
+                parts.append(
+                    ("elapsed", f"elapsed {fmt_seconds(time.time() - st.wall_started)}", "")
+                )
+            parts.append(("stage", st.stage or "starting", "dim"))
+            parts.append(("followed", f"read-only: driven by {st.followed}", "cyan"))
+        elif st.live and st.started is not None:
+            parts.append(("elapsed", f"elapsed {fmt_seconds(st.elapsed(clock))}", ""))
             if st.stage == "evaluate" and st.stage in self.STAGES:
-                text.append("  evaluating")  # a handful of queries: no ETA to give
+                parts.append(("stage", "evaluating", ""))  # a handful of queries: no ETA
             elif st.stage and (not self.STAGES or st.stage in self.STAGES):
-                text.append(f"  {st.stage} ETA {fmt_seconds(st.eta(clock))}")
+                parts.append(("stage", f"{st.stage} ETA {fmt_seconds(st.eta(clock))}", ""))
             elif st.stage:
                 # Another step's stage: say where the run is, not an ETA of a stage this
                 # step does not show (it read as a stale one). The step's label has the round.
-                text.append(f"  now: {st.stage}", style="dim")
+                parts.append(("stage", f"now: {st.stage}", "dim"))
+            frac = st.run_fraction()
+            if frac is not None:  # the whole run, every round
+                parts.append(
+                    ("total", f"total {frac:.0%} ETA {fmt_seconds(st.run_eta(clock))}", "")
+                )
         if st.budget:
-            text.append(f"  queries {st.queries}/{st.budget}")
-        if st.device:
-            text.append(f"  device {st.device}")
+            parts.append(("queries", f"queries {st.queries}/{st.budget}", ""))
+        if st.device and not (st.followed and st.live):
+            parts.append(("device", st.device, ""))
         if st.error:
-            text.append(f"  {st.error}", style="red")
+            parts.append(("error", st.error, "red"))
+        width = self.size.width - 2 if self.size.width else 0
+        for cut in ("device", "elapsed", "id"):
+            if not width or _width(parts) <= width:
+                break
+            parts = [(k, _shorter(k, t), s) if k == cut else (k, t, s) for k, t, s in parts]
+            parts = [p for p in parts if p[1]]
+        for i, (_key, part, style) in enumerate(parts):
+            text.append(("  " if i > 1 else " " if i else "") + part, style=style)
         return text
 
     # --- navigation ----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
-            return True if self.state.status == "running" else False
+            # a followed run is read-only: it is stopped where it runs
+            return self.state.status == "running" and not self.state.followed
         if action == "next":
             return self.STEP != GUIDE[-1]
         return True
 
     def action_next(self) -> None:
         if self.can_leave():
-            i = GUIDE.index(self.STEP)
-            self.tnao.show_step(GUIDE[i + 1])
+            steps = self.state.guide_steps()
+            i = steps.index(self.STEP) if self.STEP in steps else GUIDE.index(self.STEP)
+            self.tnao.show_step(steps[min(i + 1, len(steps) - 1)])
 
     def can_leave(self) -> bool:
         return True
 
     def action_back(self) -> None:
-        i = GUIDE.index(self.STEP)
+        steps = self.state.guide_steps()
+        i = steps.index(self.STEP) if self.STEP in steps else GUIDE.index(self.STEP)
         if i == 0:
             self.tnao.go_home()
         else:
-            self.tnao.show_step(GUIDE[i - 1])
+            self.tnao.show_step(steps[i - 1])
 
     def action_home(self) -> None:
         self.tnao.go_home()

@@ -6,6 +6,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from .benchmark import fetchable
-from .state import fmt_num
+from .state import fmt_num, fmt_seconds
 from .widgets import status_text
 
 if TYPE_CHECKING:
@@ -22,7 +23,24 @@ if TYPE_CHECKING:
 
 #: statuses of a run that can be resumed
 RESUMABLE = ("stopped", "failed", "interrupted")
-RUN_COLUMNS = ("run", "benchmark", "dataset", "method", "status", "best test", "date")
+RUN_COLUMNS = (
+    "run",
+    "name",
+    "benchmark",
+    "dataset",
+    "method",
+    "budget",
+    "seed",
+    "queries",
+    "status",
+    "best test",
+    "time",
+    "date",
+)
+#: columns right-aligned (numbers)
+NUMERIC = ("budget", "seed", "queries", "best test", "time")
+#: seconds between two looks at the history for runs made elsewhere (tnao run)
+POLL_S = 2.0
 DATA_COLUMNS = ("benchmark", "status", "archs")
 #: columns of the data table before its last one, with their cell padding and the
 #: scrollbar: the last one wraps in what is left of the width
@@ -46,21 +64,83 @@ def fmt_date(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
+def query_counts(store) -> dict[str, int]:
+    """Run id -> queries recorded so far: a stopped or running run has no total yet."""
+    try:
+        return {
+            rid: int(n or 0)
+            for rid, n in store.db.execute("SELECT run_id, MAX(n) FROM queries GROUP BY run_id")
+        }
+    except Exception:  # an older history without the table: no counts
+        return {}
+
+
+def run_row(r: dict, counts: dict[str, int]) -> dict:
+    """The Home table's values of run ``r`` (sortable: numbers stay numbers)."""
+    cfg = r.get("config") or {}
+    start = r.get("started_at") or r.get("created_at")
+    end = r.get("finished_at") if r["status"] not in ("running", "created") else None
+    end = end or r.get("heartbeat_at")
+    best = r.get("best_test")
+    return {
+        "run": r["id"],
+        "name": r.get("name") or "",
+        "benchmark": r["benchmark"],
+        "dataset": r["dataset"],
+        "method": r["method"],
+        "budget": int((cfg.get("run") or {}).get("budget") or 0),
+        "seed": r.get("seed") if r.get("seed") is not None else "",
+        "queries": r.get("n_queries") or counts.get(r["id"], 0),
+        "status": r["status"],
+        "best test": best if best is not None else math.nan,
+        "time": max(0.0, end - start) if start and end else math.nan,
+        "date": r.get("created_at") or 0,
+    }
+
+
+def cell(col: str, value) -> Text | str:
+    if col == "status":
+        return status_text(value)
+    if col == "best test":
+        return Text(fmt_num(value), justify="right")
+    if col == "time":
+        return Text("" if math.isnan(value) else fmt_seconds(value), justify="right")
+    if col == "date":
+        return fmt_date(value)
+    if col in NUMERIC:
+        return Text(str(value), justify="right")
+    return Text(str(value))  # a run's name is the user's text: a str cell is read as markup
+
+
+def sort_key(col: str):
+    def key(row: dict):
+        v = row[col]
+        if isinstance(v, float) and math.isnan(v):
+            return (1, 0.0)  # not known: last
+        return (0, v)
+
+    return key
+
+
 class HomeScreen(Screen):
     BINDINGS = [
-        Binding("n", "new_run", "New run", id="new"),
+        Binding("n", "new_run", "New", id="new"),
         Binding("o", "open_run", "Open", id="open"),
         Binding("r", "resume_run", "Resume", id="resume"),
         Binding("e", "export_run", "Export", id="export"),
-        Binding("d", "delete_run", "Delete", id="delete"),
-        # Short labels: at 80 columns the footer holds these, Quit and the palette key.
+        # (in the palette, the help, and on wide terminals the footer is no place for it)
+        Binding("d", "delete_run", "Delete", id="delete", show=False),
+        # Short labels: at 80 columns the footer holds these, Quit, Help and the palette.
         Binding("i", "import_data", "Import", id="import"),
-        Binding("g", "refresh", "Refresh", id="refresh", show=False),
+        Binding("g", "refresh", "Refresh", id="refresh"),
+        Binding("s", "sort", "Sort", id="sort", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="home")
         self.runs: list[dict] = []
+        self.sort_by, self.reverse = "date", True  # newest first
+        self._seen: object = None  # what the history held at the last look
 
     @property
     def tnao(self) -> TnaoApp:
@@ -75,15 +155,13 @@ class HomeScreen(Screen):
         with Vertical(id="data-box"):
             yield Label("Benchmark data", classes="section")
             yield DataTable(id="data", cursor_type="row", show_cursor=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         runs = self.query_one("#runs", DataTable)
-        for col in RUN_COLUMNS:
-            runs.add_column(col, key=col)
         data = self.query_one("#data", DataTable)
         data.can_focus = False
-        self.set_interval(2.0, self._poll)
+        self.set_interval(POLL_S, self._poll)
         runs.focus()
 
     def on_screen_resume(self) -> None:
@@ -91,31 +169,44 @@ class HomeScreen(Screen):
         self.fill_data(self.tnao.data_rows)
 
     def _poll(self) -> None:
-        # A live run's status and best test change; others are still.
-        if self.is_current and any(r["status"] in ("created", "running") for r in self.runs):
-            self.refresh_runs()
+        # Runs made elsewhere (tnao run, another app) appear, live ones move on.
+        if self.is_current:
+            self.refresh_runs(only_changed=True)
 
-    def refresh_runs(self) -> None:
+    def refresh_runs(self, only_changed: bool = False) -> None:
         runs = self.query_one("#runs", DataTable)
         keep = self.selected_id()
+        store = self.tnao.store
         try:
-            self.runs = self.tnao.store.list_runs()
+            listed = store.list_runs()
+            counts = query_counts(store)
         except Exception as exc:  # a broken history must not take Home down
-            self.runs = []
-            self.tnao.show_error(str(exc))
-        runs.clear()
-        for r in self.runs:
-            best = r.get("best_test")
-            runs.add_row(
-                r["id"],
-                r["benchmark"],
-                r["dataset"],
-                r["method"],
-                status_text(r["status"]),
-                fmt_num(best if best is not None else math.nan),
-                fmt_date(r.get("created_at")),
-                key=r["id"],
+            listed, counts = [], {}
+            if not only_changed:
+                self.tnao.show_error(str(exc))
+        rows = [run_row(r, counts) for r in listed]
+        seen = [(r["run"], r["status"], r["queries"], r["best test"], r["name"]) for r in rows]
+        if only_changed and seen == self._seen:
+            return
+        self._seen = seen
+        self.runs = listed
+        rows.sort(key=sort_key(self.sort_by), reverse=self.reverse)
+        order = {row["run"]: i for i, row in enumerate(rows)}
+        self.runs.sort(key=lambda r: order[r["id"]])
+        cols = [c for c in RUN_COLUMNS if c != "name" or any(r["name"] for r in rows)]
+        cells = [[cell(c, row[c]) for c in cols] for row in rows]
+        # Columns as wide as their widest cell from the first frame (added as the header
+        # only, they showed cut for a second or more until the table measured its rows).
+        runs.clear(columns=True)
+        for j, col in enumerate(cols):
+            width = max(
+                [len(col) + (2 if col == self.sort_by else 0)]
+                + [cell_len(c) if isinstance(c, str) else c.cell_len for c in (r[j] for r in cells)]
             )
+            label = col + (" ▼" if self.reverse else " ▲") if col == self.sort_by else col
+            runs.add_column(label, key=col, width=width)
+        for row, values in zip(rows, cells, strict=True):
+            runs.add_row(*values, key=row["run"])
         ids = [r["id"] for r in self.runs]
         if keep in ids:
             runs.move_cursor(row=ids.index(keep))
@@ -177,6 +268,21 @@ class HomeScreen(Screen):
 
     def on_data_table_row_highlighted(self) -> None:
         self.refresh_bindings()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if event.data_table.id == "runs" and event.column_key.value:
+            col = str(event.column_key.value)
+            self.reverse = not self.reverse if col == self.sort_by else col in NUMERIC + ("date",)
+            self.sort_by = col
+            self.refresh_runs()
+
+    def action_sort(self) -> None:
+        """Sort by the next column (s again: the one after)."""
+        cols = list(RUN_COLUMNS)
+        self.sort_by = cols[(cols.index(self.sort_by) + 1) % len(cols)]
+        self.reverse = self.sort_by in NUMERIC + ("date",)
+        self.refresh_runs()
+        self.notify(f"Sorted by {self.sort_by}" + (", largest first" if self.reverse else "."))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "runs":

@@ -7,9 +7,14 @@ replaced by the next one, so a fast training loop cannot flood the UI.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
 from tnao_app import events as ev
+
+if TYPE_CHECKING:
+    from .state import RunState
 
 
 class RunEvent(Message):
@@ -53,3 +58,14 @@ class FetchProgress(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, FetchProgress) and message.benchmark == self.benchmark
+
+
+class Followed(Message):
+    """A fresh read of a run that another process drives (``tag``: the follow it is of)."""
+
+    def __init__(self, state: RunState, tag: str) -> None:
+        super().__init__()
+        self.state, self.tag = state, tag
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Followed) and message.tag == self.tag

@@ -5,29 +5,38 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tnao_app.benchmarks import describe
 from tnao_app.benchmarks.nb101.describe import LEGEND as NB101_LEGEND
 
+from .dialogs import arch_lines
 from .guide import GuideScreen
 from .state import RunState, fmt_num
-from .widgets import OP_SHORT, short_arch
+from .widgets import OP_SHORT, AnytimeChart, ArchTable, short_arch
 
 
 class ResultsScreen(GuideScreen):
     STEP = "results"
-    BINDINGS = [Binding("e", "export", "Export", id="export")]
+    BINDINGS = [
+        Binding("e", "export", "Export", id="export"),
+        Binding("c", "copy_arch", "Copy", id="copy"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self._shown: tuple | None = None
 
     def body(self) -> ComposeResult:
-        yield Static("", id="best-summary")
-        yield DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
+        # one column that scrolls on a short terminal: the summary, the table, the chart
+        with VerticalScroll(id="results-body"):
+            yield Static("", id="best-summary")
+            yield ArchTable(id="results-table", cursor_type="row", zebra_stripes=True)
+            yield AnytimeChart(id="results-anytime")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -43,7 +52,10 @@ class ResultsScreen(GuideScreen):
             summary.append(what + "\n", style="bold")
         if state.status == "finished" and best:
             summary.append("Best architecture\n", style="bold")
-            summary.append(f"{describe(state.benchmark, best.get('arch', ''))}\n")
+            # cut between its tokens to fit, never inside one (c copies it whole)
+            width = max(20, (self.size.width or 80) - 2)
+            shown = describe(state.benchmark, best.get("arch", ""))
+            summary.append("\n".join(arch_lines(shown, width)) + "\n")
             summary.append(
                 f"valid {fmt_num(best.get('valid'))}  test "
                 f"{fmt_num(best.get('test'))}  true rank {best.get('rank', '-')}"
@@ -71,14 +83,31 @@ class ResultsScreen(GuideScreen):
         if force or key != self._shown:
             self._shown = key
             self._fill(state)
+        if self.chart_due(state, force):
+            self.query_one(AnytimeChart).show_state(state)
+
+    def chart_data(self, state: RunState) -> tuple[int, object]:
+        return state.query_version, (state.run_id, bool(state.queried))
 
     def _fill(self, state: RunState) -> None:
-        table = self.query_one("#results-table", DataTable)
+        table = self.query_one("#results-table", ArchTable)
         table.clear()
         rows = [r for r in state.leaderboard if not math.isnan(r.test)]
         rows.sort(key=lambda r: (-(r.valid if not math.isnan(r.valid) else -1e9), r.rank))
+        table.archs = []
         for i, r in enumerate(rows[:25], 1):
             rank = self.tnao.true_rank(state, r.test)
+            table.archs.append(
+                {
+                    "arch": r.arch,
+                    "title": f"Result {i}",
+                    "valid": fmt_num(r.valid),
+                    "test": fmt_num(r.test),
+                    "true rank": str(rank) if rank else "-",
+                    "pct": fmt_num(r.percentile, 2),
+                    "predicted": fmt_num(r.predicted, 3),
+                }
+            )
             table.add_row(
                 str(i),
                 short_arch(r.arch),
@@ -95,6 +124,18 @@ class ResultsScreen(GuideScreen):
 
     def action_export(self) -> None:
         self.tnao.export_run(self.state.run_id)
+
+    @on(DataTable.RowSelected, "#results-table")
+    def _details(self) -> None:
+        self.query_one(ArchTable).show_details()
+
+    def action_copy_arch(self) -> None:
+        table = self.query_one(ArchTable)
+        if table.current() is None and self.state.best().get("arch"):
+            self.app.copy_to_clipboard(self.state.best()["arch"])
+            self.notify("Copied the best architecture string.")
+            return
+        table.copy_arch()
 
 
 def run_heading(state: RunState) -> str:

@@ -7,18 +7,24 @@ round (the current one while it searches, else the last searched one).
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from .guide import GuideScreen
 from .state import RunState, fmt_num
-from .widgets import ConvergenceChart, Leaderboard, set_text
+from .widgets import AnytimeChart, ConvergenceChart, Leaderboard, set_text
 
 
 class SearchScreen(GuideScreen):
     STEP = "search"
     STAGES = ("search", "evaluate")
+    BINDINGS = [
+        Binding("c", "copy_arch", "Copy", id="copy"),
+        Binding("enter", "details", "Details", id="details", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -29,13 +35,20 @@ class SearchScreen(GuideScreen):
             yield Static("", id="gen-label")
             yield ProgressBar(id="gen-progress", show_eta=False)
         yield Leaderboard(id="leaderboard")
-        yield ConvergenceChart(id="convergence")
+        with Horizontal(id="search-charts"):
+            yield ConvergenceChart(id="convergence")
+            yield AnytimeChart(id="anytime")
 
     def chart_data(self, state: RunState) -> tuple[int, object]:
-        # Only generations move this chart (epochs used to, for nothing); a new round, or
-        # the first points after an empty draw, is a new view and goes up at once.
+        # Only generations and queries move these charts (epochs used to, for nothing); a
+        # new round, or the first points after an empty draw, is a new view and goes up
+        # at once.
         rnd = state.search_round()
-        return state.gen_version, (rnd, any(k[0] == rnd for k in state.generations))
+        return state.gen_version + state.query_version, (
+            rnd,
+            any(k[0] == rnd for k in state.generations),
+            bool(state.queried),
+        )
 
     def show_state(self, state: RunState, force: bool) -> None:
         rnd = state.search_round()
@@ -69,3 +82,11 @@ class SearchScreen(GuideScreen):
             self.query_one(Leaderboard).show_rows(state.leaderboard)
         if self.chart_due(state, force):
             self.query_one(ConvergenceChart).show_state(state)
+            self.query_one(AnytimeChart).show_state(state)
+
+    @on(DataTable.RowSelected, "#leaderboard")
+    def action_details(self) -> None:
+        self.query_one(Leaderboard).show_details()
+
+    def action_copy_arch(self) -> None:
+        self.query_one(Leaderboard).copy_arch()

@@ -19,6 +19,9 @@ from tnao_app import events as ev
 STAGE_SCREEN = {"sample": "sampling", "train": "training", "search": "search", "evaluate": "search"}
 GUIDE = ("benchmark", "sampling", "training", "search", "results")
 LIVE = ("running", "stopping")
+#: the pseudo-stage of the Progress events the run process sends while it starts up
+#: (before RunStarted): importing the engine, loading the benchmark
+START = "start"
 
 
 def in_rounds(method: str) -> bool:
@@ -67,15 +70,38 @@ class RunState:
     error: str = ""
     started: float | None = None  # clock() when the run (or this resume) began
     stage_started: float | None = None
+    #: n_queries -> search signal of that query, as the Queried events told it
+    queried: dict[int, float] = field(default_factory=dict)
+    #: stage -> the round it last finished in (a multi-round run's steps are done only
+    #: once their last round is)
+    finished_round: dict[str, int] = field(default_factory=dict)
+    seconds_done: float = 0.0  # the finished stages' seconds, every round
+    prior_seconds: float = 0.0  # run time of the sessions before this one (a resume)
+    #: (clock, fraction) at the first step of the current stage / of this session: the
+    #: ETAs count the rate from there, so neither a stage's set-up (a swarm's first
+    #: scoring) nor the work done before a resume reads as speed
+    stage_mark: tuple[float, float] | None = None
+    run_mark: tuple[float, float] | None = None
+    #: what the run process said it is doing while it starts (before RunStarted)
+    starting: str = ""
+    #: a run another process drives, read from the history ("" = not followed): who
+    followed: str = ""
+    wall_started: float | None = None  # time.time() it started (a followed run's elapsed)
     #: bumped on every change; the screens redraw only when it moved
     version: int = 0
     chart_version: int = 0  # epochs / generations changed (charts are the costly part)
     epoch_version: int = 0  # epochs changed (the training charts)
     gen_version: int = 0  # generations changed (the convergence chart)
+    query_version: int = 0  # queries changed (the anytime chart)
 
     @property
     def live(self) -> bool:
         return self.status in LIVE
+
+    @property
+    def owned(self) -> bool:
+        """A live run this app drives (not one followed from the history)."""
+        return self.live and not self.followed
 
     def epoch_list(self) -> list[ev.EpochEnded]:
         return [self.epochs[k] for k in sorted(self.epochs)]
@@ -95,11 +121,20 @@ class RunState:
             self.plan = event.plan
             if event.plan is not None:
                 self.rounds, self.budget = event.plan.rounds, event.plan.budget
+                if not self.stage and event.plan.stages:
+                    # where the run starts (a one-stage method announces no stage at all)
+                    self.stage = event.plan.stages[0]
             else:
                 self.budget = int(self.config.get("run", {}).get("budget", self.budget) or 0)
-            self.status, self.error, self.started = "running", "", now
+            # The clock runs from the user's start (ctrl+r, resume), not from when the
+            # run process got going: elapsed time never jumps back.
+            if not (self.live and self.started is not None):
+                self.started = now
+            self.status, self.error, self.starting = "running", "", ""
+            self.run_mark = None
         elif isinstance(event, ev.StageStarted):
             self.stage, self.stage_started = event.stage, now
+            self.stage_mark = None
             self.round = event.round
             self.progress.pop(event.stage, None)
             if event.steps:
@@ -110,16 +145,25 @@ class RunState:
                 (self.restarted.add if event.restarted else self.restarted.discard)(event.round)
         elif isinstance(event, ev.StageFinished):
             self.stages_done[event.stage] = event.seconds
+            self.finished_round[event.stage] = event.round
+            if math.isfinite(_num(event.seconds)):
+                self.seconds_done += float(event.seconds)
             if event.stage == "train":
                 self._train_summary(event.round, event.summary)
             done, total, msg = self.progress.get(event.stage, (0, 0, ""))
             self.progress[event.stage] = (max(done, total), total, msg)
         elif isinstance(event, ev.Progress):
-            self.progress[event.stage] = (event.done, event.total, event.message)
+            if event.stage == START:
+                self.starting = event.message
+            else:
+                self.progress[event.stage] = (event.done, event.total, event.message)
         elif isinstance(event, ev.Sampled):
             self.sampled = [s for s in event.signal if not math.isnan(s)]
         elif isinstance(event, ev.Queried):
             self.queries, self.budget = event.n_queries, event.budget
+            if event.n_queries > 0:
+                self.queried[event.n_queries] = event.signal
+                self.query_version += 1
         elif isinstance(event, ev.EpochEnded):
             self.epochs[(event.round, event.epoch)] = event
             self.device = event.device or self.device
@@ -138,6 +182,18 @@ class RunState:
             self.status = "stopped"
         elif isinstance(event, ev.RunFailed):
             self.status, self.error = "failed", event.message
+        if now is not None and self.live and isinstance(event, STEPS):
+            self._mark(event, now)
+
+    def _mark(self, event: ev.Event, now: float) -> None:
+        if self.stage_mark is None and getattr(event, "stage", self.stage) == self.stage:
+            frac = self.stage_fraction()
+            if frac is not None:
+                self.stage_mark = (now, frac)
+        if self.run_mark is None:
+            frac = self.run_fraction()
+            if frac is not None:
+                self.run_mark = (now, frac)
 
     def _train_summary(self, rnd: int, summary: dict | None) -> None:
         tau = _num((summary or {}).get("train_tau"))
@@ -160,6 +216,11 @@ class RunState:
         if self.plan is not None:
             return stage in self.plan.stages
         return self.in_rounds() or stage in ("search", "evaluate")
+
+    def guide_steps(self) -> tuple[str, ...]:
+        """The guide's steps for this run: without a training stage (the plan's, else
+        the method's) the Training step is skipped."""
+        return tuple(g for g in GUIDE if g != "training" or self.has_stage("train"))
 
     def rounds_total(self) -> int:
         """How many rounds the run has: a finished one, those it ran; else as planned (the
@@ -256,16 +317,94 @@ class RunState:
         return max(0.0, min(1.0, done / total)) if total else None
 
     def eta(self, clock: Callable[[], float]) -> float | None:
-        """Seconds left in the current stage (of the current round), from its progress
-        rate so far."""
-        frac = self.stage_fraction()
-        if not self.live or self.stage_started is None or not frac or frac >= 1.0:
+        """Seconds left in the current stage (of the current round), from its rate since
+        its first step (a stage's set-up, or the epochs done before a resume, are no
+        measure of its speed); None until a second step."""
+        return _eta(self.stage_fraction(), self.stage_mark, clock) if self.live else None
+
+    def run_fraction(self) -> float | None:
+        """How much of the whole run is done (0..1), every round: a round-based run by
+        its rounds (the current one by its stages: training, then search, weighted by how
+        long the last round's took), any other by its queries; None when not known."""
+        if self.status == "finished":
+            return 1.0
+        if self.plan is not None and self.plan.round_queries and self.has_stage("train"):
+            n = self.rounds_total()
+            if not n or self.stage in ("", "sample"):
+                return 0.0 if n else None
+            frac = self.stage_fraction() or 0.0
+            t, s = _num(self.stages_done.get("train")), _num(self.stages_done.get("search"))
+            w = t / (t + s) if t > 0 and s > 0 else 0.5  # the training share of a round
+            pos = {"train": w * frac, "search": w + (1 - w) * frac}.get(self.stage, 1.0)
+            # (a live run is never 100 % done: its last queries are still to come)
+            return max(0.0, min(0.99, (self.round + pos) / n))
+        if self.budget:
+            return max(0.0, min(1.0 if not self.live else 0.99, self.queries / self.budget))
+        return None
+
+    def run_eta(self, clock: Callable[[], float]) -> float | None:
+        """Seconds left in the whole run, from this session's rate (see ``run_mark``)."""
+        return _eta(self.run_fraction(), self.run_mark, clock) if self.live else None
+
+    def elapsed(self, clock: Callable[[], float]) -> float | None:
+        """Run time so far: this session's, plus the sessions' before a resume."""
+        if self.started is None:
             return None
-        spent = clock() - self.stage_started
-        return spent * (1.0 - frac) / frac
+        return self.prior_seconds + clock() - self.started
+
+    def best_curve(self) -> list[tuple[int, float]]:
+        """The anytime curve: (queries made, best search signal so far), every query."""
+        out: list[tuple[int, float]] = []
+        best = -math.inf
+        for n in sorted(self.queried):
+            v = self.queried[n]
+            if math.isfinite(v) and v > best:
+                best = v
+            if math.isfinite(best):
+                out.append((n, best))
+        return out
+
+    def step_done(self, stage: str) -> bool:
+        """Whether ``stage`` is over for the whole run: finished in its last round (a
+        multi-round run trains and searches again until then)."""
+        if self.status == "finished":
+            return stage in self.stages_done or self.has_stage(stage)
+        if stage not in self.stages_done:
+            return False
+        if stage == "sample":  # the first round's only
+            return True
+        n = self.rounds_total()
+        return n <= 1 or self.finished_round.get(stage, 0) >= n - 1
 
     def best(self) -> dict:
         return dict((self.result or {}).get("best") or {})
+
+
+#: the events that move a stage on (its ETA is measured from the first of them)
+STEPS = (ev.Progress, ev.EpochEnded, ev.Generation, ev.Queried)
+
+
+def _eta(
+    frac: float | None, mark: tuple[float, float] | None, clock: Callable[[], float]
+) -> float | None:
+    if frac is None or mark is None or frac >= 1.0 or frac <= mark[1]:
+        return None
+    t0, f0 = mark
+    return max(0.0, clock() - t0) * (1.0 - frac) / (frac - f0)
+
+
+def budget_note(plan: ev.RunPlan | None) -> str:
+    """A sentence when the run's plan cannot spend its budget (its rounds are capped):
+    the run would otherwise end early without a word."""
+    if plan is None or not plan.round_queries or plan.rounds <= 0:
+        return ""
+    if plan.sample + plan.rounds * plan.round_queries >= plan.budget:
+        return ""
+    wanted = -(-(plan.budget - plan.sample) // plan.round_queries)
+    return (
+        f"The budget of {plan.budget:,} queries needs {wanted:,} rounds of "
+        f"{plan.round_queries}, but the run plans {plan.rounds}: search.rounds caps it."
+    )
 
 
 def _shown_round(current: int, in_stage: bool, rounds: list[int]) -> int:
@@ -302,10 +441,11 @@ def from_store(store, run_id: str) -> RunState:
     st.run_id = run["id"]
     st.status = run.get("status") or "finished"
     st.error = (run.get("message") or "") if st.status == "failed" else ""
-    st.queries = int(run.get("n_queries") or st.queries or 0)
+    st.queries = int(run.get("n_queries") or st.queries or max(st.queried, default=0))
     if st.status == "finished":
         st.stage = "evaluate"
     st.started = st.stage_started = None  # no clock of this session ran it
+    st.wall_started = run.get("started_at") or run.get("created_at")
     st.version += 1
     return st
 

@@ -44,17 +44,29 @@ class StageBar(Static):
 
     def show_state(self, state: RunState) -> None:
         text = Text()
+        steps = state.guide_steps()
+        n = state.rounds_total()
         for i, step in enumerate(GUIDE):
+            # A multi-round run trains and searches again every round: those steps are
+            # done once their last round is, not after round 1.
             done = (
                 (step == "benchmark" and bool(state.run_id))
-                or (DONE_BY.get(step) in state.stages_done)
+                or (step in DONE_BY and state.step_done(DONE_BY[step]))
                 or (step == "results" and state.status == "finished")
             )
-            mark = "✓" if done else str(i + 1)
+            if step not in steps:  # the method has no such stage (no model to train)
+                if i:
+                    text.append(" › ", style="dim")
+                text.append(f" – {TITLES[step]} ", style="dim strike")
+                continue
+            mark = "✓" if done else str(steps.index(step) + 1)
             style = "bold reverse" if step == self.current else ("green" if done else "dim")
             if i:
                 text.append(" › ", style="dim")
-            text.append(f" {mark} {TITLES[step]} ", style=style)
+            label = TITLES[step]
+            if step == self.current and step in ("training", "search") and n > 1 and not done:
+                label += f" {state.round + 1}/{n}"
+            text.append(f" {mark} {label} ", style=style)
         set_text(self, text)
 
 
@@ -190,6 +202,37 @@ class ConvergenceChart(PlotextPlot):
         self.refresh()
 
 
+class AnytimeChart(PlotextPlot):
+    """The anytime curve: the best search signal queried so far against the queries
+    made, over the whole run (every round, the sample included), from the Queried events;
+    each query a dot."""
+
+    def show_state(self, state: RunState) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        curve = state.best_curve()
+        title = "anytime: best queried"
+        if curve:
+            title = f"anytime: best {curve[-1][1]:.2f}, {curve[-1][0]} queries"
+        plt.title(title)
+        pts = sorted((n, v) for n, v in state.queried.items() if math.isfinite(v))
+        if pts:
+            plt.scatter([p[0] for p in pts], [p[1] for p in pts], marker="dot", color="gray")
+        if curve:
+            plt.plot([p[0] for p in curve], [p[1] for p in curve], label="best", color="green")
+            hi = max(state.budget, curve[-1][0])
+            _x_axis(plt, [1, hi])
+            # the top of the range matters: from the median query up
+            vals = sorted(p[1] for p in pts)
+            lo = vals[len(vals) // 2]
+            top = curve[-1][1]
+            pad = max((top - lo) * 0.1, 0.05)
+            plt.ylim(lo - pad, top + pad)
+        plt.xlabel("queries")
+        self.refresh()
+
+
 class SampleHistogram(Vertical):
     """Distribution of the sampled architectures' search signal: a bar per bin."""
 
@@ -270,7 +313,38 @@ def short_arch(arch: str) -> str:
 LEADER_COLUMNS = ("rank", "arch", "predicted", "valid", "test", "pct")
 
 
-class Leaderboard(DataTable):
+class ArchTable(DataTable):
+    """A table of architectures whose rows can be copied (``c``) and opened in full
+    (enter): the cells hold a short form of each architecture."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.archs: list[dict] = []  # per row: "arch" and the facts the details show
+
+    def current(self) -> dict | None:
+        if not self.archs or self.cursor_row is None or not 0 <= self.cursor_row < len(self.archs):
+            return None
+        return self.archs[self.cursor_row]
+
+    def copy_arch(self) -> None:
+        row = self.current()
+        if row is None:
+            self.notify("No architecture to copy yet.")
+            return
+        self.app.copy_to_clipboard(row["arch"])
+        self.notify(f"Copied {row['arch']}", title="Architecture string")
+
+    def show_details(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        from .dialogs import ArchDialog
+
+        facts = [(k, v) for k, v in row.items() if k not in ("arch", "title")]
+        self.app.push_screen(ArchDialog(row.get("title", "Architecture"), row["arch"], facts))
+
+
+class Leaderboard(ArchTable):
     """The CSO leaderboard: rank, arch, predicted score, queried valid/test, percentile."""
 
     def on_mount(self) -> None:
@@ -283,6 +357,17 @@ class Leaderboard(DataTable):
         # Rebuilt whole: at most `limit` rows once per generation is cheap and keeps the
         # order right when ranks move.
         self.clear()
+        self.archs = [
+            {
+                "arch": r.arch,
+                "title": f"Leaderboard rank {r.rank}",
+                "predicted": fmt_num(r.predicted, 3),
+                "valid": fmt_num(r.valid),
+                "test": fmt_num(r.test),
+                "pct": fmt_num(r.percentile, 1),
+            }
+            for r in rows[:limit]
+        ]
         for r in rows[:limit]:
             self.add_row(
                 str(r.rank),

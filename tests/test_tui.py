@@ -272,7 +272,7 @@ async def test_export_dialog_writes_csv(finished_db, monkeypatch, tmp_path):
         assert isinstance(dialog, ExportDialog)
         dialog.query_one("#fmt", Select).value = "csv"
         await pilot.pause()
-        assert dialog.query_one("#path", Input).value.endswith(f"tnao-{run_id}.csv")
+        assert dialog.query_one("#path", Input).value.endswith(f"tnao_{run_id}.csv")
         dialog.query_one("#path", Input).value = str(out)
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
@@ -418,7 +418,7 @@ async def test_fast_typing_in_a_dialog_then_its_key(finished_db, monkeypatch, tm
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-    out = tmp_path / f"tnao-{run_id}x.json"
+    out = tmp_path / f"tnao_{run_id}x.json"
     assert out.exists() and '"leaderboard"' in out.read_text()
 
 
@@ -443,16 +443,18 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
                 what=lambda: f"footer lacks {keys}: {footer()!r}",
             )
 
-        # Home: every key and Quit and the palette; the data table's last column wraps
-        # instead of cutting a dataset list or a hint at the right edge.
+        # Home: every key and Quit, Help and the palette (Delete is in the palette and
+        # the help); the data table's last column wraps instead of cutting a dataset list
+        # or a hint at the right edge.
         await footer_has(
-            "n New run",
+            "n New",
             "o Open",
             "r Resume",
             "e Export",
-            "d Delete",
             "i Import",
+            "g Refresh",
             "^q Quit",
+            "? Help",
             "^p palette",
         )
         shown = flat(screen_text(app))
@@ -506,7 +508,7 @@ async def test_80x24_shows_every_key_and_hint(finished_db, monkeypatch):
         app.export_run(run_id)
         await pilot.pause(0.3)
         shown = screen_text(app)
-        assert f"/exports/tnao-{run_id}.json" in shown
+        assert f"/exports/tnao_{run_id}.json" in shown
         for text in (f"Export run {run_id}", "Format", "Path", "Top", "Export", "Cancel"):
             assert text in shown
         await footer_has("esc Cancel", "^s Export")
@@ -776,7 +778,7 @@ async def test_live_search_chart_draws_generations_as_they_come(db, monkeypatch)
         label = plain(screen.query_one("#gen-label"))
         assert label.startswith("round 1/4  gen 3/10") and "round 2/4 training" in label
         status = plain(screen.query_one("#statusline"))
-        assert "now: train" in status and "ETA" not in status
+        assert "now: train" in status and "train ETA" not in status
         # Round 2 searches: its first generation shows at once, alone (another
         # predictor's scores do not share an axis with round 1's).
         await feed(
@@ -831,7 +833,12 @@ def test_round_progress_and_eta_follow_the_round():
     # Round 2 fine-tunes epochs 4..6: one of its three done (not one of six).
     assert st.round_epochs(1) == (1, 3) and st.train_kind(1) == "fine-tune"
     assert st.stage_fraction() == pytest.approx(1 / 3)
-    t[0] += 2.0  # 3 s into the stage, a third done: 6 s to go
+    # The rate counts from the stage's first step (its set-up is no measure of its
+    # speed): one step seen, no ETA yet.
+    assert st.eta(lambda: t[0] + 2.0) is None
+    t[0] += 2.0  # 2 s after its first epoch, half of the next: 1/6 of the stage in 2 s
+    st.apply(ev.Progress("train", 4, 8, "loss 1.0"), lambda: t[0])
+    assert st.stage_fraction() == pytest.approx(0.5)
     assert st.eta(lambda: t[0]) == pytest.approx(6.0)
     assert st.search_round() == 0 and st.train_round() == 1
     assert st.round_label(1) == "round 2/4"
@@ -919,7 +926,7 @@ async def test_restarted_round_on_the_training_screen(db):
         bar = screen.query_one("#epoch-progress", ProgressBar)
         assert bar.total == 12 and bar.percentage == pytest.approx((3 + 2 / 8) / 12)
         status = plain(screen.query_one("#statusline"))
-        assert "train ETA" in status and "ETA 00:00" not in status
+        assert "train ETA" in status and "train ETA 00:00" not in status
         # the loss chart goes on to the right, 12 + 3 + 3 epochs trained so far (the new
         # model's epochs 1..3 drawn at x 1..3 ran back over round 1's line): ticks to 16
         chart = screen.query_one(LossChart)
@@ -1083,7 +1090,9 @@ async def test_sampling_without_sampled_values_says_why(db):
         await until(pilot, lambda: app.state.status == "finished")
         await app.workers.wait_for_complete()
         await pilot.pause(0.3)
-        assert isinstance(app.screen, SamplingScreen)
+        assert isinstance(app.screen, ResultsScreen)  # it went on: Search, Results
+        app.show_step("sampling")
+        await pilot.pause(0.3)
         hist = app.screen.query_one(SampleHistogram)
         shown = plain(hist.query_one(Label)) + plain(hist.query_one(".hist-axis"))
         assert "n=0" not in shown and "random has no sample stage" in shown

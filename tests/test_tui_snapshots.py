@@ -251,7 +251,8 @@ def guide_at(step: str, upto: str | None):
     return run_before
 
 
-def test_snapshot_home(pinned, snap_compare, monkeypatch):
+def two_runs(pinned, monkeypatch) -> None:
+    """A finished run and one whose process died, in the pinned history."""
     import itertools
 
     from tnao_app.storage import db as db_module
@@ -275,10 +276,21 @@ def test_snapshot_home(pinned, snap_compare, monkeypatch):
     store.db.execute("UPDATE runs SET created_at=1700003600 WHERE id=?", [cut])
     store.db.conn.commit()
 
-    async def run_before(pilot) -> None:
-        await ready(pilot.app, pilot)
 
-    assert snap_compare(make_app(pinned), terminal_size=SIZE, run_before=run_before)
+async def home_ready(pilot) -> None:
+    await ready(pilot.app, pilot)
+
+
+def test_snapshot_home(pinned, snap_compare, monkeypatch):
+    two_runs(pinned, monkeypatch)
+    assert snap_compare(make_app(pinned), terminal_size=SIZE, run_before=home_ready)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+def test_snapshot_home_columns(pinned, snap_compare, monkeypatch, size):
+    # budget, seed, queries and time; sortable headers; Refresh and Help in the footer
+    two_runs(pinned, monkeypatch)
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=home_ready)
 
 
 def test_snapshot_benchmark(pinned, snap_compare):
@@ -341,3 +353,118 @@ def test_snapshot_search_rounds_80x24(pinned, snap_compare):
     assert snap_compare(
         make_app(pinned), terminal_size=(80, 24), run_before=guide_at("search", "rounds")
     )
+
+
+# --- the views a new user missed (#19), each at 120x40 and 80x24 --------------------------
+SIZES = pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+
+
+def with_queries(events: list[ev.Event], budget: int = 30) -> list[ev.Event]:
+    """``events`` with a query for every architecture the run has looked up so far (the
+    anytime curve's points): 25 of them, climbing now and then."""
+    out = [e for e in events if not isinstance(e, ev.Queried)]
+    qs = [ev.Queried(f"a{n}", 80.0 + (n * 7919 % 23) * 0.6, n, budget) for n in range(1, 26)]
+    at = next(i for i, e in enumerate(out) if isinstance(e, ev.StageFinished))
+    return out[:at] + qs[:20] + out[at:-1] + qs[20:] + out[-1:]
+
+
+def opened(step: str, events: list[ev.Event], then=None):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await ready(app, pilot)
+        st = RunState()
+        for e in events:
+            st.apply(e, lambda: 40.0)
+        app.open_guide(st, step)
+        await pilot.pause(0.3)
+        if then is not None:
+            await then(pilot)
+            await pilot.pause(0.3)
+
+    return run_before
+
+
+@SIZES
+def test_snapshot_run_form_with_its_method(pinned, snap_compare, size):
+    async def choose(pilot) -> None:
+        pilot.app.screen.query_one("#f-method").focus()
+
+    assert snap_compare(
+        make_app(pinned), terminal_size=size, run_before=opened("sampling", [], choose)
+    )
+
+
+@SIZES
+def test_snapshot_search_with_the_anytime_curve(pinned, snap_compare, size):
+    events = with_queries(synthetic_events("search"))
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=opened("search", events))
+
+
+@SIZES
+def test_snapshot_results_with_the_anytime_curve(pinned, snap_compare, size):
+    events = with_queries(synthetic_events("done"))
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=opened("results", events))
+
+
+@SIZES
+def test_snapshot_row_details(pinned, snap_compare, size):
+    async def details(pilot) -> None:
+        pilot.app.screen.query_one("#results-table").focus()
+        await pilot.press("enter")
+
+    events = with_queries(synthetic_events("done"))
+    assert snap_compare(
+        make_app(pinned), terminal_size=size, run_before=opened("results", events, details)
+    )
+
+
+@SIZES
+def test_snapshot_help(pinned, snap_compare, size):
+    async def run_before(pilot) -> None:
+        await guide_at("training", "rounds")(pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=run_before)
+
+
+@SIZES
+def test_snapshot_whole_run_progress(pinned, snap_compare, size):
+    # round 2 of 4 training, and the whole run's share and ETA on the status line
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await ready(app, pilot)
+        st = RunState()
+        t = iter(range(1000))
+        for e in multi_round_events():
+            st.apply(e, lambda: 40.0 + next(t) * 0.5)
+        app.open_guide(st, "training")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=run_before)
+
+
+@SIZES
+def test_snapshot_starting_the_run(pinned, snap_compare, size):
+    events = [ev.Progress("start", 1, 2, "loading the engine (torch)")]
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await ready(app, pilot)
+        st = RunState(status="running", started=NOW - 3)
+        for e in events:
+            st.apply(e, lambda: NOW)
+        app.open_guide(st, "sampling")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=run_before)
+
+
+@SIZES
+def test_snapshot_import_dialog(pinned, snap_compare, size):
+    async def run_before(pilot) -> None:
+        await ready(pilot.app, pilot)
+        await pilot.press("i")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=run_before)

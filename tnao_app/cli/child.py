@@ -16,14 +16,13 @@ import time
 from ..events import Event, Progress
 from ..runs.child import PROGRESS_HZ, send
 
+#: the pseudo-stage of the start-up Progress events (the app's screens.state.START)
+START = "start"
+START_STEPS = 2
+
 
 def main() -> None:
     """The job arrives pickled on stdin, then 'stop' lines (or stdin closing)."""
-    from ..config import Config
-    from ..errors import Stopped, TnaoError
-    from ..runs.session import resume_run, start_run
-    from ..storage import Store
-
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print must never corrupt the event stream
     config, resume_id, db = pickle.load(sys.stdin.buffer)
@@ -35,6 +34,18 @@ def main() -> None:
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
+
+    def starting(step: int, what: str) -> None:
+        # Seconds pass before the run exists (imports: torch, scipy; the table): the app
+        # shows what is going on (the "start" pseudo-stage; no run records it).
+        send(out, "event", Progress(START, step, START_STEPS, what))
+
+    starting(1, "loading the engine (torch)")
+    from ..config import Config
+    from ..errors import Stopped, TnaoError
+    from ..runs.session import resume_run, start_run
+    from ..storage import Store
+
     last = [0.0]
 
     def listener(event: Event) -> None:
@@ -46,6 +57,10 @@ def main() -> None:
         send(out, "event", event)
 
     try:
+        if stop.is_set():
+            # Stopped while starting: no run is created (it would appear as stopped).
+            raise Stopped()
+        starting(2, "loading the benchmark and the method")
         store = Store(db)
         if resume_id:
             result = resume_run(resume_id, store, listeners=[listener], should_stop=stop.is_set)
