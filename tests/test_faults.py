@@ -690,3 +690,11 @@ def test_markup_in_run_name_on_the_app_home(tnao_home):
     shown, columns = asyncio.run(main_())
     if "name" in columns:  # the names as written (none read as markup)
         assert "[/x]" in shown and "[bold]" in shown
+
+
+def test_experiment_seed_range_is_bounded(tnao_home, capsys):
+    """'0-100000000000' was a set of 10^11 seeds built before anything ran: memory ran out."""
+    code, _, err = _cli(capsys, "experiment", "--seeds", "0-100000000000", "-m", "random")
+    assert code == 2
+    line = _one_sentence(err)
+    assert "100,000,000,001 seeds" in line and "at most 100,000" in line

@@ -62,6 +62,10 @@ SUMMARY_FIELDS = (
 # ---------------------------------------------------------------- parsing user input
 
 
+#: the most seeds one experiment takes (each is a run per method and budget)
+MAX_SEEDS = 100_000
+
+
 def parse_seeds(text: str) -> list[int]:
     """'0-29', '0,1,5' or a mix ('0-4,10') -> sorted distinct seeds."""
     out: set[int] = set()
@@ -76,6 +80,11 @@ def parse_seeds(text: str) -> list[int]:
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
         if hi < lo:
             raise ConfigError(f"Seed range '{part}' runs backwards; expected low-high.")
+        if hi - lo + 1 + len(out) > MAX_SEEDS:  # a set of 10^11 seeds fills any memory
+            raise ConfigError(
+                f"Seeds '{text}' are {hi - lo + 1 + len(out):,} seeds; expected at most "
+                f"{MAX_SEEDS:,}."
+            )
         out.update(range(lo, hi + 1))
     return sorted(out)
 
