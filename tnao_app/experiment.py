@@ -16,6 +16,14 @@ optimum was among those queries, for two optima: the best *reported* value of th
 table (``top_test``) and the best *search signal* (``top_signal``; the target where the
 signal is a proxy, e.g. 12-epoch validation for cifar100 / ImageNet16-120). Tied optimum
 values count as one target: any of them found counts.
+
+Intervals (95%, :mod:`tnao_app.stats`): the found shares carry a Wilson score interval
+(``top_test_ci``, ``top_signal_ci``), the mean reported metric a percentile bootstrap
+interval over seeds (``test_ci``; a fixed seed, so the same runs give the same table).
+
+The *anytime curve* of a (method, seed) is read off its run at the largest budget: after
+each query 1..n, the best search signal so far and the reported metric of the cell that
+holds it (``Experiment.curves``; :func:`write_anytime`, :func:`write_plot`).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from .catalogue import METHODS
 from .config import Config
 from .errors import ConfigError, NotReadyError
 from .search import driver
+from .stats import bootstrap_mean_band, bootstrap_mean_ci, wilson
 
 ANYTIME = tuple(m.name for m in catalogue.CATALOGUE.values() if m.anytime)
 SUMMARY_FIELDS = (
@@ -49,14 +58,21 @@ SUMMARY_FIELDS = (
     "seeds",
     "test_mean",
     "test_std",
+    "test_ci_lo",
+    "test_ci_hi",
     "top_test_found",
     "top_test_share",
+    "top_test_ci_lo",
+    "top_test_ci_hi",
     "top_test_median_queries",
     "top_signal_found",
     "top_signal_share",
+    "top_signal_ci_lo",
+    "top_signal_ci_hi",
     "top_signal_median_queries",
     "seconds_mean",
 )
+ANYTIME_FIELDS = ("method", "seed", "query", "best_signal", "best_test")
 
 
 # ---------------------------------------------------------------- parsing user input
@@ -231,6 +247,8 @@ class Experiment:
     optimum: dict
     rows: list[dict] = field(default_factory=list)  # one per (method, budget)
     runs: list[dict] = field(default_factory=list)  # one per (method, seed, budget)
+    # one per (method, seed): best-so-far signal and its cell's reported metric per query
+    curves: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -252,8 +270,52 @@ class Experiment:
         w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
         w.writeheader()
         for r in self.rows:
-            w.writerow({k: r[k] for k in SUMMARY_FIELDS})
+            flat = dict(r)
+            for key in ("test_ci", "top_test_ci", "top_signal_ci"):
+                flat[f"{key}_lo"], flat[f"{key}_hi"] = r[key]
+            w.writerow({k: flat[k] for k in SUMMARY_FIELDS})
         return buf.getvalue()
+
+    def anytime_csv_text(self) -> str:
+        """One row per (method, seed, query): the anytime curves."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(ANYTIME_FIELDS)
+        for c in self.curves:
+            for q, (sig, test) in enumerate(zip(c["best_signal"], c["best_test"], strict=True), 1):
+                w.writerow([c["method"], c["seed"], q, _num(sig), _num(test)])
+        return buf.getvalue()
+
+
+def _num(v: float) -> str:
+    return "" if math.isnan(v) else repr(float(v))
+
+
+def anytime_curve(rows: Sequence[int], signal: Sequence[float], report: np.ndarray) -> dict:
+    """Best-so-far signal after each query and the reported metric of the cell holding it
+    (the first queried of tied signals, as the budget's returned architecture)."""
+    best_sig: list[float] = []
+    best_test: list[float] = []
+    cur_sig, cur_test = -math.inf, math.nan
+    for r, v in zip(rows, signal, strict=True):
+        if not best_sig or v > cur_sig:
+            cur_sig, cur_test = float(v), float(report[r])
+        best_sig.append(cur_sig)
+        best_test.append(cur_test)
+    return {"best_signal": best_sig, "best_test": best_test}
+
+
+def anytime_band(exp: Experiment, method: str) -> tuple[np.ndarray, ...]:
+    """Queries 1..q, the mean best-so-far reported metric over seeds, and its bootstrap
+    95% band (q: the shortest curve of the method)."""
+    cs = [c["best_test"] for c in exp.curves if c["method"] == method]
+    if not cs:
+        empty = np.zeros(0)
+        return (empty, empty, empty, empty)
+    q = min(len(c) for c in cs)
+    m = np.array([c[:q] for c in cs], dtype=float)
+    lo, hi = bootstrap_mean_band(m)
+    return (np.arange(1, q + 1), m.mean(axis=0), lo, hi)
 
 
 def _first_hit(rows: Sequence[int], targets: set[int]) -> int | None:
@@ -344,6 +406,10 @@ def summarize(
                 }
                 if b == (top if m in anytime else b):
                     run["trajectory"] = res["rows"]
+                    run["trajectory_signal"] = res["signal"]
+                if b == top:
+                    curve = anytime_curve(res["rows"], res["signal"], rep)
+                    exp.curves.append({"method": m, "seed": s, **curve})
                 exp.runs.append(run)
                 per_seed.append(run)
             tests = np.array([r["best_test"] for r in per_seed])
@@ -357,11 +423,14 @@ def summarize(
                     "seeds": n,
                     "test_mean": float(tests.mean()) if n else math.nan,
                     "test_std": float(tests.std(ddof=1)) if n > 1 else 0.0,
+                    "test_ci": bootstrap_mean_ci(tests),
                     "top_test_found": len(hits_t),
                     "top_test_share": len(hits_t) / n if n else math.nan,
+                    "top_test_ci": wilson(len(hits_t), n),
                     "top_test_median_queries": float(np.median(hits_t)) if hits_t else None,
                     "top_signal_found": len(hits_s),
                     "top_signal_share": len(hits_s) / n if n else math.nan,
+                    "top_signal_ci": wilson(len(hits_s), n),
                     "top_signal_median_queries": float(np.median(hits_s)) if hits_s else None,
                     "seconds_mean": float(np.mean([r["seconds"] for r in per_seed])) if n else 0.0,
                 }
@@ -426,12 +495,89 @@ def run_experiment(
     return summarize(table, dataset, results, methods, seeds, budgets, anytime)
 
 
-def write_csv(exp: Experiment, path: Path) -> None:
-    """The summary table as CSV, written atomically (never half a file)."""
+def _write(path: Path, data: bytes, what: str) -> None:
+    """``data`` to ``path`` atomically (never half a file); one sentence if it cannot."""
     from .benchmarks.cache import atomic_write
 
-    text = exp.csv_text().encode("utf-8")
     try:
-        atomic_write(Path(path), lambda f: f.write(text))
+        atomic_write(Path(path), lambda f: f.write(data))
     except OSError as exc:
-        raise ConfigError(f"Cannot write the CSV file {path} ({exc.strerror}).") from None
+        raise ConfigError(f"Cannot write the {what} file {path} ({exc.strerror}).") from None
+
+
+def write_csv(exp: Experiment, path: Path) -> None:
+    """The summary table as CSV, written atomically (never half a file)."""
+    _write(path, exp.csv_text().encode("utf-8"), "CSV")
+
+
+def write_anytime(exp: Experiment, path: Path) -> None:
+    """Each run's anytime curve as CSV (method,seed,query,best_signal,best_test)."""
+    _write(path, exp.anytime_csv_text().encode("utf-8"), "CSV")
+
+
+def _seed_text(seeds: Sequence[int]) -> str:
+    """'seed 3', 'seeds 0-29' or 'seeds 0,2,7'."""
+    s = sorted(seeds)
+    if len(s) == 1:
+        return f"seed {s[0]}"
+    if len(s) > 2 and s == list(range(s[0], s[-1] + 1)):
+        return f"seeds {s[0]}-{s[-1]}"
+    return "seeds " + ",".join(map(str, s))
+
+
+def plot_png(exp: Experiment) -> bytes:
+    """Mean best-so-far reported metric vs queries per method, with bootstrap 95% bands
+    over seeds and the table optimum dashed (matplotlib's Agg canvas, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    fig = Figure(figsize=(8.0, 5.0), dpi=120, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    top = max(exp.budgets)
+    opt = exp.optimum["top_test"]["value"]
+    floor = []
+    for i, m in enumerate(exp.methods):
+        q, mean, lo, hi = anytime_band(exp, m)
+        if not len(q):
+            continue
+        color = f"C{i % 10}"
+        # an anytime method's budgets all read one run; another's curve is its largest run
+        shared = all(r["shared_run_budget"] == top for r in exp.runs if r["method"] == m)
+        label = m if shared else f"{m} (its run at budget {top})"
+        ax.plot(q, mean, color=color, lw=1.6, label=label, drawstyle="steps-post")
+        ax.fill_between(q, lo, hi, color=color, alpha=0.2, lw=0, step="post")
+        floor.append(float(np.nanmin(lo[min(len(lo) - 1, max(0, len(lo) // 10)) :])))
+    ax.axhline(opt, color="0.3", ls="--", lw=1.0, label=f"table optimum ({opt:.4g})")
+    for b in exp.budgets:
+        ax.axvline(b, color="0.85", lw=0.8, zorder=0)
+    if floor and math.isfinite(min(floor)):
+        # from a tenth of the budget on: the first few queries would flatten the rest
+        low = min(floor)
+        ax.set_ylim(low - 0.08 * (opt - low + 1e-9), opt + 0.08 * (opt - low + 1e-9))
+    ax.set_xlim(1, top)
+    ax.set_xlabel(f"queries (architectures evaluated; search signal: {exp.signal})")
+    same = exp.signal == exp.report
+    ax.set_ylabel(
+        f"best {exp.report} so far"
+        if same
+        else f"{exp.report} of the best-{exp.signal} architecture so far"
+    )
+    n = len(exp.seeds)
+    ax.set_title(
+        f"{exp.benchmark} {exp.dataset}: mean best-so-far {exp.report}, "
+        f"{n} {'seed' if n == 1 else 'seeds'} ({_seed_text(exp.seeds)})"
+    )
+    handles, _ = ax.get_legend_handles_labels()
+    band = Patch(color="0.5", alpha=0.3, label="95% bootstrap CI of the mean over seeds")
+    ax.legend(handles=[*handles, band], loc="lower right", fontsize="small")
+    ax.grid(True, color="0.92", lw=0.6)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def write_plot(exp: Experiment, path: Path) -> None:
+    """The anytime plot as PNG, written atomically."""
+    _write(path, plot_png(exp), "plot")
