@@ -155,6 +155,98 @@ def test_cli_json_and_csv(analog_table, tmp_path, capsys):
     ]
 
 
+def test_intervals_and_anytime_curves_of_a_tiny_experiment(analog_table):
+    """Random and evolution, 3 seeds, budgets 10 and 20: each row's intervals are the
+    Wilson interval of its found share and the bootstrap interval of its runs' mean, and
+    each (method, seed) has a curve of 20 queries ending in what each budget reports."""
+    from tnao_app.stats import bootstrap_mean_ci, wilson
+
+    e = ex.run_experiment(
+        "analog", "cifar10", ["random", "evolution"], [0, 1, 2], [10, 20], workers=1
+    )
+    for r in e.rows:
+        runs = [x for x in e.runs if x["method"] == r["method"] and x["budget"] == r["budget"]]
+        assert r["top_test_ci"] == wilson(r["top_test_found"], 3)
+        assert r["top_signal_ci"] == wilson(r["top_signal_found"], 3)
+        lo, hi = r["test_ci"]
+        assert (lo, hi) == bootstrap_mean_ci([x["best_test"] for x in runs])
+        assert lo <= r["test_mean"] <= hi
+        assert min(x["best_test"] for x in runs) <= lo and hi <= max(x["best_test"] for x in runs)
+        assert 0.0 <= r["top_test_ci"][0] <= r["top_test_share"] <= r["top_test_ci"][1] <= 1.0
+    assert [(c["method"], c["seed"]) for c in e.curves] == [
+        (m, s) for m in ("random", "evolution") for s in (0, 1, 2)
+    ]
+    for c in e.curves:
+        assert len(c["best_signal"]) == len(c["best_test"]) == 20
+        assert all(a <= b for a, b in zip(c["best_signal"], c["best_signal"][1:], strict=False))
+        for b in (10, 20):
+            run = next(
+                x
+                for x in e.runs
+                if (x["method"], x["seed"], x["budget"]) == (c["method"], c["seed"], b)
+            )
+            assert c["best_signal"][b - 1] == run["best_signal"]
+            assert c["best_test"][b - 1] == run["best_test"]
+    # the plot's band at a budget is the table's interval at that budget
+    q, mean, lo, hi = ex.anytime_band(e, "random")
+    row = next(r for r in e.rows if (r["method"], r["budget"]) == ("random", 10))
+    assert list(q) == list(range(1, 21)) and (lo <= mean).all() and (mean <= hi).all()
+    assert mean[9] == pytest.approx(row["test_mean"])
+    assert (lo[9], hi[9]) == pytest.approx(row["test_ci"])
+
+
+def test_cli_anytime_csv_plot_and_interval_columns(analog_table, tmp_path, capsys):
+    summary, curves, png = tmp_path / "sum.csv", tmp_path / "any.csv", tmp_path / "p.png"
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "experiment",
+                "--methods",
+                "random,evolution",
+                "--seeds",
+                "0-2",
+                "--budgets",
+                "10,20",
+                "--workers",
+                "1",
+                "--csv",
+                str(summary),
+                "--anytime",
+                str(curves),
+                "--plot",
+                str(png),
+                "--json",
+            ]
+        )
+    assert exc.value.code == 0
+    data = json.loads(capsys.readouterr().out)
+    for r in data["summary"]:
+        for key in ("test_ci", "top_test_ci", "top_signal_ci"):
+            assert len(r[key]) == 2 and r[key][0] <= r[key][1]
+    rows = list(csv.DictReader(summary.open()))
+    for r, j in zip(rows, data["summary"], strict=True):
+        for key in ("test_ci", "top_test_ci", "top_signal_ci"):
+            assert float(r[f"{key}_lo"]) == pytest.approx(j[key][0])
+            assert float(r[f"{key}_hi"]) == pytest.approx(j[key][1])
+    any_rows = list(csv.DictReader(curves.open()))
+    assert list(any_rows[0]) == ["method", "seed", "query", "best_signal", "best_test"]
+    assert len(any_rows) == 2 * 3 * 20
+    for m in ("random", "evolution"):
+        for s in ("0", "1", "2"):
+            mine = [r for r in any_rows if (r["method"], r["seed"]) == (m, s)]
+            assert [int(r["query"]) for r in mine] == list(range(1, 21))
+            sig = [float(r["best_signal"]) for r in mine]
+            assert sig == sorted(sig)
+    blob = png.read_bytes()
+    assert blob[:8] == b"\x89PNG\r\n\x1a\n" and len(blob) > 10_000
+    import matplotlib.image
+
+    img = matplotlib.image.imread(str(png))
+    assert img.shape[0] > 300 and img.shape[1] > 500
+    assert (img[..., :3] < 0.9).any(axis=-1).mean() > 0.01  # lines, bands and text drawn
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temp files
+
+
 def test_cli_table(analog_table, capsys):
     with pytest.raises(SystemExit) as exc:
         main(
@@ -173,6 +265,7 @@ def test_cli_table(analog_table, capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "analog cifar10" in out and "top-test" in out and "random" in out
+    assert "top-test [CI]" in out and "% [0-" in out  # 1 seed: a share and its interval
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.table import Table as RichTable
 
 from .. import experiment as ex
 from ..catalogue import METHODS
-from ..errors import ConfigError
+from ..errors import ConfigError, NotReadyError
 from ..export import dumps
 from .plain import plain
 from .run import DATASET_HELP, dataset_name
@@ -43,6 +44,22 @@ def _median(v: float | None) -> str:
     return "-" if v is None else f"{v:g}"
 
 
+def _share(found: int, n: int, ci: tuple[float, float]) -> str:
+    """'90% [74-97]': the share of seeds that found it and its Wilson 95% interval."""
+    if not n:
+        return "-"
+    return f"{100 * found / n:.0f}% [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"
+
+
+def _mean_ci(mean: float, ci: tuple[float, float]) -> str:
+    """'94.34 [94.31-94.36]': the mean and its bootstrap 95% interval."""
+    if math.isnan(mean):
+        return "nan"
+    if any(math.isnan(v) for v in ci):
+        return f"{mean:.2f}"
+    return f"{mean:.2f} [{ci[0]:.2f}-{ci[1]:.2f}]"
+
+
 def render(exp: ex.Experiment) -> RichTable:
     o = exp.optimum
     t = RichTable(
@@ -55,18 +72,21 @@ def render(exp: ex.Experiment) -> RichTable:
             f"({o['top_test']['value']:.4f}, row {', '.join(map(str, o['top_test']['rows']))})"
             f"; top-signal = its best {exp.signal} ({o['top_signal']['value']:.4f}, row "
             f"{', '.join(map(str, o['top_signal']['rows']))}).\ntop-test / top-signal: "
-            "seeds that queried that architecture within the budget; med q: median position "
-            "of its first query, over the seeds that found it within that budget; s/run: "
-            "seconds per run (anytime methods run once, at the largest budget)."
+            "share of the seeds that queried that architecture within the budget, with its "
+            "Wilson 95% interval; med q: median position of its first query, over the seeds "
+            f"that found it within that budget; {exp.report}: mean over seeds of the returned "
+            "architecture's value, a bootstrap 95% interval of that mean, and the std over "
+            "seeds; s/run: seconds per run (anytime methods run once, at the largest budget)."
         ),
     )
     for col, just in (
         ("method", "left"),
         ("budget", "right"),
-        ("test ± std", "right"),
-        ("top-test", "right"),
+        (f"{exp.report} [CI]", "right"),
+        ("std", "right"),
+        ("top-test [CI]", "right"),
         ("med q", "right"),
-        ("top-signal", "right"),
+        ("top-signal [CI]", "right"),
         ("med q ", "right"),
         ("s/run", "right"),
     ):
@@ -76,14 +96,14 @@ def render(exp: ex.Experiment) -> RichTable:
         if last is not None and r["method"] != last:
             t.add_section()
         last = r["method"]
-        mean = "nan" if math.isnan(r["test_mean"]) else f"{r['test_mean']:.3f}"
         t.add_row(
             r["method"],
             str(r["budget"]),
-            f"{mean}±{r['test_std']:.3f}",
-            f"{r['top_test_found']}/{r['seeds']}",
+            _mean_ci(r["test_mean"], r["test_ci"]),
+            f"{r['test_std']:.2f}",
+            _share(r["top_test_found"], r["seeds"], r["top_test_ci"]),
             _median(r["top_test_median_queries"]),
-            f"{r['top_signal_found']}/{r['seeds']}",
+            _share(r["top_signal_found"], r["seeds"], r["top_signal_ci"]),
             _median(r["top_signal_median_queries"]),
             f"{r['seconds_mean']:.1f}",
         )
@@ -108,6 +128,17 @@ def experiment(
         None, "--config", "-c", help="JSON file of method settings (config sections)."
     ),
     csv_path: Path = typer.Option(None, "--csv", help="Also write the summary as CSV here."),
+    anytime_path: Path = typer.Option(
+        None,
+        "--anytime",
+        help="Also write each run's best-so-far curve as CSV here "
+        "(method,seed,query,best_signal,best_test).",
+    ),
+    plot_path: Path = typer.Option(
+        None,
+        "--plot",
+        help="Also draw the mean best-so-far curves with 95% bands per method as PNG here.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
 ) -> None:
     """Compare search methods over seeds and budgets, as a table.
@@ -121,6 +152,8 @@ def experiment(
     if workers < 0:
         raise ConfigError(f"--workers must be 0 (one per core) or more, got {workers}.")
     base = _read_config(config)
+    if plot_path is not None and importlib.util.find_spec("matplotlib") is None:
+        raise NotReadyError("--plot needs matplotlib (pip install 'matplotlib>=3.7').")
     if as_json:
         result = ex.run_experiment(
             benchmark,
@@ -157,12 +190,20 @@ def experiment(
             )
     if csv_path is not None:
         ex.write_csv(result, csv_path)
+    if anytime_path is not None:
+        ex.write_anytime(result, anytime_path)
+    if plot_path is not None:
+        ex.write_plot(result, plot_path)
     if as_json:
         print(dumps(result.to_dict()))
     else:
         console.print(render(result))
         if csv_path is not None:
             console.print(plain(f"Summary written to {csv_path}"))
+        if anytime_path is not None:
+            console.print(plain(f"Anytime curves written to {anytime_path}"))
+        if plot_path is not None:
+            console.print(plain(f"Plot written to {plot_path}"))
 
 
 def register(app: typer.Typer) -> None:
