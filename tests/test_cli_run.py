@@ -267,3 +267,15 @@ def test_version(capsys):
 
     code, out, _ = _run(["--version"], capsys)
     assert code == 0 and out.strip() == f"tnao {__version__}"
+
+
+def test_the_cli_package_loads_without_torch():
+    # `tnao --help`, `tnao history` and the app's run process (python -m
+    # tnao_app.cli.child, which loads this package first) paid ~4 s for torch before a
+    # word was said; the commands that need it import it themselves.
+    import subprocess
+    import sys
+
+    code = "import sys, tnao_app.cli, tnao_app.cli.child; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

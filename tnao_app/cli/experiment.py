@@ -6,18 +6,23 @@ import importlib.util
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from .. import experiment as ex
 from ..catalogue import METHODS
 from ..errors import ConfigError, NotReadyError
 from ..export import dumps
 from .plain import plain
 from .run import DATASET_HELP, dataset_name
+
+if TYPE_CHECKING:
+    # imported by the command only: it loads torch, which every other command (and the
+    # run process the app starts, through this package) would pay for at start-up
+    from .. import experiment as ex
 
 console = Console()
 err_console = Console(stderr=True)
@@ -146,6 +151,8 @@ def experiment(
     Anytime methods run once per seed at the largest budget, read off their query trajectory.
     """
     dataset = dataset_name(dataset)
+    from .. import experiment as ex
+
     method_list = ex.parse_methods(methods)
     seed_list = ex.parse_seeds(seeds)
     budget_list = ex.parse_budgets(budgets)
