@@ -186,3 +186,38 @@ def test_signal_during_an_import_leaves_no_partial_cache(
     folder = cache.cache_path("nb201").parent
     assert not folder.exists() or list(folder.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command
+
+
+def test_sigterm_stops_the_apps_run_process(tnao_home, tmp_path):
+    """The app's run process (tnao_app.cli.child) stops cleanly on SIGTERM too."""
+    import threading
+
+    from tnao_app import events as ev
+    from tnao_app.errors import Stopped
+    from tnao_app.runs.child import run_in_child
+
+    db = tmp_path / "h.db"
+    checkpointed = threading.Event()
+
+    def on_event(e) -> None:
+        if isinstance(e, ev.CheckpointSaved) and e.stage == "train":
+            checkpointed.set()
+
+    got: list = []
+
+    def drive() -> None:
+        try:
+            got.append(run_in_child(Config.from_dict(CONFIG), None, db, on_event, lambda: False))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            got.append(exc)
+
+    worker = threading.Thread(target=drive)
+    worker.start()
+    while not checkpointed.is_set():  # no deadline: the run ends by itself otherwise
+        assert worker.is_alive(), got
+        time.sleep(0.02)
+    run = Store(db).list_runs()[0]
+    os.kill(int(run["pid"]), signal.SIGTERM)
+    worker.join()
+    assert isinstance(got[0], Stopped), got
+    assert Store(db).get_run(run["id"])["status"] == "stopped"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -34,6 +35,11 @@ def main() -> None:
         stop.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
+    # SIGTERM, SIGHUP (the terminal closed), SIGINT: stop at the next step as the app's
+    # own stop does, recorded as stopped (resumable), not killed in the middle
+    for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda signum, frame: stop.set())
 
     def starting(step: int, what: str) -> None:
         # Seconds pass before the run exists (imports: torch, scipy; the table): the app
