@@ -415,7 +415,7 @@ def test_json_output_has_no_nan_or_infinity(tnao_home, tmp_path, capsys, monkeyp
         "leaderboard": [{"rank": 1, "arch": ARCHS[0], "valid": float("inf")}],
         "queries": 1,
     }
-    monkeypatch.setattr(run_cli, "execute", lambda cfg, db, listeners: res)
+    monkeypatch.setattr(run_cli, "execute", lambda cfg, db, listeners, **kw: res)
     code, out, err = _cli(capsys, "run", "--json", "--db", str(tmp_path / "h.db"))
     assert code == 0, err
     doc = strict(out)
