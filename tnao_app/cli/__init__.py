@@ -54,7 +54,7 @@ def _root(
 
 
 try:
-    for _name in _MODULES:  # imports torch: seconds in which a ^C must not show a traceback
+    for _name in _MODULES:  # the imports take a moment: a ^C in it shows no traceback
         importlib.import_module(f"{__name__}.{_name}").register(app)
 except KeyboardInterrupt:
     sys.stderr.write("Interrupted.\n")
