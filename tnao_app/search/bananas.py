@@ -3,10 +3,13 @@ ensemble of neural predictors on the path encoding.
 
 ``bananas_init`` uniform random queries; then, until the budget is spent, each iteration
 
-1. fits ``bananas_ensemble`` MLPs (``predictor.fit_rankers`` with the MSE loss, every
-   member on all labels, each from its own initial weights seeded by the run seed and
-   the fit index) to regress the search signal from the path encoding of every queried
-   cell;
+1. fits ``bananas_ensemble`` MLPs (``predictor.fit_rankers``: every member on all
+   labels, each from its own initial weights seeded by the run seed and the fit index)
+   to regress the search signal from the path encoding of every queried cell, with the
+   mean *absolute* error as in the authors' code (naszilla's meta neural net: loss
+   "mae"). Measured on NB201 cifar10 (100 random cells, 4 draws): Kendall tau against
+   the whole table 0.65 with MAE, 0.42 with MSE, which chases the ~10% cells that do not
+   train, and MSE's top 100 predicted held 1 of the table's top 100 (MAE: 25);
 2. makes candidates by mutating the ``bananas_parents`` best queried cells
    (``space.mutate``, one edit; about ``bananas_candidates`` distinct, unseen and
    answerable mutants in all);
@@ -18,8 +21,9 @@ Path encodings (binary: which input -> output op sequences the cell has):
 
 - NB201 / analog: paths run from node 0 to node 3 along the cell's edges (4 paths:
   lengths 1, 2, 2 and 3). A ``none`` edge cuts every path through it, so such paths do
-  not exist (our choice; NASLib's 155 features keep ``none`` as an op): features are
-  the sequences over the 4 other ops, 4 + 16 + 64 = 84.
+  not exist (our choice; the authors' 155 features keep ``none`` as an op): features
+  are the sequences over the 4 other ops, 4 + 16 + 64 = 84. Measured as above, MAE:
+  tau 0.65 with these 84, 0.53 with the 155.
 - NB101: the official encoding: sequences of the 3 ops met on an input -> output path,
   of length 0 to 5, 1 + 3 + ... + 243 = 364 features.
 - any other space: the one-hot of its tokens (``predictor.one_hot``).
@@ -194,7 +198,7 @@ class Bananas(BaselineMethod):
             hidden=cfg.bananas_hidden,
             epochs=cfg.bananas_epochs,
             members=cfg.bananas_ensemble,
-            loss="mse",
+            loss="mae",
             bootstrap=False,
         )
         pred = nets.score(self.encode(cand, archs)).astype(np.float64)  # (members, n)

@@ -83,11 +83,11 @@ def fit_rankers(
 ) -> Rankers:
     """Fit ``members`` rankers on ``x`` (features) ordered by ``y`` (higher = better).
 
-    ``loss``: ``"rank"`` (pairwise logistic: only the order of ``y`` counts) or ``"mse"``
-    (regress ``y`` standardised to mean 0, std 1, as BANANAS's predictor does: scores are
-    then in those units). ``bootstrap``: members after the first fit a bootstrap resample
-    of the labels; ``False`` fits every member on all of them (the members then differ
-    only by their initial weights).
+    ``loss``: ``"rank"`` (pairwise logistic: only the order of ``y`` counts), or ``"mae"``
+    / ``"mse"`` (regress ``y`` standardised to mean 0, std 1, with the absolute or
+    squared error: scores are then in those units). ``bootstrap``: members after the
+    first fit a bootstrap resample of the labels; ``False`` fits every member on all of
+    them (the members then differ only by their initial weights).
 
     Single-threaded (tiny tensors: threads only add overhead, and one thread keeps the
     float sums in a fixed order); the caller's thread setting is restored afterwards. All randomness
@@ -125,8 +125,8 @@ def _fit(
 ) -> Rankers:
     import torch
 
-    if loss not in ("rank", "mse"):
-        raise ValueError(f"loss must be 'rank' or 'mse', got {loss!r}")
+    if loss not in ("rank", "mse", "mae"):
+        raise ValueError(f"loss must be 'rank', 'mse' or 'mae', got {loss!r}")
     gen = torch.Generator().manual_seed(int(seed))
     rng = np.random.default_rng(int(seed))
     n, f = x.shape
@@ -136,7 +136,7 @@ def _fit(
     picks = np.stack([np.arange(n)] + [resample() for _ in range(members - 1)])
     xt = torch.from_numpy(np.ascontiguousarray(x[picks], dtype=np.float32))  # (m, n, f)
     yt = torch.from_numpy(np.asarray(y, dtype=np.float32)[picks])  # (m, n)
-    if loss == "mse":
+    if loss in ("mse", "mae"):
         # z-scores of all the labels: one scale for every member, whatever the metric
         y64 = np.asarray(y, dtype=np.float64)
         yt = (yt - float(y64.mean())) / float(max(y64.std(), 1e-8))
@@ -156,6 +156,8 @@ def _fit(
         s = Rankers.forward(weights, xt)  # (m, n)
         if loss == "mse":
             total = ((s - yt) ** 2).mean(dim=1).sum()
+        elif loss == "mae":
+            total = (s - yt).abs().mean(dim=1).sum()
         else:
             # softplus(s_j - s_i) = -log sigmoid(s_i - s_j) for every pair where i beats j
             pair = torch.nn.functional.softplus(s[:, None, :] - s[:, :, None]) * better
