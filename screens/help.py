@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Grid, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
@@ -14,15 +14,15 @@ from textual.widgets import Footer, Label, Static
 SCREENS = {
     "home": "Every run recorded in the history (the CLI's too), newest first; click a "
     "column's header or press s to sort. Below: which benchmarks have data.",
-    "benchmark": "Step 1: the benchmark (a table of every architecture of a search space "
+    "benchmark": "The benchmark (a table of every architecture of a search space "
     "with its trained accuracy) and the dataset whose accuracy the run searches on.",
-    "sampling": "Step 2: the run's settings; ctrl+r starts it. While it samples: the "
+    "sampling": "The run's settings; ctrl+r starts it. While it samples: the "
     "search-signal accuracies of the architectures drawn to train the model.",
-    "training": "Step 3 (methods with a model): the Transformer auto-encoder's losses and "
+    "training": "Methods with a model: the Transformer auto-encoder's losses and "
     "how well its predictor ranks, epoch by epoch, every round one after the other.",
-    "search": "Step 4: the best architectures the search has found (predicted, then "
+    "search": "The best architectures the search has found (predicted, then "
     "queried) and two charts: this round's convergence and the anytime curve.",
-    "results": "Step 5: the best architecture by search signal, with its reported "
+    "results": "The best architecture by search signal, with its reported "
     "accuracy and its rank among every architecture of the table.",
 }
 
@@ -107,7 +107,9 @@ class HelpScreen(ModalScreen[None]):
         self.keys = [
             (self.app.get_key_display(b.binding), b.binding.description)
             for b in under.active_bindings.values()
-            if b.binding.description and b.binding.show
+            # the app's own (they have ids; sort and delete are not in the footer), not
+            # Textual's defaults nor every cursor key of the focused table
+            if b.binding.description and b.binding.id and "command_palette" not in b.binding.action
         ]
 
     def compose(self) -> ComposeResult:
@@ -116,6 +118,8 @@ class HelpScreen(ModalScreen[None]):
             if self.step in SCREENS:
                 yield Static(Text(SCREENS[self.step]), id="help-screen")
             keys = [*dict(self.keys).items()]
+            if self.step in ("search", "results"):
+                keys.append(("enter", "the row in full: its whole architecture and numbers"))
             keys += [
                 ("tab", "next field, shift+tab the one before"),
                 ("ctrl+p", "command palette: every action, the theme, a screenshot"),
@@ -123,7 +127,11 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys", classes="section")
             yield Static(two_columns(keys), id="help-keys")
             yield Label("Glossary", classes="section")
-            yield Static(two_columns(list(GLOSSARY)), id="help-glossary")
+            # a grid, so a long meaning wraps in its own column
+            with Grid(id="help-glossary"):
+                for term, meaning in GLOSSARY:
+                    yield Static(term, classes="term")
+                    yield Static(meaning, classes="meaning")
         yield Footer()
 
     def action_close(self) -> None:

@@ -25,6 +25,7 @@ class ResultsScreen(GuideScreen):
     BINDINGS = [
         Binding("e", "export", "Export", id="export"),
         Binding("c", "copy_arch", "Copy", id="copy"),
+        Binding("enter", "details", "Details", id="details", show=False),
     ]
 
     def __init__(self) -> None:
@@ -43,6 +44,7 @@ class ResultsScreen(GuideScreen):
         table = self.query_one("#results-table", DataTable)
         for col in ("#", "arch", "valid", "test", "true rank", "pct"):
             table.add_column(col, key=col)
+        table.focus()  # up/down pick a row, enter opens it, c copies it
 
     def show_state(self, state: RunState, force: bool) -> None:
         summary = Text()
@@ -126,7 +128,7 @@ class ResultsScreen(GuideScreen):
         self.tnao.export_run(self.state.run_id)
 
     @on(DataTable.RowSelected, "#results-table")
-    def _details(self) -> None:
+    def action_details(self) -> None:
         self.query_one(ArchTable).show_details()
 
     def action_copy_arch(self) -> None:

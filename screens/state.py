@@ -368,7 +368,7 @@ class RunState:
         """Whether ``stage`` is over for the whole run: finished in its last round (a
         multi-round run trains and searches again until then)."""
         if self.status == "finished":
-            return stage in self.stages_done or self.has_stage(stage)
+            return True
         if stage not in self.stages_done:
             return False
         if stage == "sample":  # the first round's only

@@ -50,7 +50,8 @@ class StageBar(Static):
             # A multi-round run trains and searches again every round: those steps are
             # done once their last round is, not after round 1.
             done = (
-                (step == "benchmark" and bool(state.run_id))
+                state.status == "finished"  # every step the run went through
+                or (step == "benchmark" and bool(state.run_id))
                 or (step in DONE_BY and state.step_done(DONE_BY[step]))
                 or (step == "results" and state.status == "finished")
             )
@@ -184,7 +185,8 @@ class ConvergenceChart(PlotextPlot):
         label = state.round_label(rnd)
         # The baselines report the queried signal, not a predictor's score.
         what = "predicted score" if state.in_rounds() else "search signal"
-        plt.title(f"convergence ({what})" + (f", {label}" if label else ""))
+        # short: at 80 columns the chart is 40 wide, and plotext drops a longer title
+        plt.title(what + (f", {label}" if label else ""))
         gens = state.generations_of(rnd)
         if gens:
             x = [g.gen for g in gens]
@@ -220,14 +222,22 @@ class AnytimeChart(PlotextPlot):
         if pts:
             plt.scatter([p[0] for p in pts], [p[1] for p in pts], marker="dot", color="gray")
         if curve:
-            plt.plot([p[0] for p in curve], [p[1] for p in curve], label="best", color="green")
+            # a step: the best so far holds until a query beats it
+            xs, ys = [curve[0][0]], [curve[0][1]]
+            for (n, best), prev in zip(curve[1:], curve, strict=False):
+                if best != prev[1]:
+                    xs += [n, n]
+                    ys += [prev[1], best]
+            xs.append(curve[-1][0])
+            ys.append(curve[-1][1])
+            plt.plot(xs, ys, label="best", color="green")
             hi = max(state.budget, curve[-1][0])
             _x_axis(plt, [1, hi])
             # the top of the range matters: from the median query up
             vals = sorted(p[1] for p in pts)
             lo = vals[len(vals) // 2]
             top = curve[-1][1]
-            pad = max((top - lo) * 0.1, 0.05)
+            pad = max((top - lo) * 0.1, 0.25)
             plt.ylim(lo - pad, top + pad)
         plt.xlabel("queries")
         self.refresh()
@@ -332,7 +342,8 @@ class ArchTable(DataTable):
             self.notify("No architecture to copy yet.")
             return
         self.app.copy_to_clipboard(row["arch"])
-        self.notify(f"Copied {row['arch']}", title="Architecture string")
+        # (not the string itself: a toast wraps it mid-token)
+        self.notify(f"Copied the architecture string of row {self.cursor_row + 1}.")
 
     def show_details(self) -> None:
         row = self.current()
