@@ -55,6 +55,10 @@ class RemapScorer:
         self.model, self.space, self.table, self.oracle = model, space, table, oracle
         self.device = device
         self.visits: dict[str, Visit] = {}  # canonical id -> visit, in order of discovery
+        #: (rows, latents, scores) of answerable cells: a decoded cell the table cannot
+        #: answer is scored as the nearest of them in latent space (``snap_to``)
+        self.snap: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._alias: dict[str, str] = {}  # unanswerable decoded id -> snapped cell's id
 
     @torch.no_grad()
     def encode_archs(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
@@ -77,9 +81,15 @@ class RemapScorer:
             logits = self.model.decode(t).float().cpu().numpy()
         return [self.space.decode(lg) for lg in logits]
 
+    def snap_to(self, rows: np.ndarray, z: np.ndarray, scores: np.ndarray) -> None:
+        """Score unanswerable decodes as their nearest answerable cell (a partial table:
+        most of a space's cells have no result, and a visit the table cannot answer
+        can never be queried)."""
+        self.snap = (np.asarray(rows), np.asarray(z, np.float64), np.asarray(scores))
+
     def add(self, archs: list[Arch]) -> list[Visit]:
         """Visits of ``archs``, scoring the new ones in one batch."""
-        ids = [self.space.canonical_id(a) for a in archs]
+        ids = [self._alias.get(i, i) for i in (self.space.canonical_id(a) for a in archs)]
         new: dict[str, Arch] = {}
         for i, a in zip(ids, archs, strict=False):
             if i not in self.visits and i not in new:
@@ -88,8 +98,23 @@ class RemapScorer:
             z, s = self.encode_archs(list(new.values()))
             for k, (i, a) in enumerate(new.items()):
                 row = self.table.index_of(a)
+                if self.snap is not None and not self.oracle.answerable(row):
+                    self._snap(i, z[k])
+                    continue
                 self.visits[i] = Visit(a, row, self.oracle.answerable(row), float(s[k]), z[k])
-        return [self.visits[i] for i in ids]
+        return [self.visits[self._alias.get(i, i)] for i in ids]
+
+    def _snap(self, decoded_id: str, z: np.ndarray) -> None:
+        assert self.snap is not None
+        rows, zs, ss = self.snap
+        j = int(np.argmin(((zs - z) ** 2).sum(axis=1)))
+        arch = self.table.arch(int(rows[j]))
+        sid = self.space.canonical_id(arch)
+        self._alias[decoded_id] = sid
+        if sid not in self.visits:
+            self.visits[sid] = Visit(
+                arch, int(rows[j]), True, float(ss[j]), zs[j].astype(np.float32)
+            )
 
     def __call__(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Scores of latent points ``z`` (n, d) and the latents they remap to."""

@@ -17,6 +17,7 @@ from ...benchmarks.base import Arch
 from ..method import SearchContext
 
 ENUMERATE_MAX = 100_000  # spaces up to this size train reconstruction on every cell
+TABLE_POOL_MAX = 100_000  # a partial table up to this many rows is the pool itself
 DEFAULT_UNLABELLED = 20_000
 BALANCE_POOL = 16  # random candidates per pick of a balanced first sample
 
@@ -29,11 +30,27 @@ def pool_is_seedless(ctx: SearchContext) -> bool:
     )
 
 
+def table_pool_rows(ctx: SearchContext) -> np.ndarray | None:
+    """The rows that make the pool when the table is a part of a big space (the
+    NAS-Bench-101 subset: 30,001 of 423,624 cells): the answerable rows whose cells are
+    known. Reconstructing cells no query can answer teaches the search nothing, and
+    scoring the answerable cells directly keeps every candidate queryable. ``None``
+    where the pool is the space itself or a sample of it."""
+    small = len(ctx.table) <= TABLE_POOL_MAX
+    if pool_is_seedless(ctx) or ctx.config.sample.n_unlabelled or not small:
+        return None
+    known = (np.asarray(ctx.table.tokens) >= 0).all(axis=1)
+    return np.flatnonzero(ctx.answerable_rows & known)
+
+
 def reconstruction_pool(ctx: SearchContext, seed: int | None = None) -> np.ndarray:
     """Tokens of the free reconstruction pool (deterministic per seed, the run's by
     default; no queries)."""
     space, n = ctx.table.space, ctx.config.sample.n_unlabelled
     archs: list[Arch]
+    rows = table_pool_rows(ctx)
+    if rows is not None:
+        return np.asarray(ctx.table.tokens[rows]).astype(np.int64)
     if pool_is_seedless(ctx):
         archs = list(space.enumerate())  # type: ignore[attr-defined]  # pool_is_seedless
     else:

@@ -34,7 +34,7 @@ from ..method import Hooks, SearchContext, SearchMethod
 from . import plan, stage1
 from .latent import GradientAscent, LatentStrategy, SwarmSearch
 from .picks import Picker
-from .sampling import Sampler, reconstruction_pool
+from .sampling import Sampler, reconstruction_pool, table_pool_rows
 from .state import RoundState
 
 POOL_BATCH = 4096
@@ -258,6 +258,9 @@ class RoundSearch(SearchMethod):
         st, rnd = self.st, self.st.round
         scorer = self._scorer()
         z_pool, s_pool = self._pool_latents()
+        rows = table_pool_rows(self.ctx)
+        if rows is not None:  # a partial table: every visit is a cell it can answer
+            scorer.snap_to(rows, z_pool, s_pool)
         strategy = self.strategy(self.cfg, scorer, z_pool, s_pool, self.rng, self._labelled())
         self._start("search", strategy.steps)
         if st.strategy is not None:
