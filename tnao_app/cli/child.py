@@ -49,6 +49,7 @@ def main() -> None:
     starting(1, "loading the engine (torch)")
     from ..config import Config
     from ..errors import Stopped, TnaoError
+    from ..runs.pipeline import prepare
     from ..runs.session import resume_run, start_run
 
     # sqlite-utils imports pandas when it can, only to map pandas.Timestamp columns (the
@@ -81,9 +82,14 @@ def main() -> None:
         if resume_id:
             result = resume_run(resume_id, store, listeners=[listener], should_stop=stop.is_set)
         else:
-            result = start_run(
-                Config.from_dict(config), store, listeners=[listener], should_stop=stop.is_set
-            )
+            cfg = Config.from_dict(config)
+            # the slow part of a start (the table, the method's imports) before the run
+            # is recorded, so a stop meanwhile leaves nothing behind (start_run's own
+            # check of the same input is then quick)
+            prepare(cfg)
+            if stop.is_set():
+                raise Stopped()
+            result = start_run(cfg, store, listeners=[listener], should_stop=stop.is_set)
         send(out, "result", result)
     except Stopped:
         send(out, "stopped", None)
