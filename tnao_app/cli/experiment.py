@@ -152,6 +152,7 @@ def experiment(
     """
     dataset = dataset_name(dataset)
     from .. import experiment as ex
+    from .. import experiment_report as report
 
     method_list = ex.parse_methods(methods)
     seed_list = ex.parse_seeds(seeds)
@@ -196,11 +197,11 @@ def experiment(
                 progress=progress,
             )
     if csv_path is not None:
-        ex.write_csv(result, csv_path)
+        report.write_csv(result, csv_path)
     if anytime_path is not None:
-        ex.write_anytime(result, anytime_path)
+        report.write_anytime(result, anytime_path)
     if plot_path is not None:
-        ex.write_plot(result, plot_path)
+        report.write_plot(result, plot_path)
     if as_json:
         print(dumps(result.to_dict()))
     else:
