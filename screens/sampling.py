@@ -47,7 +47,8 @@ HINTS = {
     "n_labelled": "Architectures sampled and queried to train the model; blank: automatic "
     "(20, or 30 on a 12-epoch signal).",
     "seed": "Same seed, same config, same benchmark: the same result.",
-    "epochs": "Training epochs of the first round (later rounds fine-tune a few more).",
+    "epochs": "Training epochs of the first round's model (later rounds fine-tune a few "
+    "more); with the pretrained body (train.stage1 cached) those of its head.",
     "particles": "Swarm size of the competitive swarm search (even).",
     "generations": "Swarm generations per round.",
     "device": "auto: CUDA when there is a GPU, else the CPU.",
@@ -70,6 +71,12 @@ def whole_number(label: str, text: str, field: str) -> int:
     if not re.fullmatch(r"[+-]?\d+", text):
         raise FormError(f"{label} must be a whole number, got '{text}'.", field)
     return int(text)
+
+
+def config_name(key: str, name: str, stage1: object) -> str:
+    """The config field form field ``key`` edits: Epochs is the first model's training,
+    which on a pretrained body ("cached" stage 1, the default) is ``head_epochs``."""
+    return "head_epochs" if key == "epochs" and stage1 == "cached" else name
 
 
 def field_of(message: str) -> str | None:
@@ -109,6 +116,7 @@ class SamplingScreen(GuideScreen):
                     )
                     for key, (label, section, name) in FIELDS.items():
                         yield Label(label)
+                        name = config_name(key, name, cfg.train.stage1)
                         value = getattr(getattr(cfg, section), name)
                         if key in AUTO_FIELDS and value == 0:  # blank: the run picks
                             yield FormInput("", placeholder=AUTO_FIELDS[key], id=f"f-{key}")
@@ -179,6 +187,7 @@ class SamplingScreen(GuideScreen):
         cfg.run.device = str(self.query_one("#f-device", Select).value)
         cfg.run.name = self.query_one("#f-name", Input).value.strip()
         for key, (label, section, name) in FIELDS.items():
+            name = config_name(key, name, cfg.train.stage1)
             text = self.query_one(f"#f-{key}", Input).value.strip()
             if key in AUTO_FIELDS and not text:
                 text = "0"  # automatic (Config.resolve)
@@ -204,7 +213,7 @@ class SamplingScreen(GuideScreen):
     def fill_from(self, cfg: Config) -> None:
         """Show ``cfg``'s values in the form (a config file was given)."""
         for key, (_label, section, name) in FIELDS.items():
-            value = getattr(getattr(cfg, section), name)
+            value = getattr(getattr(cfg, section), config_name(key, name, cfg.train.stage1))
             self.query_one(f"#f-{key}", Input).value = (
                 "" if key in AUTO_FIELDS and value == 0 else str(value)
             )
@@ -300,9 +309,10 @@ class SamplingScreen(GuideScreen):
 
     def _show_run(self, state: RunState) -> None:
         """The form shows the run's own settings once it exists."""
+        stage1 = state.config.get("train", {}).get("stage1")
         for key, (_label, section, name) in FIELDS.items():
             box = self.query_one(f"#f-{key}", Input)
-            value = state.config.get(section, {}).get(name)
+            value = state.config.get(section, {}).get(config_name(key, name, stage1))
             if key in AUTO_FIELDS and value == 0:
                 # automatic: blank as it was typed, the size the run took beside it
                 box.value = ""
