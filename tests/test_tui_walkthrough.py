@@ -697,3 +697,20 @@ def test_elapsed_does_not_jump_back_when_the_run_process_is_up():
     st = RunState(status="running", started=10.0)
     st.apply(run_started()[0], lambda: 18.0)  # 8 s of start-up
     assert st.elapsed(lambda: 20.0) == pytest.approx(10.0)
+
+
+@sync
+async def test_epochs_on_the_form_are_the_ones_the_run_trains(db):
+    # On the pretrained body (train.stage1 "cached", the default) the first model trains
+    # train.head_epochs: the form showed train.epochs (12) and the run trained 8.
+    app = TnaoApp(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready_home(app, pilot)
+        app.open_guide(RunState(), "sampling")
+        await pilot.pause()
+        d = Config()
+        box = app.screen.query_one("#f-epochs", Input)
+        assert d.train.stage1 == "cached" and box.value == str(d.train.head_epochs)
+        box.value = "5"
+        cfg = app.screen.read_config()
+        assert (cfg.train.head_epochs, cfg.train.epochs) == (5, d.train.epochs)
