@@ -306,7 +306,9 @@ def export(
         print(text, end="")
     else:
         err_console.print(
-            plain(f"Wrote the {fmt} export of run {store.resolve(run)} to {out}."), highlight=False
+            plain(f"Wrote the {fmt} export of run {store.resolve(run)} to {out}."),
+            highlight=False,
+            soft_wrap=True,  # a path is never broken across lines
         )
 
 

@@ -170,21 +170,27 @@ class RoundSearch(SearchMethod):
 
     def _train(self) -> None:
         st, tc, rnd = self.st, self.cfg.train, self.st.round
-        if tc.restart_after and st.stall >= tc.restart_after:
-            # Fine-tuning keeps the latent order the first labels gave; when the queries
-            # stop finding better architectures, a model trained afresh on every label so
-            # far (new weights, new seed) can see another basin.
-            st.variant = (st.variant + 1) % max(self.cfg.train.stage1_variants, 1)
-            self.trainer = self._new_trainer(seed=self.cfg.run.seed + 1000 * rnd)
+        # Fine-tuning keeps the latent order the first labels gave; when the queries stop
+        # finding better architectures, a model trained afresh on every label so far (new
+        # weights, new seed; with a cached stage 1, the next pretrained body) can see
+        # another basin.
+        restart = bool(tc.restart_after and st.stall >= tc.restart_after)
+        if restart:
+            st.variant = (st.variant + 1) % max(tc.stage1_variants, 1)
             st.stall, st.base_round = 0, rnd
-        if self.trainer is None:
-            self.trainer = self._new_trainer()
-        trainer = self.trainer
+        new = restart or self.trainer is None
         if st.epoch0 < 0:
-            st.epoch0 = trainer.epoch
+            st.epoch0 = 0 if new or self.trainer is None else self.trainer.epoch
         target = plan.train_target(self.cfg, rnd, st.base_round)
         rounds = plan.rounds_total(self.cfg, rnd, self.left())
+        # announced before the model is built: a cold stage-1 cache trains a body first,
+        # and its progress belongs to this stage
         self._start("train", target - st.epoch0, rounds=rounds, restarted=st.restarted)
+        if restart:
+            self.trainer = self._new_trainer(seed=self.cfg.run.seed + 1000 * rnd)
+        elif self.trainer is None:
+            self.trainer = self._new_trainer()
+        trainer = self.trainer
         if st.fresh_round:
             trainer.begin_round()  # a fresh early-stopping record for this round
             st.fresh_round = False
