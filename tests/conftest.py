@@ -62,3 +62,33 @@ def analog_table(tnao_home):
     from tnao_app import benchmarks
 
     return benchmarks.load("analog")
+
+
+@pytest.fixture(scope="session")
+def analog_once(tmp_path_factory):
+    """The embedded analog table, loaded once for the session (its cache in a temporary
+    TNAO_HOME)."""
+    from tnao_app import benchmarks
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TNAO_HOME", str(tmp_path_factory.mktemp("analog_home")))
+    try:
+        return benchmarks.load("analog")
+    finally:
+        mp.undo()
+
+
+def partial(table, keep: float = 0.5, seed: int = 0):
+    """A copy of ``table`` whose signal is NaN on a random ``1 - keep`` of the rows:
+    synthetic partial tables, for the mechanics of proposing only answerable rows."""
+    import dataclasses
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    metrics = dict(table.metrics)
+    name = table.dataset("cifar10").signal
+    col = metrics[name].copy()
+    col[rng.random(len(col)) >= keep] = np.nan
+    metrics[name] = col
+    return dataclasses.replace(table, metrics=metrics, _index=None)

@@ -11,8 +11,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import partial
 
-from tnao_app import benchmarks
 from tnao_app.benchmarks.base import Oracle, Table
 from tnao_app.config import Config
 from tnao_app.errors import ConfigError, Stopped
@@ -34,23 +34,8 @@ FAST = {
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory) -> Table:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TNAO_HOME", str(tmp_path_factory.mktemp("home")))
-    try:
-        return benchmarks.load("analog")
-    finally:
-        mp.undo()
-
-
-def partial(table: Table, keep: float = 0.5, seed: int = 0) -> Table:
-    """A copy of ``table`` whose signal is NaN on a random ``1 - keep`` of the rows."""
-    rng = np.random.default_rng(seed)
-    metrics = dict(table.metrics)
-    col = metrics["baseline"].copy()
-    col[rng.random(len(col)) >= keep] = np.nan
-    metrics["baseline"] = col
-    return dataclasses.replace(table, metrics=metrics, _index=None)
+def table(analog_once) -> Table:
+    return analog_once
 
 
 def run(

@@ -13,8 +13,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import partial
 
-from tnao_app import benchmarks
 from tnao_app.benchmarks.base import DatasetSpec, Oracle, Table
 from tnao_app.benchmarks.nb101 import NB101Space
 from tnao_app.config import Config
@@ -41,13 +41,8 @@ FAST = {
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory) -> Table:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TNAO_HOME", str(tmp_path_factory.mktemp("home")))
-    try:
-        return benchmarks.load("analog")
-    finally:
-        mp.undo()
+def table(analog_once) -> Table:
+    return analog_once
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +58,6 @@ def nb101_table() -> Table:
         {"cifar10": DatasetSpec("cifar10", "valid", "valid")},
         ids=np.array([space.canonical_id(c) for c in cells]),
     )
-
-
-def partial(table: Table, keep: float = 0.5, seed: int = 0) -> Table:
-    """A copy of ``table`` whose signal is NaN on a random ``1 - keep`` of the rows."""
-    rng = np.random.default_rng(seed)
-    metrics = dict(table.metrics)
-    name = table.dataset("cifar10").signal
-    col = metrics[name].copy()
-    col[rng.random(len(col)) >= keep] = np.nan
-    metrics[name] = col
-    return dataclasses.replace(table, metrics=metrics, _index=None)
 
 
 def config(method: str, seed: int, budget: int, **overrides) -> Config:
