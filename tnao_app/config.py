@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .benchmarks.base import DatasetSpec
 
 DEVICES = ("auto", "cpu", "cuda")
-SECTIONS = ("run", "sample", "model", "train", "search", "baselines")
+SECTIONS = ("run", "sample", "model", "train", "search", "baselines", "goal")
 EXAMPLE = '{"train": {"epochs": 12}}'
 INT64_MAX = 2**63 - 1
 # The largest token sequence and vocabulary of any space here (NB101: 26 tokens of 6), with
@@ -196,6 +196,23 @@ class BaselinesConfig:
 
 
 @dataclass
+class GoalConfig:
+    """What a run optimises beyond its dataset's search signal (``tnao_app.objectives``):
+    both empty = the single signal, every cell allowed."""
+
+    # comma-separated objectives, "-" to minimise: "valid,-flops"; names are metric
+    # columns of the benchmark or the aliases valid (the search signal), params, flops
+    objectives: str = ""
+    # comma-separated METRIC<=VALUE limits on cost columns (known without a query):
+    # "params<=0.5,flops<=100"; a cell over a limit is never queried
+    constraints: str = ""
+    # how a single-objective method (TNAO included) searches several objectives:
+    # "chebyshev" = augmented Chebyshev scalarisation with random weights drawn per
+    # batch (ParEGO-style), "fixed" = the same with equal weights in every batch
+    scalarise: str = "chebyshev"
+
+
+@dataclass
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
@@ -203,6 +220,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+    goal: GoalConfig = field(default_factory=GoalConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -348,6 +366,10 @@ class Config:
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")
         self.baselines.check()
+        need(
+            self.goal.scalarise in ("chebyshev", "fixed"),
+            f"goal.scalarise '{self.goal.scalarise}' is unknown; expected chebyshev or fixed.",
+        )
         self._check_sizes()
         return self
 

@@ -22,6 +22,7 @@ from ..config import Config
 from ..errors import ConfigError, Stopped
 from ..events import Event
 from ..export import dumps, public_result
+from ..objectives import parse_constraints, parse_objectives
 from .signals import StopOnSignals
 
 console = Console(stderr=True)
@@ -63,6 +64,30 @@ def fmt_score(v, missing: str = "") -> str:
     return missing if _missing(v) else f"{v:.3f}"
 
 
+def goal_constraints(
+    max_params: float | None, max_flops: float | None, constraint: list[str] | None
+) -> str | None:
+    """``goal.constraints`` from ``--max-params``, ``--max-flops`` and ``--constraint``
+    (each checked: METRIC<=VALUE with a finite number); None when none is given."""
+    parts = [
+        f"{name}<={value!r}"
+        for name, value in (("params", max_params), ("flops", max_flops))
+        if value is not None
+    ]
+    for c in constraint or []:
+        if "," in c:
+            raise ConfigError(
+                f"--constraint '{c}' holds a comma; expected one METRIC<=VALUE per "
+                "--constraint (repeat the option for more)."
+            )
+        parts.append(c)
+    if not parts:
+        return None
+    text = ",".join(parts)
+    parse_constraints(text)  # one sentence for the first bad entry, before any loading
+    return text
+
+
 def build_config(config_file: Path | None, overrides: dict[str, dict[str, object]]) -> Config:
     """A config from an optional JSON file, then the command-line overrides (not None)."""
     data: dict = {}
@@ -80,7 +105,11 @@ def build_config(config_file: Path | None, overrides: dict[str, dict[str, object
         for key, value in values.items():
             if value is not None:
                 setattr(getattr(cfg, section), key, value)
-    return cfg.validate()
+    cfg.validate()
+    parse_constraints(cfg.goal.constraints)  # their spelling; the table checks the names
+    if cfg.goal.objectives.strip():
+        parse_objectives(cfg.goal.objectives)
+    return cfg
 
 
 class LiveView:
@@ -150,6 +179,39 @@ def print_result(res: dict) -> None:
     )
     if res.get("note"):
         out.print(f"  note: {res['note']}")
+    print_goal(res)
+
+
+def print_goal(res: dict) -> None:
+    """The constraints with the table's constrained optimum, and the Pareto front."""
+    if res.get("constraints"):
+        co = res["constrained_optimum"]
+        found = "queried" if co["found"] else "not queried"
+        out.print(
+            f"  constraints {', '.join(res['constraints'])}: {res['feasible_cells']:,} "
+            f"feasible cells; constrained optimum {fmt_acc(co['test'], 'n/a')} ({found})",
+            highlight=False,
+        )
+    if res.get("front") is None:
+        return
+    from rich.table import Table as RichTable
+
+    objs = res["objectives"]
+    t = RichTable(title=f"Pareto front of the queried cells ({len(res['front'])})")
+    t.add_column("architecture", overflow="fold")
+    for o in objs:
+        t.add_column(f"{o['name']} ({o['goal']})", justify="right")
+    for e in res["front"]:
+        t.add_row(
+            describe(res.get("benchmark", ""), e["arch"]),
+            *(f"{e[o['name']]:.4g}" for o in objs),
+        )
+    out.print(t)
+    out.print(
+        f"  hypervolume share {100 * res['hypervolume_share']:.2f}% of the table's true "
+        f"front ({res['true_front_size']} cells)",
+        highlight=False,
+    )
 
 
 def execute(
@@ -220,6 +282,24 @@ def run(
         help="Most search rounds, counted from 1: 1 = a single pass; the budget usually ends "
         f"a run first (default: {_D.search.rounds}).",
     ),
+    objectives: str = typer.Option(
+        None,
+        "--objectives",
+        help="Several objectives, '-' to minimise: valid,-flops (valid = the search signal; "
+        "params, flops or any metric column). Prints the Pareto front and its hypervolume "
+        "share of the table's true front.",
+    ),
+    max_params: float = typer.Option(
+        None, "--max-params", help="Only cells with at most this many parameters (M)."
+    ),
+    max_flops: float = typer.Option(
+        None, "--max-flops", help="Only cells with at most this many FLOPs (M)."
+    ),
+    constraint: list[str] = typer.Option(
+        None,
+        "--constraint",
+        help="METRIC<=VALUE on a cost column (repeatable): cifar10/params<=0.5.",
+    ),
     config_file: Path = typer.Option(None, "--config", help="JSON config (sections)."),
     db: Path = typer.Option(
         None, "--db", help="Run-history database (default: history.db in TNAO_HOME)."
@@ -241,6 +321,10 @@ def run(
             "sample": {"n_labelled": samples},
             "train": {"epochs": epochs},
             "search": {"particles": particles, "generations": generations, "rounds": rounds},
+            "goal": {
+                "objectives": objectives,
+                "constraints": goal_constraints(max_params, max_flops, constraint),
+            },
         },
     )
     cfg.run.dataset = dataset_name(cfg.run.dataset)  # from --dataset or the config file

@@ -28,6 +28,7 @@ from ..events import (
     RunStopped,
     StageStarted,
 )
+from ..objectives import Goal, goal_of
 from ..search.driver import Checkpoint, Driver, build
 from ..search.method import Hooks
 
@@ -42,6 +43,7 @@ def prepare(config: Config) -> tuple[Table, str]:
     table = benchmarks.load(r.benchmark)  # no data -> NotReadyError saying how to get it
     spec = table.dataset(r.dataset)  # dataset the benchmark lacks -> ConfigError
     config.resolve(spec).validate()  # e.g. a budget below the automatic sample size
+    goal_of(table, config)  # objectives and constraints this table cannot take
     catalogue.load(r.method)
     return table, device.resolve(r.device)
 
@@ -77,8 +79,10 @@ def result_of(
     seconds: float,
     dev: str,
     extra: dict | None = None,
+    goal: Goal | None = None,
 ) -> dict:
-    """The dict ``tnao run --json`` prints."""
+    """The dict ``tnao run --json`` prints; a run with objectives or constraints adds its
+    front, hypervolume share and constrained optimum (``Goal.result``)."""
     r, spec = config.run, oracle.spec
     best = oracle.best()
     test = oracle.report(best)
@@ -108,6 +112,8 @@ def result_of(
         "seconds": round(seconds, 3),
         "device": dev,
     }
+    if goal is not None:
+        out.update(goal.result(list(oracle.queried)))
     if extra:
         out["summary"] = extra
     return out
@@ -182,6 +188,7 @@ def run_pipeline(
             seconds=time.perf_counter() - t0,
             dev=dev,
             extra=method.summary(),
+            goal=method.ctx.goal,
         )
     except Stopped:
         bus.emit(RunStopped(stage["now"]))

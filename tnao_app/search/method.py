@@ -24,6 +24,7 @@ from ..benchmarks.base import DatasetSpec, Table
 from ..config import Config
 from ..errors import Stopped, TnaoError
 from ..events import Event, RunPlan
+from ..objectives import Goal, goal_of
 
 
 def _never() -> bool:
@@ -53,7 +54,12 @@ class Hooks:
 class SearchContext:
     """What a method may read: the table (never its signal column: signals come only
     through ``observe``), which rows a query can answer (a property of the table, known
-    without a query), the config, the budget and the device."""
+    without a query), the config, the budget and the device.
+
+    A run with constraints (``goal.constraints``) makes the cells over a limit
+    unanswerable: feasibility is a property of the cell, so every method, which proposes
+    only answerable rows, never queries an infeasible one. ``goal`` holds the run's
+    objectives and constraints (``None`` for a plain run)."""
 
     table: Table
     spec: DatasetSpec
@@ -61,18 +67,35 @@ class SearchContext:
     budget: int
     device: str = "cpu"
     answerable_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    goal: Goal | None = None
 
     @classmethod
     def of(cls, table: Table, config: Config, device: str = "cpu") -> SearchContext:
         spec = table.dataset(config.run.dataset)
+        goal = goal_of(table, config)
+        answerable = ~np.isnan(table.metric(spec.signal))
+        if goal is not None:
+            answerable &= goal.feasible
         return cls(
             table=table,
             spec=spec,
             config=config,
             budget=int(config.run.budget),
             device=device,
-            answerable_rows=~np.isnan(table.metric(spec.signal)),
+            answerable_rows=answerable,
+            goal=goal,
         )
+
+    @property
+    def restricted(self) -> bool:
+        """Some rows the table holds are unanswerable (a partial table or constraints)."""
+        return not bool(self.answerable_rows.all())
+
+    def rows_of(self, tokens: np.ndarray) -> np.ndarray:
+        """Table rows of token sequences (-1 where the table lacks the cell)."""
+        space, table = self.table.space, self.table
+        rows = [table.index_of(space.from_tokens(t.tolist())) for t in np.asarray(tokens)]
+        return np.array([-1 if r is None else r for r in rows], dtype=np.int64)
 
     def answerable(self, row: int | None) -> bool:
         return row is not None and bool(self.answerable_rows[row])
@@ -95,6 +118,9 @@ class SearchMethod(ABC):
     #: save a checkpoint after every observed batch (costly batches: TNAO's rounds);
     #: otherwise the driver saves at most every ``run.checkpoint_every`` seconds
     checkpoint_each_batch: ClassVar[bool] = False
+    #: reads every objective of ``ctx.goal`` itself (NSGA-II); otherwise a run with
+    #: several objectives tells the method one scalarised signal (``search.scalarise``)
+    multi_objective: ClassVar[bool] = False
 
     def __init__(self, ctx: SearchContext, hooks: Hooks | None = None):
         self.ctx = ctx

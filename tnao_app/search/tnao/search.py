@@ -62,6 +62,7 @@ class RoundSearch(SearchMethod):
         self._pool: np.ndarray | None = None
         self._t0 = time.perf_counter()  # when the current stage began (its seconds)
         self._pending: dict = {}  # what the evaluate proposal leaves for observe
+        self._pool_rows: np.ndarray | None = None  # table row of each pool cell (constraints)
 
     # -- the plan --------------------------------------------------------------------
     def plan(self) -> RunPlan:
@@ -267,6 +268,14 @@ class RoundSearch(SearchMethod):
         rows = table_pool_rows(self.ctx)
         if rows is not None:  # a partial table: every visit is a cell it can answer
             scorer.snap_to(rows, z_pool, s_pool)
+        elif self.ctx.goal is not None and self.ctx.restricted:
+            # constraints on a whole-space pool: an infeasible decode scores as its
+            # nearest feasible pool cell, so the swarm's candidates stay queryable
+            if self._pool_rows is None:
+                self._pool_rows = self.ctx.rows_of(self.pool)
+            pr = self._pool_rows
+            ok = (pr >= 0) & self.ctx.answerable_rows[np.maximum(pr, 0)]
+            scorer.snap_to(pr[ok], z_pool[ok], s_pool[ok])
         strategy = self.strategy(self.cfg, scorer, z_pool, s_pool, self.rng, self._labelled())
         self._start("search", strategy.steps)
         if st.strategy is not None:

@@ -1,0 +1,153 @@
+"""Constraints on cost columns: strict parsing, infeasible cells never queried by any
+method (TNAO's swarm included), and the constrained optimum in the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from tnao_app.cli import main
+from tnao_app.config import Config
+from tnao_app.errors import ConfigError
+from tnao_app.objectives import Goal, parse_constraints
+from tnao_app.runs.pipeline import result_of
+from tnao_app.search.driver import Driver, build
+from tnao_app.search.method import Hooks
+
+TINY_TNAO = {
+    "sample": {"n_labelled": 10},
+    "train": {"head_epochs": 1, "head_batches": 2, "epochs": 1, "finetune_epochs": 1},
+    "search": {"particles": 8, "generations": 3, "top_k": 5},
+}
+FAST = {"predictor_init": 5, "predictor_batch": 5, "predictor_epochs": 20, "bananas_init": 5}
+
+
+def _cfg(method: str, budget: int, constraints: str, seed: int = 0, **sections) -> Config:
+    data = {
+        "run": {"benchmark": "nb201", "method": method, "budget": budget, "seed": seed},
+        "goal": {"constraints": constraints},
+        "baselines": FAST,
+        **sections,
+    }
+    return Config.from_dict(data).validate()
+
+
+def _search(cfg: Config, table):
+    method, oracle = build(cfg, table, hooks=Hooks())
+    asked: list[int] = []
+    real = oracle.query
+
+    def counting(row: int) -> float:
+        asked.append(row)
+        return real(row)
+
+    oracle.query = counting
+    Driver(method, oracle).run()
+    return method, oracle, asked
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("params<0.5", "is not METRIC<=VALUE"),
+        ("params=<0.5", "is not METRIC<=VALUE"),
+        ("params<=abc", "the limit 'abc'; expected a finite number"),
+        ("params<=nan", "the limit 'nan'; expected a finite number"),
+        ("params<=0.5<=1", "is not METRIC<=VALUE"),
+        ("<=0.5", "is not METRIC<=VALUE"),
+    ],
+)
+def test_bad_spelling_is_one_sentence(text, words):
+    with pytest.raises(ConfigError, match=words):
+        parse_constraints(text)
+
+
+def test_spelling_accepted():
+    got = parse_constraints(" params <= 0.5 ,cifar10/flops<=1e2")
+    assert got == [("params", 0.5), ("cifar10/flops", 100.0)]
+
+
+def test_names_checked_against_the_table(nb201_table):
+    with pytest.raises(ConfigError, match="'latency' is not a column .* expected valid"):
+        Goal(nb201_table, _cfg("random", 10, "latency<=3"))
+    with pytest.raises(ConfigError, match="not a cost column .* cifar10/flops, cifar10/params"):
+        Goal(nb201_table, _cfg("random", 10, "valid<=80"))
+    with pytest.raises(ConfigError, match="No cell of benchmark 'nb201' meets cifar10/params"):
+        Goal(nb201_table, _cfg("random", 10, "params<=0.01"))
+    g = Goal(nb201_table, _cfg("random", 10, "params<=0.5,flops<=100"))
+    p, f = nb201_table.metric("cifar10/params"), nb201_table.metric("cifar10/flops")
+    assert (g.feasible == ((p <= 0.5) & (f <= 100))).all()
+
+
+def test_cli_bad_constraint_exits_with_one_sentence(nb201_table, tmp_path, capsys):
+    for argv, words in (
+        (["--constraint", "params<<1"], "Constraint 'params<<1' is not METRIC<=VALUE"),
+        (["--constraint", "cifar10/zzz<=1"], "Metric 'cifar10/zzz' is not a column"),
+        (["--max-params", "0.001"], "No cell of benchmark 'nb201' meets"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(["run", "-b", "nb201", "-m", "random", "--db", str(tmp_path / "h.db"), *argv])
+        assert exc.value.code != 0
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("method", ["random", "evolution", "ls", "tpe", "predictor", "bananas"])
+def test_no_infeasible_cell_is_queried(nb201_table, method):
+    cfg = _cfg(method, 40, "params<=0.3", seed=3)
+    m, oracle, asked = _search(cfg, nb201_table)
+    params = nb201_table.metric("cifar10/params")
+    assert oracle.n_queries == 40
+    assert (params[asked] <= 0.3).all()
+
+
+def test_tnao_swarm_queries_only_feasible_cells(nb201_table):
+    cfg = _cfg("tnao", 30, "params<=0.3", seed=1, **TINY_TNAO)
+    method, oracle, asked = _search(cfg, nb201_table)
+    params = nb201_table.metric("cifar10/params")
+    assert oracle.n_queries == 30 and (params[asked] <= 0.3).all()
+    # the swarm's decodes snapped to feasible pool cells: every visit is answerable
+    assert method.summary()["rounds"] >= 2
+
+
+def test_constrained_optimum_found_on_a_small_table(nb201_table):
+    """A table of 400 answerable cells, of which the constraint leaves a few: a budget
+    above them queries exactly those, so the run finds the constrained optimum; the
+    result names it and the best feasible cell."""
+    rng = np.random.default_rng(0)
+    metrics = dict(nb201_table.metrics)
+    sig = nb201_table.dataset("cifar10").signal
+    col = metrics[sig].copy()
+    col[rng.permutation(len(col))[400:]] = np.nan
+    metrics[sig] = col
+    small = dataclasses.replace(nb201_table, metrics=metrics, _index=None)
+    cfg = _cfg("random", 60, "params<=0.1")
+    m, oracle, asked = _search(cfg, small)
+    feasible = np.flatnonzero(~np.isnan(col) & (small.metric("cifar10/params") <= 0.1))
+    assert 0 < len(feasible) < 60
+    assert sorted(oracle.queried) == sorted(feasible.tolist())
+    res = result_of(cfg, "", small, oracle, (), seconds=0.0, dev="cpu", goal=m.ctx.goal)
+    rep = small.metric("cifar10/ori-test@200")
+    assert res["constrained_optimum"]["test"] == rep[feasible].max()
+    assert res["constrained_optimum"]["found"] is True
+    assert res["best"]["arch"] in {small.native(int(r)) for r in feasible}
+    assert res["feasible_cells"] == len(feasible)
+    assert res["optimum"]["test"] >= res["constrained_optimum"]["test"]
+
+
+def test_cli_json_names_the_constraint_and_its_optimum(nb201_table, tmp_path, capsys):
+    argv = ["run", "-b", "nb201", "-m", "random", "--budget", "30", "--max-params", "0.5"]
+    argv += ["--constraint", "flops<=60", "--db", str(tmp_path / "h.db"), "--json"]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code in (0, None)
+    res = json.loads(capsys.readouterr().out)
+    assert res["constraints"] == ["cifar10/params<=0.5", "cifar10/flops<=60"]
+    co = res["constrained_optimum"]
+    t = nb201_table
+    ok = (t.metric("cifar10/params") <= 0.5) & (t.metric("cifar10/flops") <= 60)
+    assert co["test"] == pytest.approx(float(t.metric("cifar10/ori-test@200")[ok].max()))
+    assert t.metric("cifar10/params")[t.index_of(t.space.from_native(res["best"]["arch"]))] <= 0.5

@@ -1,0 +1,326 @@
+"""What a run optimises: its objectives, its constraints, and how results are judged.
+
+A run searches its dataset's signal by default. ``goal.constraints`` limits cost columns
+(params, FLOPs: properties of a cell, known without a query), so feasibility is known up
+front: an infeasible cell is *unanswerable* in the run's ``SearchContext`` and no method
+ever proposes it. ``goal.objectives`` names several metrics, each maximised or ("-")
+minimised; one query of a cell reveals every metric of it (as training it would), so a
+query still costs one unit of budget.
+
+``Goal`` holds both for one table and dataset, with the points the Pareto code reads
+(``pareto.py``: every coordinate maximised) normalised to the table's ranges:
+
+* each objective's *gain* is the value, negated when minimised;
+* the table's true front is the Pareto front of its feasible, answerable cells; its
+  *nadir* is the worst gain of each objective over the front, its *ideal* the best;
+* normalised gain = (gain - nadir) / (ideal - nadir), and the hypervolume's reference
+  point is ``-REF_MARGIN`` in every coordinate: the nadir moved 10% of the front's range
+  further out, so the front's extreme cells count too. (The table's overall worst as
+  the reference, an untrainable 10%-accuracy cell, made nearly any 100 cells cover 99%:
+  random search had 99.3% on NB201 cifar10 accuracy vs FLOPs.) Cells worse than the
+  reference in an objective add nothing;
+* ``hypervolume_share`` = the hypervolume of the run's front over that of the table's
+  true front: 1.0 when the run found the whole true front.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import pareto
+from .benchmarks.base import DatasetSpec, Table
+from .config import Config
+from .errors import ConfigError
+
+#: metric-name endings of cost columns: properties of a cell known without a query
+COST_ENDINGS = ("params", "flops", "latency")
+ALIASES = ("valid", "params", "flops")
+#: the reference point's distance beyond the true front's nadir, in front ranges
+REF_MARGIN = 0.1
+_CONSTRAINT = re.compile(r"^\s*([^\s<>=!]+)\s*<=\s*([^\s<>=]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str  # as the user spelled it, without the sign ("valid", "flops")
+    metric: str  # the table's column
+    maximise: bool
+
+    def spelled(self) -> str:
+        return self.name if self.maximise else f"-{self.name}"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    metric: str  # the table's column
+    limit: float
+
+    def spelled(self) -> str:
+        return f"{self.metric}<={self.limit:g}"
+
+
+def is_cost(metric: str) -> bool:
+    return metric.rsplit("/", 1)[-1].lower().endswith(COST_ENDINGS)
+
+
+def _dataset_prefix(spec: DatasetSpec) -> str:
+    return spec.report.split("/", 1)[0]
+
+
+def resolve_metric(table: Table, spec: DatasetSpec, name: str) -> str:
+    """The column ``name`` means on this table and dataset: an alias (valid = the search
+    signal; params / flops = the dataset's column), else a column name as it is."""
+    key = name.strip()
+    if key.lower() in ("valid", "signal"):
+        return spec.signal
+    if key.lower() in ("params", "flops"):
+        own = f"{_dataset_prefix(spec)}/{key.lower()}"
+        if own in table.metrics:
+            return own
+        same = [m for m in table.metrics if m.rsplit("/", 1)[-1].lower() == key.lower()]
+        if len(same) == 1:
+            return same[0]
+        raise ConfigError(
+            f"Benchmark '{table.benchmark}' has no {key.lower()} column for dataset "
+            f"'{spec.name}'; its cost columns are: {_costs(table)}."
+        )
+    if key in table.metrics:
+        return key
+    raise ConfigError(
+        f"Metric '{key}' is not a column of benchmark '{table.benchmark}'; expected valid, "
+        f"params, flops or one of: {', '.join(sorted(table.metrics))}."
+    )
+
+
+def _costs(table: Table) -> str:
+    return ", ".join(sorted(m for m in table.metrics if is_cost(m))) or "none"
+
+
+def parse_constraints(text: str) -> list[tuple[str, float]]:
+    """``"params<=0.5,cifar10/flops<=100"`` -> ``[("params", 0.5), ...]`` (names as
+    spelled; ``resolve_metric`` maps them to columns). Strict: one sentence naming the
+    first entry that is not METRIC<=VALUE with a finite number."""
+    out = []
+    for part in [p for p in text.split(",") if p.strip()]:
+        m = _CONSTRAINT.match(part)
+        if m is None:
+            raise ConfigError(
+                f"Constraint '{part.strip()}' is not METRIC<=VALUE; expected e.g. "
+                "params<=0.5 or cifar10/flops<=100."
+            )
+        try:
+            value = float(m.group(2))
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(
+                f"Constraint '{part.strip()}' has the limit '{m.group(2)}'; expected a "
+                "finite number, e.g. params<=0.5."
+            )
+        out.append((m.group(1), value))
+    return out
+
+
+def parse_objectives(text: str) -> list[tuple[str, bool]]:
+    """``"valid,-flops"`` -> ``[("valid", True), ("flops", False)]`` (True: maximise)."""
+    out = []
+    for part in text.split(","):
+        name = part.strip()
+        maximise = not name.startswith("-")
+        name = name.lstrip("+-").strip()
+        if not name:
+            raise ConfigError(
+                f"Objectives '{text}' have an empty entry; expected names separated by "
+                "commas, '-' before one to minimise, e.g. valid,-flops."
+            )
+        out.append((name, maximise))
+    return out
+
+
+class Goal:
+    """The objectives and constraints of one run on one table and dataset."""
+
+    def __init__(self, table: Table, config: Config):
+        g = config.goal
+        self.table = table
+        self.spec = spec = table.dataset(config.run.dataset)
+        self.constraints = [
+            self._constraint(name, limit) for name, limit in parse_constraints(g.constraints)
+        ]
+        objs = parse_objectives(g.objectives) if g.objectives.strip() else [("valid", True)]
+        self.objectives: list[Objective] = []
+        for name, maximise in objs:
+            metric = resolve_metric(table, spec, name)
+            if metric == spec.report and spec.report != spec.signal:
+                raise ConfigError(
+                    f"Objective '{name}' is the reported metric {spec.report}, which never "
+                    f"chooses; expected the search signal (valid) or another column."
+                )
+            if any(o.metric == metric for o in self.objectives):
+                raise ConfigError(f"Objective '{name}' ({metric}) is named twice.")
+            self.objectives.append(Objective(name, metric, maximise))
+        if len(self.objectives) > pareto.MAX_DIMS:
+            raise ConfigError(
+                f"{len(self.objectives)} objectives are too many; expected at most "
+                f"{pareto.MAX_DIMS}."
+            )
+        #: the table's answerable cells that meet every constraint (known without a query)
+        self.feasible = ~np.isnan(table.metric(spec.signal))
+        for c in self.constraints:
+            col = table.metric(c.metric)
+            self.feasible &= ~np.isnan(col) & (col <= c.limit)
+        for o in self.objectives:
+            self.feasible &= ~np.isnan(table.metric(o.metric))
+        if not self.feasible.any():
+            limits = ", ".join(c.spelled() for c in self.constraints)
+            raise ConfigError(
+                f"No cell of benchmark '{table.benchmark}' meets {limits}; expected looser "
+                "limits (see the column's range with 'tnao data status')."
+            )
+        self._gains = np.stack(
+            [self._gain(o) for o in self.objectives], axis=1
+        )  # (rows, k), every coordinate maximised
+        f = self._gains[self.feasible]
+        #: the feasible table's range of each gain (a cost column's is known up front)
+        self.worst, self.best = f.min(axis=0), f.max(axis=0)
+        rows = np.flatnonzero(self.feasible)
+        self.true_rows = rows[pareto.non_dominated(self._gains[rows])]
+        t = self._gains[self.true_rows]
+        self.nadir, self.ideal = t.min(axis=0), t.max(axis=0)
+        self.ref = np.full(len(self.objectives), -REF_MARGIN)
+        self._true_hv: float | None = None
+
+    def _constraint(self, name: str, limit: float) -> Constraint:
+        metric = resolve_metric(self.table, self.spec, name)
+        if not is_cost(metric):
+            raise ConfigError(
+                f"Constraint metric '{name}' ({metric}) is not a cost column of benchmark "
+                f"'{self.table.benchmark}' (one known without a query); expected one of: "
+                f"{_costs(self.table)}."
+            )
+        return Constraint(metric, limit)
+
+    def _gain(self, o: Objective) -> np.ndarray:
+        col = np.asarray(self.table.metric(o.metric), dtype=np.float64)
+        return col if o.maximise else -col
+
+    # -- what a run is -----------------------------------------------------------------
+    @property
+    def multi(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def constrained(self) -> bool:
+        return bool(self.constraints)
+
+    @property
+    def names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    def values(self, rows: list[int] | np.ndarray) -> np.ndarray:
+        """The objectives' values of ``rows`` as the table holds them (queried rows only:
+        a query reveals them), shape (len(rows), k)."""
+        r = np.asarray(rows, dtype=np.int64)
+        return np.stack([self.table.metric(o.metric)[r] for o in self.objectives], axis=1)
+
+    def points(self, rows: list[int] | np.ndarray) -> np.ndarray:
+        """Gains of ``rows`` normalised to the true front (0 = its nadir, 1 = its ideal)."""
+        r = np.asarray(rows, dtype=np.int64)
+        span = np.where(self.ideal > self.nadir, self.ideal - self.nadir, 1.0)
+        return (self._gains[r] - self.nadir) / span
+
+    def scaled(self, rows: list[int] | np.ndarray) -> np.ndarray:
+        """Gains of ``rows`` scaled to the feasible table's range (0 = worst, 1 = best)."""
+        r = np.asarray(rows, dtype=np.int64)
+        span = np.where(self.best > self.worst, self.best - self.worst, 1.0)
+        return (self._gains[r] - self.worst) / span
+
+    # -- fronts and hypervolume ----------------------------------------------------------
+    def front(self, rows: list[int]) -> list[int]:
+        """The rows of ``rows`` on their Pareto front, in the given order."""
+        rows = [int(r) for r in rows]
+        if not rows:
+            return []
+        mask = pareto.non_dominated(self.points(rows))
+        return [r for r, m in zip(rows, mask, strict=True) if m]
+
+    def hypervolume(self, rows: list[int]) -> float:
+        """Hypervolume of ``rows`` (normalised gains) above the reference point."""
+        if not len(rows):
+            return 0.0
+        return pareto.hypervolume(self.points(rows), self.ref)
+
+    def true_front(self) -> tuple[np.ndarray, float]:
+        """The table's feasible Pareto front (rows) and its hypervolume (cached)."""
+        if self._true_hv is None:
+            self._true_hv = self.hypervolume(self.true_rows.tolist())
+        return self.true_rows, self._true_hv
+
+    def hypervolume_share(self, rows: list[int]) -> float:
+        total = self.true_front()[1]
+        return self.hypervolume(rows) / total if total > 0 else 1.0
+
+    def hypervolume_curve(self, rows: list[int]) -> list[float]:
+        """The hypervolume share after each of ``rows`` (in query order)."""
+        out: list[float] = []
+        front: list[int] = []
+        for r in rows:
+            front = self.front([*front, int(r)])
+            out.append(self.hypervolume_share(front))
+        return out
+
+    def constrained_optimum(self) -> tuple[list[int], float]:
+        """The feasible cells with the best reported metric, and that value."""
+        rep = np.asarray(self.table.metric(self.spec.report), dtype=np.float64)
+        best = float(np.nanmax(np.where(self.feasible, rep, np.nan)))
+        return np.flatnonzero(self.feasible & (rep == best)).tolist(), best
+
+    # -- the result ----------------------------------------------------------------------
+    def entry(self, row: int) -> dict:
+        """One front entry: the architecture and one value per objective."""
+        vals = self.values([row])[0]
+        return {
+            "arch": self.table.native(row),
+            **{o.name: float(v) for o, v in zip(self.objectives, vals, strict=True)},
+        }
+
+    def result(self, queried: list[int]) -> dict:
+        """What a run's result adds: constraints and their optimum, the front and its
+        hypervolume share (only the parts the run asked for)."""
+        out: dict = {}
+        if self.constrained:
+            rows, best = self.constrained_optimum()
+            seen = set(queried)
+            out["constraints"] = [c.spelled() for c in self.constraints]
+            out["feasible_cells"] = int(self.feasible.sum())
+            out["constrained_optimum"] = {
+                "arch": self.table.native(rows[0]),
+                "test": best,
+                "found": any(r in seen for r in rows),
+            }
+        if self.multi:
+            front = self.front(queried)
+            vals = self.values(front)
+            order = np.lexsort(tuple(vals[:, j] for j in reversed(range(vals.shape[1]))))
+            true_rows, true_hv = self.true_front()
+            out["objectives"] = [
+                {"name": o.name, "metric": o.metric, "goal": "max" if o.maximise else "min"}
+                for o in self.objectives
+            ]
+            out["front"] = [self.entry(front[i]) for i in order]
+            out["hypervolume"] = self.hypervolume(front)
+            out["hypervolume_share"] = out["hypervolume"] / true_hv if true_hv > 0 else 1.0
+            out["true_front_size"] = len(true_rows)
+        return out
+
+
+def goal_of(table: Table, config: Config) -> Goal | None:
+    """The run's ``Goal``; ``None`` for a plain run (one signal, no constraint)."""
+    g = config.goal
+    if not g.objectives.strip() and not g.constraints.strip():
+        return None
+    return Goal(table, config)
