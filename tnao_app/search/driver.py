@@ -133,7 +133,12 @@ def build(
 ) -> tuple[SearchMethod, Oracle]:
     """The method of ``config`` and the run's oracle (a validated, resolved config)."""
     ctx = SearchContext.of(table, config, device)
-    method = catalogue.load(config.run.method)(ctx, hooks)
+    cls = catalogue.load(config.run.method)
+    method = cls(ctx, hooks)
+    if ctx.goal is not None and ctx.goal.multi and not cls.multi_objective:
+        from .scalarise import Scalarised  # several objectives: one scalarised signal
+
+        method = Scalarised(method)
     return method, Oracle(table, config.run.dataset, config.run.budget)
 
 
