@@ -95,7 +95,9 @@ def test_cli_bad_constraint_exits_with_one_sentence(nb201_table, tmp_path, capsy
         assert words in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("method", ["random", "evolution", "ls", "tpe", "predictor", "bananas"])
+@pytest.mark.parametrize(
+    "method", ["random", "evolution", "ls", "tpe", "predictor", "bananas", "nsga2", "motpe"]
+)
 def test_no_infeasible_cell_is_queried(nb201_table, method):
     cfg = _cfg(method, 40, "params<=0.3", seed=3)
     m, oracle, asked = _search(cfg, nb201_table)

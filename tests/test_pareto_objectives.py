@@ -1,6 +1,6 @@
 """Several objectives on the real NB201 table: the front and hypervolume share a run
 reports, the table's true front, the scalarised signal of single-objective methods,
-exact resume, and the CLI's output."""
+NSGA-II / MOTPE through Optuna, exact resume, and the CLI's output."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _cfg(method, budget, objectives="valid,-flops", seed=0, **sections) -> Confi
     data = {
         "run": {"benchmark": "nb201", "method": method, "budget": budget, "seed": seed},
         "goal": {"objectives": objectives},
-        "baselines": {"population": 10, "tournament": 3},
+        "baselines": {"nsga2_population": 8, "population": 10, "tournament": 3},
         **sections,
     }
     return Config.from_dict(data).validate()
@@ -71,7 +71,7 @@ def test_true_front_of_the_table(nb201_table):
     assert int(np.argmax(acc)) in expect
 
 
-@pytest.mark.parametrize("method", ["random", "evolution"])
+@pytest.mark.parametrize("method", ["random", "evolution", "nsga2", "motpe"])
 def test_result_front_is_the_brute_force_front_of_queried_cells(nb201_table, method):
     t = nb201_table
     cfg = _cfg(method, 60, seed=2)
@@ -125,7 +125,7 @@ def test_chebyshev_scalar_respects_dominance(nb201_table):
 
 @pytest.mark.parametrize(
     ("method", "sections"),
-    [("evolution", {}), ("tnao", TINY_TNAO)],
+    [("evolution", {}), ("nsga2", {}), ("motpe", {}), ("tnao", TINY_TNAO)],
 )
 def test_resume_is_exact(nb201_table, method, sections):
     """Stopped mid-run and resumed from its last checkpoint: the same queries as an
@@ -147,6 +147,19 @@ def test_resume_is_exact(nb201_table, method, sections):
     )
     assert 0 < len(saved[-1]["queried"]) < 30
     assert list(second.queried) == list(whole.queried)
+
+
+def test_nsga2_population_of_at_least_two():
+    with pytest.raises(ConfigError, match="nsga2_population must be at least 2"):
+        Config.from_dict({"baselines": {"nsga2_population": 1}}).validate()
+
+
+def test_nsga2_without_objectives_searches_the_signal(nb201_table):
+    cfg = Config.from_dict(
+        {"run": {"benchmark": "nb201", "method": "nsga2", "budget": 40, "seed": 1}}
+    ).validate()
+    m, oracle = _run(cfg, nb201_table)
+    assert oracle.n_queries == 40 and m.summary()["trials"] >= 40
 
 
 def test_bad_objectives_are_one_sentence(nb201_table):

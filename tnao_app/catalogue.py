@@ -96,6 +96,20 @@ CATALOGUE: dict[str, MethodInfo] = {
             "TPE: Optuna's tree-structured Parzen estimator, one choice per edge",
             anytime=True,
         ),
+        MethodInfo(
+            "nsga2",
+            "nsga2",
+            "NSGA2",
+            "NSGA-II: Optuna's multi-objective genetic algorithm, one choice per edge",
+            anytime=True,
+        ),
+        MethodInfo(
+            "motpe",
+            "nsga2",
+            "MOTPE",
+            "MOTPE: Optuna's TPE on several objectives, one choice per edge",
+            anytime=True,
+        ),
     )
 }
 METHODS: tuple[str, ...] = tuple(CATALOGUE)

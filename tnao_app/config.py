@@ -156,6 +156,7 @@ class BaselinesConfig:
     bananas_hidden: int = 32  # width of the MLPs' two hidden layers
     bananas_epochs: int = 200  # full-batch Adam steps per fit (about 0.2 s a fit on a CPU core)
     tpe_startup: int = 10  # TPE: random trials before the model (Optuna's n_startup_trials)
+    nsga2_population: int = 20  # NSGA-II: trials per generation (Optuna's population_size)
 
     def check(self) -> BaselinesConfig:
         """Raise one ``ConfigError`` sentence for the first bad value."""
@@ -178,10 +179,16 @@ class BaselinesConfig:
             "bananas_hidden",
             "bananas_epochs",
             "tpe_startup",
+            "nsga2_population",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"baselines.{name} must be a positive integer, got {value!r}.")
+        if self.nsga2_population < 2:
+            raise ConfigError(
+                "baselines.nsga2_population must be at least 2 (NSGA-II crosses two "
+                f"parents), got {self.nsga2_population}."
+            )
         if self.predictor_init < 2:
             raise ConfigError(
                 "baselines.predictor_init must be at least 2 (a ranker needs "

@@ -137,12 +137,16 @@ class TPE(BaselineMethod):
     def extra_state(self) -> dict:
         return {**super().extra_state(), "history": [list(h) for h in self.history]}
 
+    def _stored(self, value: Any) -> Any:
+        """A told value as the study takes it, from the state (one number here)."""
+        return float(value)
+
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)
         self.history, self.study, self.pending = [], self._study(), None
         for i, (tokens, value, kind) in enumerate(state["history"]):
             tokens = [int(t) for t in tokens]
-            value = None if value is None else float(value)
+            value = None if value is None else self._stored(value)
             if kind == ADDED:
                 assert value is not None  # an added trial always has its value
                 self._add(tokens, value)
