@@ -8,8 +8,8 @@ drives a run with it attached); ``Store.replay(run_id)`` reads a run back as its
 
 from tnao_app.errors import StorageError
 
-from .base import HEARTBEAT_S
-from .db import STALE_S, STATUSES, Store, effective_status
+from .base import HEARTBEAT_S, STALE_S
+from .db import STATUSES, Store, effective_status
 from .migrations import SCHEMA_VERSION
 from .recorder import KEEP_CHECKPOINTS, Recorder
 

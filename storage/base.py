@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from tnao_app.errors import StorageError
 HEARTBEAT_S = 5.0
 #: statuses of a run that may still be going (a dead process turns them interrupted)
 LIVE = ("created", "running")
+#: a live-looking run with no heartbeat for this long is shown as interrupted
+STALE_S = 30.0
 
 
 def clean(value):
@@ -57,3 +62,50 @@ def sql_errors(path: Path) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise translate(path, exc) from None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def effective_status(row: dict, now: float | None = None) -> str:
+    """The recorded status, or ``interrupted`` for a live-looking run whose process died."""
+    status = row["status"]
+    if status not in LIVE:
+        return status
+    now = time.time() if now is None else now
+    if row.get("host") == socket.gethostname() and row.get("pid"):
+        if row["pid"] != os.getpid() and not _pid_alive(int(row["pid"])):
+            return "interrupted"
+    beat = row.get("heartbeat_at")
+    if beat is None or now - beat > STALE_S:
+        return "interrupted"
+    return status
+
+
+def resolve_id(db, path: Path, table: str, key: str, what: str, hint: str) -> str:
+    """The full id in ``table`` of ``key``: exact, or a unique prefix; ``what`` ('Run',
+    'Experiment') and ``hint`` (where they are listed) make the sentence otherwise."""
+    key = (key or "").strip()
+    if key and db.execute(f"SELECT 1 FROM {table} WHERE id = ?", [key]).fetchone():
+        return key
+    hits = []
+    if key:  # substr, not LIKE: an id's characters are never wildcards
+        sql = f"SELECT id FROM {table} WHERE substr(id, 1, ?) = ? ORDER BY id"
+        hits = [row[0] for row in db.execute(sql, [len(key), key])]
+    if len(hits) == 1:
+        return hits[0]
+    if len(hits) > 1:
+        raise StorageError(
+            f"{what} id '{key}' is ambiguous: it starts {', '.join(hits[:5])}; "
+            "give more characters."
+        )
+    raise StorageError(f"There is no {what.lower()} '{key}' in {path}; {hint}.")

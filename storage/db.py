@@ -34,41 +34,13 @@ from tnao_app.config import Config
 from tnao_app.errors import StorageError
 
 from . import rows
-from .base import LIVE, translate
+from .base import LIVE, effective_status, resolve_id, translate
+from .experiments import ExperimentsMixin
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .recorder import Recorder
 
-#: a live-looking run with no heartbeat for this long is shown as interrupted
-STALE_S = 30.0
 STATUSES = ("created", "running", "finished", "failed", "stopped", "interrupted")
 _ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: ids are read aloud
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    except OSError:
-        return True
-    return True
-
-
-def effective_status(row: dict, now: float | None = None) -> str:
-    """The recorded status, or ``interrupted`` for a live-looking run whose process died."""
-    status = row["status"]
-    if status not in LIVE:
-        return status
-    now = time.time() if now is None else now
-    if row.get("host") == socket.gethostname() and row.get("pid"):
-        if row["pid"] != os.getpid() and not _pid_alive(int(row["pid"])):
-            return "interrupted"
-    beat = row.get("heartbeat_at")
-    if beat is None or now - beat > STALE_S:
-        return "interrupted"
-    return status
 
 
 def _guarded(fn):
@@ -84,7 +56,7 @@ def _guarded(fn):
     return wrapper
 
 
-class Store:
+class Store(ExperimentsMixin):
     """The run history at ``path`` (default: ``paths.default_db()``).
 
     ``create=False`` refuses a missing file instead of creating an empty history.
@@ -238,27 +210,7 @@ class Store:
     @_guarded
     def resolve(self, run_id: str) -> str:
         """The full id of ``run_id`` (exact, or a unique prefix)."""
-        key = (run_id or "").strip()
-        db = self.db
-        if key and db.execute("SELECT 1 FROM runs WHERE id = ?", [key]).fetchone():
-            return key
-        hits = []
-        if key:
-            pattern = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            hits = [
-                row[0]
-                for row in db.execute(
-                    "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' ORDER BY id", [pattern]
-                )
-            ]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise StorageError(
-                f"Run id '{key}' is ambiguous: it starts {', '.join(hits[:5])}; "
-                "give more characters."
-            )
-        raise StorageError(f"There is no run '{key}' in {self.path}; 'tnao history' lists them.")
+        return resolve_id(self.db, self.path, "runs", run_id, "Run", "'tnao history' lists them")
 
     @staticmethod
     def _run_dict(row: dict, now: float) -> dict:

@@ -134,6 +134,48 @@ def plan_steps(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0003_experiments")
+def experiments(db: Database) -> None:
+    # Campaigns (tnao experiment): the spec they run and each run as it finished, so a
+    # killed campaign resumes with what it had. A run's trajectory and curve are JSON
+    # lists (one value per query; floats round-trip exactly through JSON).
+    _run(
+        db,
+        """CREATE TABLE experiments (
+            id TEXT PRIMARY KEY,
+            benchmark TEXT NOT NULL,
+            dataset TEXT NOT NULL,
+            spec TEXT NOT NULL,            -- campaign.plan.Spec.to_dict(): the plan's inputs
+            total INTEGER NOT NULL,        -- runs in the plan
+            executor TEXT NOT NULL,        -- local|ray: the last one that drove it
+            status TEXT NOT NULL,          -- running|finished|failed|stopped
+            message TEXT NOT NULL DEFAULT '',
+            tnao_version TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            finished_at REAL,
+            heartbeat_at REAL,
+            pid INTEGER,
+            host TEXT,
+            resumes INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX experiments_created ON experiments(created_at)",
+        """CREATE TABLE experiment_runs (
+            experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            method TEXT NOT NULL,
+            seed INTEGER NOT NULL,
+            budget INTEGER NOT NULL,
+            rows TEXT NOT NULL,            -- table rows queried, in order
+            signal TEXT NOT NULL,          -- their search signal
+            best_signal TEXT NOT NULL,     -- anytime curve: best signal after each query
+            best_test TEXT NOT NULL,       -- and the reported metric of the cell holding it
+            metrics TEXT NOT NULL DEFAULT '{}',  -- campaign.plan.RUN_METRICS per query
+            seconds REAL NOT NULL,
+            finished_at REAL NOT NULL,
+            PRIMARY KEY (experiment_id, method, seed, budget)
+        )""",
+    )
+
+
 #: the schema version this TNAO writes (PRAGMA user_version): the number of migrations
 #: above (a test checks they agree)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3

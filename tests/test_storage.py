@@ -617,7 +617,7 @@ def test_old_history_migrates_and_replays_without_the_new_fields(tmp_path):
     con.commit()
     con.close()
     store = Store(p)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert not MIGRATIONS.pending(store.db)
     back = store.replay("old001")
     started, stage, epoch, gen = back[0], back[1], back[2], back[4]

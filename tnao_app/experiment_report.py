@@ -1,6 +1,8 @@
-"""What an experiment writes besides its table: the summary as CSV, every run's anytime
-curve as CSV, and the mean anytime curves with their intervals as a PNG (matplotlib,
-imported only when a plot is asked for). Every file is written atomically."""
+"""What an experiment writes: its table as CSV, JSON, Markdown or LaTeX, every run's
+anytime curve as CSV, and the mean anytime curves with their intervals as PNG or SVG
+(matplotlib, imported only when a plot is asked for). Every file is written atomically.
+The cell texts ('90% [74-97]', '94.34 [94.31-94.36]') are the ones the CLI and the app
+show."""
 
 from __future__ import annotations
 
@@ -11,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .campaign.summary import Experiment, anytime_band
 from .errors import ConfigError
-from .experiment import Experiment, anytime_band
 
 
 def _write(path: Path, data: bytes, what: str) -> None:
@@ -23,6 +25,134 @@ def _write(path: Path, data: bytes, what: str) -> None:
         atomic_write(Path(path), lambda f: f.write(data))
     except OSError as exc:
         raise ConfigError(f"Cannot write the {what} file {path} ({exc.strerror}).") from None
+
+
+def median_text(v: float | None) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+def share_text(found: int, n: int, ci: tuple[float, float]) -> str:
+    """'90% [74-97]': the share of seeds that found it and its Wilson 95% interval."""
+    if not n:
+        return "-"
+    return f"{100 * found / n:.0f}% [{100 * ci[0]:.0f}-{100 * ci[1]:.0f}]"
+
+
+def mean_ci_text(mean: float, ci: tuple[float, float]) -> str:
+    """'94.34 [94.31-94.36]': the mean and its bootstrap 95% interval."""
+    if math.isnan(mean):
+        return "nan"
+    if any(math.isnan(v) for v in ci):
+        return f"{mean:.2f}"
+    return f"{mean:.2f} [{ci[0]:.2f}-{ci[1]:.2f}]"
+
+
+def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
+    """The table as text: headers and one row of cells per (method, budget); a per-run
+    metric (``campaign.plan.RUN_METRICS``) adds a column of its mean over seeds."""
+    names = exp.metric_names()
+    head = [
+        "method",
+        "budget",
+        "seeds",
+        f"{exp.report} [CI]",
+        "std",
+        "top-test [CI]",
+        "med q",
+        "top-signal [CI]",
+        "med q",
+        "s/run",
+        *names,
+    ]
+    body = []
+    for r in exp.rows:
+        body.append(
+            [
+                r["method"],
+                str(r["budget"]),
+                str(r["seeds"]),
+                mean_ci_text(r["test_mean"], r["test_ci"]),
+                f"{r['test_std']:.2f}",
+                share_text(r["top_test_found"], r["seeds"], r["top_test_ci"]),
+                median_text(r["top_test_median_queries"]),
+                share_text(r["top_signal_found"], r["seeds"], r["top_signal_ci"]),
+                median_text(r["top_signal_median_queries"]),
+                f"{r['seconds_mean']:.1f}",
+                *(f"{r.get('metrics', {}).get(k, math.nan):.4g}" for k in names),
+            ]
+        )
+    return head, body
+
+
+def markdown_text(exp: Experiment) -> str:
+    head, body = table_cells(exp)
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in text)
+
+
+def latex_text(exp: Experiment) -> str:
+    """A booktabs tabular, a rule between methods."""
+    head, body = table_cells(exp)
+    out = [
+        r"\begin{tabular}{l" + "r" * (len(head) - 1) + "}",
+        r"\toprule",
+        " & ".join(_tex(h) for h in head) + r" \\",
+        r"\midrule",
+    ]
+    last = None
+    for row in body:
+        if last is not None and row[0] != last:
+            out.append(r"\midrule")
+        last = row[0]
+        out.append(" & ".join(_tex(c) for c in row) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(out) + "\n"
+
+
+TABLE_FORMATS = ("csv", "json", "md", "latex")
+_SUFFIX = {".csv": "csv", ".json": "json", ".md": "md", ".tex": "latex", ".latex": "latex"}
+
+
+def table_text(exp: Experiment, fmt: str) -> str:
+    """The table in ``fmt``: csv, json (the whole summary, runs included), md or latex."""
+    if fmt == "csv":
+        return exp.csv_text()
+    if fmt == "json":
+        from .export import dumps
+
+        return dumps(exp.to_dict()) + "\n"
+    if fmt == "md":
+        return markdown_text(exp)
+    if fmt == "latex":
+        return latex_text(exp)
+    raise ConfigError(
+        f"Table format '{fmt}' is unknown; expected one of {', '.join(TABLE_FORMATS)}."
+    )
+
+
+def format_of(path: Path) -> str:
+    """The table format a file name asks for, by its suffix."""
+    fmt = _SUFFIX.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ConfigError(
+            f"Cannot tell the table format of {path}; expected a name ending in "
+            ".csv, .json, .md or .tex."
+        )
+    return fmt
+
+
+def write_table(exp: Experiment, path: Path, fmt: str | None = None) -> None:
+    """The table to ``path`` in ``fmt`` (default: by the file's suffix), atomically."""
+    fmt = fmt or format_of(path)
+    _write(path, table_text(exp, fmt).encode("utf-8"), fmt.upper() if fmt != "md" else "Markdown")
 
 
 def write_csv(exp: Experiment, path: Path) -> None:
@@ -45,7 +175,14 @@ def _seed_text(seeds: Sequence[int]) -> str:
     return "seeds " + ",".join(map(str, s))
 
 
+PLOT_FORMATS = ("png", "svg")
+
+
 def plot_png(exp: Experiment) -> bytes:
+    return plot_bytes(exp, "png")
+
+
+def plot_bytes(exp: Experiment, fmt: str = "png") -> bytes:
     """Mean best-so-far reported metric vs queries per method, with bootstrap 95% bands
     over seeds and the table optimum dashed (matplotlib's Agg canvas, no pyplot state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -94,10 +231,14 @@ def plot_png(exp: Experiment) -> bytes:
     ax.legend(handles=[*handles, band], loc="lower right", fontsize="small")
     ax.grid(True, color="0.92", lw=0.6)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    # svg: no date in the file, so the same campaign draws the same bytes
+    fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     return buf.getvalue()
 
 
 def write_plot(exp: Experiment, path: Path) -> None:
-    """The anytime plot as PNG, written atomically."""
-    _write(path, plot_png(exp), "plot")
+    """The anytime plot as PNG or SVG (by the file's suffix), written atomically."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in PLOT_FORMATS:
+        raise ConfigError(f"Cannot draw {path}; expected a name ending in .png or .svg.")
+    _write(path, plot_bytes(exp, fmt), "plot")

@@ -1,0 +1,245 @@
+"""What a campaign runs: the user's methods, seeds and budgets parsed and checked, the
+resolved config of each run, the (method, seed, budget) plan, and one run itself.
+
+Each run is deterministic from its seed and independent of the others, so any executor
+may run them in any order, on any worker, and run one again after a lost worker: the
+result is the same.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass, field
+
+from .. import benchmarks, catalogue, device
+from ..benchmarks.base import Table
+from ..catalogue import METHODS
+from ..config import Config
+from ..errors import ConfigError, NotReadyError
+from ..search import driver
+
+ANYTIME = tuple(m.name for m in catalogue.CATALOGUE.values() if m.anytime)
+
+#: the most seeds one experiment takes (each is a run per method and budget)
+MAX_SEEDS = 100_000
+
+#: per-run metrics beyond the query trajectory: name -> f(config, table, oracle) giving
+#: one value after each query (so every budget reads its own). A metric registered here
+#: is stored with each run and shown as a column of the table (mean over seeds).
+RUN_METRICS: dict[str, Callable[[Config, Table, object], list[float]]] = {}
+
+
+# ---------------------------------------------------------------- parsing user input
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-29', '0,1,5' or a mix ('0-4,10') -> sorted distinct seeds."""
+    out: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if not m:
+            raise ConfigError(
+                f"Seeds '{text}' are not understood; expected a range like 0-29 or a "
+                "list like 0,1,5 of non-negative integers."
+            )
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo:
+            raise ConfigError(f"Seed range '{part}' runs backwards; expected low-high.")
+        if hi - lo + 1 + len(out) > MAX_SEEDS:  # a set of 10^11 seeds fills any memory
+            raise ConfigError(
+                f"Seeds '{text}' are {hi - lo + 1 + len(out):,} seeds; expected at most "
+                f"{MAX_SEEDS:,}."
+            )
+        out.update(range(lo, hi + 1))
+    return sorted(out)
+
+
+def parse_budgets(text: str) -> list[int]:
+    """'50,100,150' -> sorted distinct positive budgets."""
+    out: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise ConfigError(
+                f"Budgets '{text}' are not understood; expected positive integers "
+                "separated by commas, like 50,100,150."
+            )
+        out.add(int(part))
+    return sorted(out)
+
+
+def parse_methods(text: str) -> list[str]:
+    """'tnao,random' -> method names in the given order, checked against METHODS."""
+    out: list[str] = []
+    for part in str(text).split(","):
+        name = part.strip()
+        if name not in METHODS:
+            raise ConfigError(
+                f"Method '{name}' is unknown; expected a comma-separated list of "
+                f"{', '.join(METHODS)}."
+            )
+        if name not in out:
+            out.append(name)
+    return out
+
+
+# ---------------------------------------------------------------- tables and configs
+
+
+def load_table(benchmark: str) -> Table:
+    """The table of ``benchmark`` with a one-sentence error for any reason it is absent."""
+    try:
+        return benchmarks.load(benchmark)
+    except ImportError:
+        raise NotReadyError(
+            f"Benchmark '{benchmark}' is not available in this build yet."
+        ) from None
+
+
+_TABLES: dict[str, Table] = {}  # per process: a worker loads each table once
+
+
+def table(benchmark: str) -> Table:
+    """This process's copy of the table (loaded on first use)."""
+    if benchmark not in _TABLES:
+        _TABLES[benchmark] = load_table(benchmark)
+    return _TABLES[benchmark]
+
+
+def task_config(
+    base: dict, benchmark: str, dataset: str, method: str, seed: int, budget: int
+) -> Config:
+    """The resolved, validated config of one run."""
+    data = {k: dict(v) for k, v in (base or {}).items()}
+    data.setdefault("run", {}).update(
+        benchmark=benchmark,
+        dataset=dataset,
+        method=method,
+        seed=seed,
+        budget=budget,
+        device="cpu",
+    )
+    cfg = Config.from_dict(data).resolve(table(benchmark).dataset(dataset)).validate()
+    cfg.baselines.check()
+    return cfg
+
+
+def anytime_methods(base: dict, benchmark: str, dataset: str, budgets: Sequence[int]) -> set:
+    """Methods whose first B queries do not depend on the total budget.
+
+    TNAO is one when its rounds query a fixed ``top_k`` each and the round cap is not
+    reached within the largest budget (its last round would take all that is left).
+    """
+    out = set(ANYTIME)
+    top = max(budgets)
+    cfg = task_config(base, benchmark, dataset, "tnao", 0, top)
+    c = cfg.search
+    if c.top_k > 0 and cfg.sample.n_labelled + c.top_k * (c.rounds - 1) >= top:
+        out.add("tnao")
+    return out
+
+
+def plan(
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    anytime: Collection[str] = ANYTIME,
+) -> list:
+    """(method, seed, budget) runs: anytime methods once at the largest budget."""
+    top = max(budgets)
+    out = []
+    for m in methods:
+        for s in seeds:
+            for b in [top] if m in anytime else budgets:
+                out.append((m, s, b))
+    return out
+
+
+# ---------------------------------------------------------------- a campaign's spec
+
+
+@dataclass
+class Spec:
+    """What a campaign is: stored with it, so a resume runs exactly the same plan."""
+
+    benchmark: str
+    dataset: str
+    methods: list[str]
+    seeds: list[int]
+    budgets: list[int]
+    config: dict = field(default_factory=dict)
+    anytime: list[str] = field(default_factory=list)  # filled by check()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Spec:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def check(self) -> Spec:
+        """Every input checked before any run starts (methods import, configs resolve)."""
+        if not self.methods or not self.seeds or not self.budgets:
+            raise ConfigError("An experiment needs at least one method, one seed and one budget.")
+        table(self.benchmark).dataset(self.dataset)
+        for m in self.methods:
+            catalogue.load(m)
+            for b in self.budgets:
+                task_config(self.config, self.benchmark, self.dataset, m, self.seeds[0], b)
+        any_m = (
+            anytime_methods(self.config, self.benchmark, self.dataset, self.budgets)
+            if "tnao" in self.methods
+            else set(ANYTIME)
+        )
+        self.anytime = sorted(any_m)
+        return self
+
+    def tasks(self) -> list[tuple]:
+        """Every run of the plan, as the picklable task ``run_one`` takes."""
+        return [
+            (self.benchmark, self.dataset, m, s, b, self.config)
+            for m, s, b in plan(self.methods, self.seeds, self.budgets, self.anytime)
+        ]
+
+
+def task_key(task_or_result) -> tuple[str, int, int]:
+    """(method, seed, budget) of a task tuple or of a run's result."""
+    if isinstance(task_or_result, dict):
+        r = task_or_result
+        return (r["method"], int(r["seed"]), int(r["budget"]))
+    return (task_or_result[2], int(task_or_result[3]), int(task_or_result[4]))
+
+
+# ---------------------------------------------------------------- one run
+
+
+def init_worker() -> None:
+    """One torch thread per worker: the pool already uses every core. The variable is
+    read when torch is first imported, so a worker that never needs torch skips it."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def run_one(task: tuple) -> dict:
+    """One run (picklable for any executor): returns its query trajectory."""
+    benchmark, dataset, method, seed, budget, base = task
+    cfg = task_config(base, benchmark, dataset, method, seed, budget)
+    tab = table(benchmark)
+    device.setup(seed, cfg.run.threads, "cpu")  # as `tnao run` does: same seed, same run
+    t0 = time.perf_counter()
+    _, oracle = driver.search(cfg, tab)
+    return {
+        "method": method,
+        "seed": seed,
+        "budget": budget,
+        "rows": [int(r) for r in oracle.queried],
+        "signal": [float(v) for v in oracle.queried.values()],
+        "seconds": time.perf_counter() - t0,
+        "metrics": {k: [float(v) for v in f(cfg, tab, oracle)] for k, f in RUN_METRICS.items()},
+    }

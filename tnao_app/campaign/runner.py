@@ -1,0 +1,148 @@
+"""Drive a campaign: run what its plan still lacks on an executor, record each run in
+the history as it finishes, and summarise.
+
+The history is any object with the methods of ``CampaignHistory``
+(``tnao_app.storage.Store`` is the one we ship; the engine never imports storage). Each
+finished run is one committed row, so a campaign killed at any moment (even ``kill -9``)
+resumes with the runs it had and never repeats one; as runs are deterministic from
+their seed, the resumed table equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from ..errors import Stopped, TnaoError
+from . import plan as pl
+from .executors import Executor, LocalPool
+from .summary import Experiment, anytime_curve, summarize
+
+#: seconds between heartbeats of a live campaign (a dead driver reads as interrupted)
+HEARTBEAT_S = 5.0
+
+Progress = Callable[[int, int], None]
+
+
+class CampaignHistory(Protocol):
+    def create_experiment(self, spec: dict, total: int, executor: str) -> str: ...
+    def get_experiment(self, experiment_id: str) -> dict: ...
+    def claim_experiment(self, experiment_id: str, executor: str) -> dict: ...
+    def experiment_results(self, experiment_id: str) -> list[dict]: ...
+    def record_experiment_run(self, experiment_id: str, result: dict, curve: dict) -> None: ...
+    def end_experiment(self, experiment_id: str, status: str, message: str = "") -> None: ...
+    def experiment_heartbeat(self, experiment_id: str) -> None: ...
+
+
+@contextlib.contextmanager
+def _heartbeat(history: CampaignHistory | None, experiment_id: str | None) -> Iterator[None]:
+    """A daemon thread refreshes the campaign's heartbeat while it runs."""
+    if history is None or experiment_id is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(TnaoError):  # a busy moment: the next beat
+                history.experiment_heartbeat(experiment_id)
+
+    t = threading.Thread(target=beat, name=f"tnao-experiment-{experiment_id}", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def _drive(
+    spec: pl.Spec,
+    executor: Executor,
+    done: list[dict],
+    history: CampaignHistory | None,
+    experiment_id: str | None,
+    progress: Progress | None,
+) -> Experiment:
+    table = pl.table(spec.benchmark)
+    report = table.metric(table.dataset(spec.dataset).report)
+    tasks = spec.tasks()
+    have = {pl.task_key(r) for r in done}
+    todo = [t for t in tasks if pl.task_key(t) not in have]
+    results = [r for r in done if pl.task_key(r) in {pl.task_key(t) for t in tasks}]
+    if progress:
+        progress(len(results), len(tasks))
+    try:
+        with _heartbeat(history, experiment_id):
+            for res in executor.map(pl.run_one, todo):
+                if history is not None and experiment_id is not None:
+                    curve = anytime_curve(res["rows"], res["signal"], report)
+                    history.record_experiment_run(experiment_id, res, curve)
+                results.append(res)
+                if progress:
+                    progress(len(results), len(tasks))
+    except BaseException as exc:
+        if history is not None and experiment_id is not None:
+            stopped = not isinstance(exc, Exception) or isinstance(exc, Stopped)
+            with contextlib.suppress(TnaoError):
+                history.end_experiment(
+                    experiment_id,
+                    "stopped" if stopped else "failed",
+                    str(exc) or type(exc).__name__,
+                )
+        raise
+    if history is not None and experiment_id is not None:
+        history.end_experiment(experiment_id, "finished")
+    exp = summarize(
+        table, spec.dataset, results, spec.methods, spec.seeds, spec.budgets, spec.anytime
+    )
+    exp.experiment_id, exp.done, exp.total = experiment_id, len(results), len(tasks)
+    return exp
+
+
+def start(
+    spec: pl.Spec,
+    history: CampaignHistory | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> Experiment:
+    """Check ``spec``, record it in ``history`` (if any) and run it."""
+    spec.check()
+    executor = executor or LocalPool()
+    exp_id = None
+    if history is not None:
+        exp_id = history.create_experiment(spec.to_dict(), len(spec.tasks()), executor.name)
+    return _drive(spec, executor, [], history, exp_id, progress)
+
+
+def resume(
+    experiment_id: str,
+    history: CampaignHistory,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> Experiment:
+    """Run what a stopped, failed or interrupted campaign still lacks (a finished one
+    runs nothing) and summarise all of it."""
+    executor = executor or LocalPool()
+    row = history.claim_experiment(experiment_id, executor.name)
+    spec = pl.Spec.from_dict(row["spec"])
+    try:
+        spec.check()
+    except BaseException as exc:
+        history.end_experiment(row["id"], "failed", str(exc))
+        raise
+    done = history.experiment_results(row["id"])
+    return _drive(spec, executor, done, history, row["id"], progress)
+
+
+def load(history: Any, experiment_id: str) -> tuple[dict, Experiment]:
+    """The stored campaign and the summary of the runs it has (finished or not)."""
+    row = history.get_experiment(experiment_id)
+    spec = pl.Spec.from_dict(row["spec"])
+    table = pl.table(spec.benchmark)
+    results = history.experiment_results(row["id"])
+    anytime = spec.anytime or list(pl.ANYTIME)
+    exp = summarize(table, spec.dataset, results, spec.methods, spec.seeds, spec.budgets, anytime)
+    exp.experiment_id, exp.done, exp.total = row["id"], len(results), int(row["total"])
+    return row, exp

@@ -1,0 +1,282 @@
+"""A campaign's results summarised: per (method, budget) the mean reported metric with
+its bootstrap interval and the found shares with their Wilson intervals; per (method,
+seed) the anytime curve.
+
+What a budget b reports, per seed: the returned architecture (best search signal among the
+first b queries; ties: the first queried), its reported metric, and whether the table's
+optimum was among those queries, for two optima: the best *reported* value of the whole
+table (``top_test``) and the best *search signal* (``top_signal``; the target where the
+signal is a proxy, e.g. 12-epoch validation for cifar100 / ImageNet16-120). Tied optimum
+values count as one target: any of them found counts.
+
+A summary of a campaign still running (or stopped) counts the seeds whose runs are in:
+``seeds`` of a row says how many.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..benchmarks.base import Table
+from ..stats import bootstrap_mean_band, bootstrap_mean_ci, wilson
+from .plan import ANYTIME
+
+SUMMARY_FIELDS = (
+    "method",
+    "budget",
+    "seeds",
+    "test_mean",
+    "test_std",
+    "test_ci_lo",
+    "test_ci_hi",
+    "top_test_found",
+    "top_test_share",
+    "top_test_ci_lo",
+    "top_test_ci_hi",
+    "top_test_median_queries",
+    "top_signal_found",
+    "top_signal_share",
+    "top_signal_ci_lo",
+    "top_signal_ci_hi",
+    "top_signal_median_queries",
+    "seconds_mean",
+)
+ANYTIME_FIELDS = ("method", "seed", "query", "best_signal", "best_test")
+
+
+@dataclass
+class Experiment:
+    benchmark: str
+    dataset: str
+    signal: str
+    report: str
+    note: str
+    methods: list[str]
+    seeds: list[int]
+    budgets: list[int]
+    optimum: dict
+    rows: list[dict] = field(default_factory=list)  # one per (method, budget)
+    runs: list[dict] = field(default_factory=list)  # one per (method, seed, budget)
+    # one per (method, seed): best-so-far signal and its cell's reported metric per query
+    curves: list[dict] = field(default_factory=list)
+    experiment_id: str | None = None  # where the history holds it (None: not recorded)
+    done: int = 0  # runs in / runs planned
+    total: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "experiment_id": self.experiment_id,
+            "benchmark": self.benchmark,
+            "dataset": self.dataset,
+            "signal": self.signal,
+            "report": self.report,
+            "note": self.note,
+            "methods": self.methods,
+            "seeds": self.seeds,
+            "budgets": self.budgets,
+            "runs_done": self.done,
+            "runs_total": self.total,
+            "optimum": self.optimum,
+            "summary": self.rows,
+            "runs": self.runs,
+        }
+
+    def csv_text(self) -> str:
+        buf = io.StringIO()
+        names = self.metric_names()
+        w = csv.DictWriter(buf, fieldnames=[*SUMMARY_FIELDS, *names], lineterminator="\n")
+        w.writeheader()
+        for r in self.rows:
+            flat = dict(r)
+            for key in ("test_ci", "top_test_ci", "top_signal_ci"):
+                flat[f"{key}_lo"], flat[f"{key}_hi"] = r[key]
+            flat.update(r.get("metrics", {}))
+            w.writerow({k: flat.get(k) for k in (*SUMMARY_FIELDS, *names)})
+        return buf.getvalue()
+
+    def anytime_csv_text(self) -> str:
+        """One row per (method, seed, query): the anytime curves."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(ANYTIME_FIELDS)
+        for c in self.curves:
+            for q, (sig, test) in enumerate(zip(c["best_signal"], c["best_test"], strict=True), 1):
+                w.writerow([c["method"], c["seed"], q, _num(sig), _num(test)])
+        return buf.getvalue()
+
+    def metric_names(self) -> list[str]:
+        """The per-run metrics (``plan.RUN_METRICS``) the rows carry, in order."""
+        out: list[str] = []
+        for r in self.rows:
+            out += [k for k in r.get("metrics", {}) if k not in out]
+        return out
+
+
+def _num(v: float) -> str:
+    return "" if math.isnan(v) else repr(float(v))
+
+
+def anytime_curve(rows: Sequence[int], signal: Sequence[float], report: np.ndarray) -> dict:
+    """Best-so-far signal after each query and the reported metric of the cell holding it
+    (the first queried of tied signals, as the budget's returned architecture)."""
+    best_sig: list[float] = []
+    best_test: list[float] = []
+    cur_sig, cur_test = -math.inf, math.nan
+    for r, v in zip(rows, signal, strict=True):
+        if not best_sig or v > cur_sig:
+            cur_sig, cur_test = float(v), float(report[r])
+        best_sig.append(cur_sig)
+        best_test.append(cur_test)
+    return {"best_signal": best_sig, "best_test": best_test}
+
+
+def anytime_band(exp: Experiment, method: str) -> tuple[np.ndarray, ...]:
+    """Queries 1..q, the mean best-so-far reported metric over seeds, and its bootstrap
+    95% band (q: the shortest curve of the method)."""
+    cs = [c["best_test"] for c in exp.curves if c["method"] == method]
+    if not cs:
+        empty = np.zeros(0)
+        return (empty, empty, empty, empty)
+    q = min(len(c) for c in cs)
+    m = np.array([c[:q] for c in cs], dtype=float)
+    lo, hi = bootstrap_mean_band(m)
+    return (np.arange(1, q + 1), m.mean(axis=0), lo, hi)
+
+
+def _first_hit(rows: Sequence[int], targets: set[int]) -> int | None:
+    """1-based position of the first row in ``targets``."""
+    for i, r in enumerate(rows):
+        if r in targets:
+            return i + 1
+    return None
+
+
+def optima(table: Table, dataset: str) -> dict:
+    """The table's best reported value and best signal, with the rows that hold them."""
+    spec = table.dataset(dataset)
+    rep, sig = table.metric(spec.report), table.metric(spec.signal)
+    answerable = ~np.isnan(sig)  # an arch no query can reach cannot count as a target
+    best_rep = float(np.nanmax(np.where(answerable, rep, np.nan)))
+    best_sig = float(np.nanmax(sig))
+    top_test = np.flatnonzero(answerable & (rep == best_rep)).tolist()
+    top_signal = np.flatnonzero(sig == best_sig).tolist()
+    return {
+        "top_test": {
+            "value": best_rep,
+            "rows": top_test,
+            "archs": [_native(table, r) for r in top_test],
+        },
+        "top_signal": {
+            "value": best_sig,
+            "rows": top_signal,
+            "archs": [_native(table, r) for r in top_signal],
+            "report": [float(rep[r]) for r in top_signal],
+        },
+    }
+
+
+def _native(table: Table, row: int) -> str:
+    return table.native(row) if (table.tokens[row] >= 0).all() else str(row)
+
+
+def _at(curve: Sequence[float], b: int) -> float:
+    """A per-query metric after b queries (its last value if the run stopped sooner)."""
+    return float(curve[min(b, len(curve)) - 1]) if len(curve) else math.nan
+
+
+def _row(m: str, b: int, per_seed: list[dict]) -> dict:
+    tests = np.array([r["best_test"] for r in per_seed])
+    hits_t = [r["top_test_at"] for r in per_seed if r["top_test_at"] is not None]
+    hits_s = [r["top_signal_at"] for r in per_seed if r["top_signal_at"] is not None]
+    n = len(per_seed)
+    names = sorted({k for r in per_seed for k in r.get("metrics", {})})
+    return {
+        "method": m,
+        "budget": b,
+        "seeds": n,
+        "test_mean": float(tests.mean()) if n else math.nan,
+        "test_std": float(tests.std(ddof=1)) if n > 1 else 0.0,
+        "test_ci": bootstrap_mean_ci(tests),
+        "top_test_found": len(hits_t),
+        "top_test_share": len(hits_t) / n if n else math.nan,
+        "top_test_ci": wilson(len(hits_t), n),
+        "top_test_median_queries": float(np.median(hits_t)) if hits_t else None,
+        "top_signal_found": len(hits_s),
+        "top_signal_share": len(hits_s) / n if n else math.nan,
+        "top_signal_ci": wilson(len(hits_s), n),
+        "top_signal_median_queries": float(np.median(hits_s)) if hits_s else None,
+        "seconds_mean": float(np.mean([r["seconds"] for r in per_seed])) if n else 0.0,
+        "metrics": {
+            k: float(np.nanmean([r["metrics"].get(k, math.nan) for r in per_seed])) for k in names
+        },
+    }
+
+
+def summarize(
+    table: Table,
+    dataset: str,
+    results: Sequence[dict],
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    budgets: Sequence[int],
+    anytime: Collection[str] = ANYTIME,
+) -> Experiment:
+    """The summary of ``results`` (a run per planned (method, seed, budget); a missing
+    one leaves its seed out of that row)."""
+    spec = table.dataset(dataset)
+    rep = table.metric(spec.report)
+    opt = optima(table, dataset)
+    t_test, t_sig = set(opt["top_test"]["rows"]), set(opt["top_signal"]["rows"])
+    exp = Experiment(
+        table.benchmark,
+        dataset,
+        spec.signal,
+        spec.report,
+        spec.note,
+        list(methods),
+        list(seeds),
+        list(budgets),
+        opt,
+    )
+    by_key = {(r["method"], int(r["seed"]), int(r["budget"])): r for r in results}
+    top = max(budgets)
+    for m in methods:
+        for b in budgets:
+            per_seed = []
+            for s in seeds:
+                res = by_key.get((m, s, top if m in anytime else b))
+                if res is None or not res["rows"]:
+                    continue
+                rows, signal = res["rows"][:b], res["signal"][:b]
+                best = rows[int(np.argmax(signal))]  # argmax: first of ties
+                run = {
+                    "method": m,
+                    "seed": s,
+                    "budget": b,
+                    "queries": len(rows),
+                    "best_row": best,
+                    "best_arch": _native(table, best),
+                    "best_signal": float(max(signal)),
+                    "best_test": float(rep[best]),
+                    "top_test_at": _first_hit(rows, t_test),
+                    "top_signal_at": _first_hit(rows, t_sig),
+                    "seconds": res["seconds"],
+                    "shared_run_budget": res["budget"],
+                    "metrics": {k: _at(v, b) for k, v in (res.get("metrics") or {}).items()},
+                }
+                if b == (top if m in anytime else b):
+                    run["trajectory"] = res["rows"]
+                    run["trajectory_signal"] = res["signal"]
+                if b == top:
+                    curve = anytime_curve(res["rows"], res["signal"], rep)
+                    exp.curves.append({"method": m, "seed": s, **curve})
+                exp.runs.append(run)
+                per_seed.append(run)
+            exp.rows.append(_row(m, b, per_seed))
+    return exp
