@@ -17,7 +17,7 @@ from test_experiment import TINY  # the predictor at its smallest
 
 from tnao_app import experiment as ex
 from tnao_app import experiment_report as report
-from tnao_app.campaign import runner
+from tnao_app.campaign import stored
 from tnao_app.cli import main
 from tnao_app.errors import ConfigError, StorageError
 from tnao_app.storage import Store
@@ -54,7 +54,7 @@ def test_a_campaign_is_recorded_run_by_run(analog_table, tnao_home):
     for r in runs:
         assert r["best_signal"] == [max(r["signal"][: i + 1]) for i in range(10)]
     # the table read back from the history is the table the campaign printed
-    _, back = runner.load(store, exp.experiment_id[:3])
+    _, back = stored.load(store, exp.experiment_id[:3])
     assert _table(back.rows) == _table(exp.rows) and back.curves == exp.curves
     assert [x["id"] for x in store.list_experiments()] == [exp.experiment_id]
 

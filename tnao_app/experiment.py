@@ -25,16 +25,12 @@ from collections.abc import Sequence
 
 from .campaign import runner
 from .campaign.executors import EXECUTORS, Executor, LocalPool, RayExecutor, make
+from .campaign.inputs import ANYTIME, MAX_SEEDS, parse_budgets, parse_methods, parse_seeds
 from .campaign.plan import (
-    ANYTIME,
-    MAX_SEEDS,
     RUN_METRICS,
     Spec,
     anytime_methods,
     load_table,
-    parse_budgets,
-    parse_methods,
-    parse_seeds,
     plan,
     run_one,
     task_config,

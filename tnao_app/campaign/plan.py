@@ -1,5 +1,5 @@
-"""What a campaign runs: the user's methods, seeds and budgets parsed and checked, the
-resolved config of each run, the (method, seed, budget) plan, and one run itself.
+"""What a campaign runs: its spec checked, the resolved config of each run, the
+(method, seed, budget) plan, and one run itself (the inputs' parsing: ``inputs``).
 
 Each run is deterministic from its seed and independent of the others, so any executor
 may run them in any order, on any worker, and run one again after a lost worker: the
@@ -9,7 +9,6 @@ result is the same.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -17,75 +16,15 @@ from dataclasses import asdict, dataclass, field
 
 from .. import benchmarks, catalogue, device
 from ..benchmarks.base import Table
-from ..catalogue import METHODS
 from ..config import Config
 from ..errors import ConfigError, NotReadyError
 from ..search import driver
-
-ANYTIME = tuple(m.name for m in catalogue.CATALOGUE.values() if m.anytime)
-
-#: the most seeds one experiment takes (each is a run per method and budget)
-MAX_SEEDS = 100_000
+from .inputs import ANYTIME
 
 #: per-run metrics beyond the query trajectory: name -> f(config, table, oracle) giving
 #: one value after each query (so every budget reads its own). A metric registered here
 #: is stored with each run and shown as a column of the table (mean over seeds).
 RUN_METRICS: dict[str, Callable[[Config, Table, object], list[float]]] = {}
-
-
-# ---------------------------------------------------------------- parsing user input
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'0-29', '0,1,5' or a mix ('0-4,10') -> sorted distinct seeds."""
-    out: set[int] = set()
-    for part in str(text).split(","):
-        part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not m:
-            raise ConfigError(
-                f"Seeds '{text}' are not understood; expected a range like 0-29 or a "
-                "list like 0,1,5 of non-negative integers."
-            )
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        if hi < lo:
-            raise ConfigError(f"Seed range '{part}' runs backwards; expected low-high.")
-        if hi - lo + 1 + len(out) > MAX_SEEDS:  # a set of 10^11 seeds fills any memory
-            raise ConfigError(
-                f"Seeds '{text}' are {hi - lo + 1 + len(out):,} seeds; expected at most "
-                f"{MAX_SEEDS:,}."
-            )
-        out.update(range(lo, hi + 1))
-    return sorted(out)
-
-
-def parse_budgets(text: str) -> list[int]:
-    """'50,100,150' -> sorted distinct positive budgets."""
-    out: set[int] = set()
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part.isdigit() or int(part) < 1:
-            raise ConfigError(
-                f"Budgets '{text}' are not understood; expected positive integers "
-                "separated by commas, like 50,100,150."
-            )
-        out.add(int(part))
-    return sorted(out)
-
-
-def parse_methods(text: str) -> list[str]:
-    """'tnao,random' -> method names in the given order, checked against METHODS."""
-    out: list[str] = []
-    for part in str(text).split(","):
-        name = part.strip()
-        if name not in METHODS:
-            raise ConfigError(
-                f"Method '{name}' is unknown; expected a comma-separated list of "
-                f"{', '.join(METHODS)}."
-            )
-        if name not in out:
-            out.append(name)
-    return out
 
 
 # ---------------------------------------------------------------- tables and configs

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..errors import Stopped, TnaoError
 from . import plan as pl
@@ -134,15 +134,3 @@ def resume(
         raise
     done = history.experiment_results(row["id"])
     return _drive(spec, executor, done, history, row["id"], progress)
-
-
-def load(history: Any, experiment_id: str) -> tuple[dict, Experiment]:
-    """The stored campaign and the summary of the runs it has (finished or not)."""
-    row = history.get_experiment(experiment_id)
-    spec = pl.Spec.from_dict(row["spec"])
-    table = pl.table(spec.benchmark)
-    results = history.experiment_results(row["id"])
-    anytime = spec.anytime or list(pl.ANYTIME)
-    exp = summarize(table, spec.dataset, results, spec.methods, spec.seeds, spec.budgets, anytime)
-    exp.experiment_id, exp.done, exp.total = row["id"], len(results), int(row["total"])
-    return row, exp

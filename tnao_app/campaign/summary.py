@@ -25,7 +25,7 @@ import numpy as np
 
 from ..benchmarks.base import Table
 from ..stats import bootstrap_mean_band, bootstrap_mean_ci, wilson
-from .plan import ANYTIME
+from .inputs import ANYTIME
 
 SUMMARY_FIELDS = (
     "method",

@@ -258,14 +258,14 @@ def show(
 ) -> None:
     """Print a stored experiment's table again (the runs it has, if unfinished)."""
     from .. import experiment_report as report
-    from ..campaign import runner
+    from ..campaign import stored
 
     if fmt != "table" and fmt not in report.TABLE_FORMATS:
         raise ConfigError(
             f"Format '{fmt}' is unknown; expected table, {', '.join(report.TABLE_FORMATS)}."
         )
     _check_outputs(plot_path, None)
-    row, result = runner.load(_store(db), experiment_id)
+    row, result = stored.load(_store(db), experiment_id)
     said = _write_files(result, None, anytime_path, plot_path, None)
     if out is not None:
         report.write_table(result, out, None if fmt == "table" else fmt)

@@ -1,0 +1,43 @@
+"""A stored campaign read back: its row and the summary of the runs it has, finished or
+not (``tnao experiment show``, the app's Experiments screen while it runs). Imports no
+search method: reading a campaign needs only its table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import benchmarks
+from .inputs import ANYTIME
+from .summary import Experiment, summarize
+
+
+def load(history: Any, experiment_id: str) -> tuple[dict, Experiment]:
+    """The stored campaign (``history.get_experiment``) and its summary so far."""
+    row = history.get_experiment(experiment_id)
+    spec = row["spec"]
+    table = benchmarks.load(spec["benchmark"])
+    results = history.experiment_results(row["id"])
+    exp = summarize(
+        table,
+        spec["dataset"],
+        results,
+        spec["methods"],
+        spec["seeds"],
+        spec["budgets"],
+        spec.get("anytime") or ANYTIME,
+    )
+    exp.experiment_id, exp.done, exp.total = row["id"], len(results), int(row["total"])
+    return row, exp
+
+
+def eta_seconds(results: list[dict], remaining: int) -> float:
+    """Seconds left, from the pace of the last runs in (their finishing times): NaN
+    before two runs are in. ``results`` in the order they finished."""
+    ends = [r["finished_at"] for r in results[-21:]]
+    if remaining <= 0:
+        return 0.0
+    if len(ends) < 2 or ends[-1] <= ends[0]:
+        return math.nan
+    return (ends[-1] - ends[0]) / (len(ends) - 1) * remaining
