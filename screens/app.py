@@ -79,7 +79,7 @@ def describe_error(exc: BaseException) -> str:
 
 
 class TnaoApp(App[None]):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = ["app.tcss", "experiments.tcss"]
     TITLE = "TNAO"
     SUB_TITLE = "two-stage neural architecture optimization"
     BINDINGS = [
@@ -275,6 +275,11 @@ class TnaoApp(App[None]):
                 f"Download the {name} benchmark and import it (runs in the background)",
                 lambda name=name: self.fetch_data(name),
             )
+        yield SystemCommand(
+            "Experiments",
+            "Campaigns of methods x seeds x budgets: start, watch, compare, export",
+            self.open_experiments,
+        )
         yield SystemCommand("Data status", "Which benchmarks are ready", self.data_status)
         yield SystemCommand("Home", "Run history", self.go_home)
         yield from super().get_system_commands(screen)
@@ -334,6 +339,23 @@ class TnaoApp(App[None]):
             return
         self.go_home()
         self.open_guide(RunState(), "benchmark")
+
+    def open_experiments(self) -> None:
+        from .experiments import ExperimentsScreen
+
+        if not isinstance(self.screen, ExperimentsScreen):
+            self.push_screen(ExperimentsScreen())
+
+    def compare_runs(self, runs: list[dict]) -> None:
+        """Two or more runs' best-so-far curves over each other (from Home's marks)."""
+        from .experiments import CompareScreen, best_so_far
+
+        try:
+            curves = {r["id"]: best_so_far(self.store.queries(r["id"])) for r in runs}
+        except TnaoError as exc:
+            self.show_error(str(exc))
+            return
+        self.push_screen(CompareScreen(runs, curves))
 
     def open_guide(self, state: RunState, step: str) -> None:
         """A new guide showing ``state``, at ``step`` (the tests and the snapshot pictures

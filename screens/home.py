@@ -122,6 +122,17 @@ def sort_key(col: str):
     return key
 
 
+def cursor_key(table: DataTable) -> str | None:
+    """The row key under ``table``'s cursor (None: an empty table, no row there yet)."""
+    if table.cursor_row is None or table.row_count == 0:
+        return None
+    try:
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key
+    except Exception:  # the cursor is past the rows while the table refills
+        return None
+    return str(key.value) if key.value else None
+
+
 class HomeScreen(Screen):
     BINDINGS = [
         Binding("n", "new_run", "New", id="new"),
@@ -134,6 +145,9 @@ class HomeScreen(Screen):
         Binding("i", "import_data", "Import", id="import"),
         Binding("g", "refresh", "Refresh", id="refresh"),
         Binding("s", "sort", "Sort", id="sort", show=False),
+        Binding("x", "experiments", "Experiments", id="experiments", show=False),
+        Binding("space", "mark", "Mark to compare", id="mark", show=False),
+        Binding("c", "compare", "Compare marked", id="compare", show=False),
     ]
 
     def __init__(self) -> None:
@@ -141,6 +155,7 @@ class HomeScreen(Screen):
         self.runs: list[dict] = []
         self.sort_by, self.reverse = "date", True  # newest first
         self._seen: object = None  # what the history held at the last look
+        self.marked: set[str] = set()  # runs marked (space) to compare their curves (c)
 
     @property
     def tnao(self) -> TnaoApp:
@@ -195,6 +210,9 @@ class HomeScreen(Screen):
         self.runs.sort(key=lambda r: order[r["id"]])
         cols = [c for c in RUN_COLUMNS if c != "name" or any(r["name"] for r in rows)]
         cells = [[cell(c, row[c]) for c in cols] for row in rows]
+        for row, values in zip(rows, cells, strict=True):
+            if row["run"] in self.marked:  # a mark beside the id: compared with c
+                values[0] = Text.assemble(("● ", "bold yellow"), row["run"])
         # Columns as wide as their widest cell from the first frame (added as the header
         # only, they showed cut for a second or more until the table measured its rows).
         runs.clear(columns=True)
@@ -245,14 +263,7 @@ class HomeScreen(Screen):
             )
 
     def selected_id(self) -> str | None:
-        runs = self.query_one("#runs", DataTable)
-        if not self.runs or runs.cursor_row is None or runs.row_count == 0:
-            return None
-        try:
-            key = runs.coordinate_to_cell_key((runs.cursor_row, 0)).row_key
-        except Exception:
-            return None
-        return str(key.value) if key.value else None
+        return cursor_key(self.query_one("#runs", DataTable)) if self.runs else None
 
     def selected(self) -> dict | None:
         rid = self.selected_id()
@@ -261,6 +272,10 @@ class HomeScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         run = self.selected() if self.is_mounted else None
         if action in ("open_run", "export_run", "delete_run"):
+            return True if run else None
+        if action == "compare":
+            return True if len(self.marked) >= 2 else None
+        if action == "mark":
             return True if run else None
         if action == "resume_run":
             return True if run and run["status"] in RESUMABLE else None
@@ -306,6 +321,22 @@ class HomeScreen(Screen):
     def action_delete_run(self) -> None:
         if run := self.selected():
             self.tnao.delete_run(run["id"])
+
+    def action_experiments(self) -> None:
+        self.tnao.open_experiments()
+
+    def action_mark(self) -> None:
+        if run := self.selected():
+            self.marked ^= {run["id"]}
+            self._seen = None  # redraw the marks
+            self.refresh_runs()
+            n = len(self.marked)
+            self.notify(f"{n} marked" + (": c compares them." if n >= 2 else "."))
+
+    def action_compare(self) -> None:
+        runs = [r for r in self.runs if r["id"] in self.marked]
+        if len(runs) >= 2:
+            self.tnao.compare_runs(runs)
 
     def action_import_data(self) -> None:
         self.tnao.import_data("nb201")

@@ -468,3 +468,47 @@ def test_snapshot_import_dialog(pinned, snap_compare, size):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(pinned), terminal_size=size, run_before=run_before)
+
+
+def stored_campaign(pinned, monkeypatch) -> None:
+    """A finished 3-method x 5-seed campaign of real runs, its id and timings pinned."""
+    from test_campaign_tui import record_campaign
+
+    from tnao_app.storage import experiments as exp_module
+
+    letters = iter("kkkkk")
+    monkeypatch.setattr(exp_module.secrets, "choice", lambda _alphabet: next(letters))
+    store = Store(pinned / "history.db")
+    record_campaign(store, ["random", "ls", "evolution"], range(5), [10, 20], seconds=0.5)
+
+
+def experiments_at(tab: str):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await ready(app, pilot)
+        app.open_experiments()
+        while getattr(app.screen, "exp", None) is None:
+            await pilot.pause(0.05)
+        app.screen.query_one("#exp-tabs").active = tab
+        await pilot.pause(0.3)
+
+    return run_before
+
+
+@SIZES
+@pytest.mark.parametrize("tab", ["tab-table", "tab-curves", "tab-seeds"])
+def test_snapshot_experiments(pinned, snap_compare, monkeypatch, size, tab):
+    # the form, the campaigns, the chosen one's progress and its table / curves / seeds
+    stored_campaign(pinned, monkeypatch)
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=experiments_at(tab))
+
+
+def test_snapshot_home_with_two_runs_marked(pinned, snap_compare, monkeypatch):
+    two_runs(pinned, monkeypatch)
+
+    async def run_before(pilot) -> None:
+        await home_ready(pilot)
+        await pilot.press("space", "down", "space")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(pinned), terminal_size=SIZE, run_before=run_before)
