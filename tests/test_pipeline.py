@@ -369,3 +369,18 @@ def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb20
         if c["stage"] == "search" and c["state"]["method"]["round_state"]["stale"] >= 1
     )
     assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)
+
+
+def test_paper_variant_is_one_pass_with_its_config_saved(nb201_table):
+    """`tnao-paper` is TNAO as published: one round spends what the sample left, with
+    none of the multi-round picks; the config the run announces says so."""
+    events = []
+    res = run_pipeline(tiny("tnao-paper", budget=25), listeners=[events.append])
+    started = next(e for e in events if e.kind == "RunStarted")
+    search = started.config["search"]
+    assert (search["rounds"], search["local_k"], search["explore_k"]) == (1, 0, 0)
+    assert started.config["sample"]["design"] == "random"
+    assert started.plan.rounds == 1
+    evaluate = [e for e in events if e.kind == "StageFinished" and e.stage == "evaluate"]
+    assert len(evaluate) == 1 and evaluate[0].summary["queried"] == 25 - 12
+    assert res["queries"] == 25 and res["summary"]["rounds"] == 1

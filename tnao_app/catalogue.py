@@ -35,6 +35,9 @@ class MethodInfo:
     anytime: bool = False
     #: the leaderboard's "predicted" column holds a model's score
     predicts: bool = False
+    #: config fields this entry fixes, ``("section.field", value)``: a named variant of
+    #: another entry's method (the run's saved config shows them)
+    preset: tuple[tuple[str, object], ...] = ()
 
 
 CATALOGUE: dict[str, MethodInfo] = {
@@ -47,6 +50,23 @@ CATALOGUE: dict[str, MethodInfo] = {
             "TNAO: Transformer auto-encoder + competitive swarm in latent space",
             rounds=True,
             predicts=True,
+        ),
+        MethodInfo(
+            "tnao-paper",
+            "tnao",
+            "TNAOSearch",
+            "TNAO as published: one pass (uniform sample, train, swarm, query the top decodes)",
+            rounds=True,
+            predicts=True,
+            # one round that spends the rest of the budget; none of the multi-round
+            # additions (local and exploration picks, spaced picks, balanced sample)
+            preset=(
+                ("search.rounds", 1),
+                ("search.local_k", 0),
+                ("search.explore_k", 0),
+                ("search.pick_spacing", 1),
+                ("sample.design", "random"),
+            ),
         ),
         MethodInfo(
             "nao",

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
-from .catalogue import METHODS
+from .catalogue import CATALOGUE, METHODS, info
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -263,6 +263,10 @@ class Config:
     def resolve(self, spec: DatasetSpec) -> Config:
         """Fill the automatic fields for the dataset ``spec`` (a ``DatasetSpec``) of the
         run, so that the config a run saves says what it did."""
+        if self.run.method in CATALOGUE:
+            for key, value in CATALOGUE[self.run.method].preset:
+                section, _, name = key.partition(".")
+                setattr(getattr(self, section), name, value)
         if self.sample.n_labelled == 0:
             self.sample.n_labelled = AUTO_LABELLED_PROXY if spec.proxy else AUTO_LABELLED
         return self
@@ -288,7 +292,7 @@ class Config:
             f"budget must be a positive number of queries, got {r.budget}.",
         )
         need(isinstance(r.seed, int) and r.seed >= 0, f"seed must be >= 0, got {r.seed}.")
-        if r.method in ("tnao", "nao"):
+        if r.method in METHODS and info(r.method).rounds:
             need(
                 s.n_labelled == 0 or s.n_labelled >= 2,
                 f"sample size must be at least 2 (or 0 for automatic), got {s.n_labelled}.",
