@@ -18,6 +18,8 @@ import numpy as np
 
 #: most objectives the k-D hypervolume accepts (slicing is exponential in k)
 MAX_DIMS = 6
+#: points checked against the front at once (then one by one, the few left)
+CHUNK = 512
 
 
 def _points(points: np.ndarray | list) -> np.ndarray:
@@ -38,22 +40,31 @@ def non_dominated(points: np.ndarray | list) -> np.ndarray:
     """Boolean mask of the points that no other point dominates.
 
     Points are visited best sum first, so a point can only be dominated by a point seen
-    before it; each is checked against the front so far (small for real fronts), which
-    keeps a 15,625-cell table to milliseconds instead of an n x n comparison.
+    before it (a dominating point has the larger sum); each is checked against the front
+    so far (small for real fronts), which keeps a 15,625-cell table to milliseconds
+    instead of an n x n comparison.
     """
     p = _points(points)
     n = len(p)
     mask = np.zeros(n, dtype=bool)
     if n == 0:
         return mask
+    # best sum first; equal sums (rounding) by coordinates, so a dominating point still
+    # comes first
     order = np.lexsort(tuple(-p[:, j] for j in reversed(range(p.shape[1]))) + (-p.sum(1),))
     front = np.empty((0, p.shape[1]))
-    for i in order:
-        x = p[i]
-        if len(front) and np.any(np.all(front >= x, axis=1) & np.any(front > x, axis=1)):
-            continue
-        mask[i] = True
-        front = np.vstack([front, x])
+    for start in range(0, n, CHUNK):
+        idx = order[start : start + CHUNK]
+        if len(front):  # most of a chunk falls to the front so far, all at once
+            x = p[idx][:, None, :]
+            beaten = (np.all(front >= x, axis=2) & np.any(front > x, axis=2)).any(axis=1)
+            idx = idx[~beaten]
+        for i in idx:
+            x = p[i]
+            if len(front) and np.any(np.all(front >= x, axis=1) & np.any(front > x, axis=1)):
+                continue
+            mask[i] = True
+            front = np.vstack([front, x])
     return mask
 
 
