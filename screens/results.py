@@ -1,11 +1,16 @@
-"""Guide step 5: the best architectures found, with their true rank; export."""
+"""Guide step 5: the best architectures found, with their true rank; export.
+
+A run with several objectives shows its Pareto front (the non-dominated queried cells,
+one column per objective) with its hypervolume share and the hypervolume-per-query
+chart; ``f`` writes the front as CSV and JSON. A constrained run names its constraints
+and the table's constrained optimum (queried or not)."""
 
 from __future__ import annotations
 
 import math
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -16,14 +21,19 @@ from tnao_app.benchmarks.nb101.describe import LEGEND as NB101_LEGEND
 
 from .dialogs import arch_lines
 from .guide import GuideScreen
-from .state import RunState, fmt_num
-from .widgets import OP_SHORT, AnytimeChart, ArchTable, short_arch
+from .state import RunState, fmt_num, pareto_view
+from .widgets import OP_SHORT, AnytimeChart, ArchTable, HypervolumeChart, pareto_rows, short_arch
 
 
 class ResultsScreen(GuideScreen):
     STEP = "results"
+    DEFAULT_CSS = """
+    #pareto-table { display: none; }
+    #results-hypervolume { height: 14; display: none; }
+    """
     BINDINGS = [
         Binding("e", "export", "Export", id="export"),
+        Binding("f", "export_front", "Export front", id="export_front"),
         Binding("c", "copy_arch", "Copy", id="copy"),
         Binding("enter", "details", "Details", id="details", show=False),
     ]
@@ -36,7 +46,9 @@ class ResultsScreen(GuideScreen):
         # one column that scrolls on a short terminal: the summary, the table, the chart
         with VerticalScroll(id="results-body"):
             yield Static("", id="best-summary")
+            yield ArchTable(id="pareto-table", cursor_type="row", zebra_stripes=True)
             yield ArchTable(id="results-table", cursor_type="row", zebra_stripes=True)
+            yield HypervolumeChart(id="results-hypervolume")
             yield AnytimeChart(id="results-anytime")
 
     def on_mount(self) -> None:
@@ -69,6 +81,7 @@ class ResultsScreen(GuideScreen):
                     f"\noptimum of the table: test {fmt_num(opt.get('test'))} (rank 1)", style="dim"
                 )
             summary.append(f"\n{state.queries} queries of {state.budget or '?'}", style="dim")
+            summary.append_text(goal_summary(state.result or {}))
             if best.get("arch", "").startswith("|"):
                 legend = ", ".join(f"{v} {k}" for k, v in OP_SHORT.items())
                 summary.append(f"\nops: {legend}", style="dim")
@@ -85,8 +98,13 @@ class ResultsScreen(GuideScreen):
         if force or key != self._shown:
             self._shown = key
             self._fill(state)
+            self._fill_front(state)
         if self.chart_due(state, force):
             self.query_one(AnytimeChart).show_state(state)
+            hv = self.query_one(HypervolumeChart)
+            hv.display = state.multi_objective()
+            if hv.display:
+                hv.show_view(pareto_view(state, self.tnao._table(state.benchmark)), state.budget)
 
     def chart_data(self, state: RunState) -> tuple[int, object]:
         return state.query_version, (state.run_id, bool(state.queried))
@@ -119,25 +137,92 @@ class ResultsScreen(GuideScreen):
                 fmt_num(r.percentile, 2),
             )
 
+    def _fill_front(self, state: RunState) -> None:
+        """The Pareto table: the front of the queried cells, one column per objective."""
+        table = self.query_one("#pareto-table", ArchTable)
+        names, front = pareto_rows(state.result if state.status == "finished" else None)
+        table.display = bool(front)
+        table.clear(columns=True)
+        table.archs = []
+        if not front:
+            return
+        for col in ("#", "arch", *names):
+            table.add_column(col, key=col)
+        for i, e in enumerate(front, 1):
+            values = {n: fmt_num(e.get(n), 4) for n in names}
+            table.archs.append({"arch": e["arch"], "title": f"Front cell {i}", **values})
+            table.add_row(str(i), short_arch(e["arch"]), *values.values())
+        table.styles.height = min(len(front) + 1, 16)  # the header and every row, to 16
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "export":
             return True if self.state.run_id else None
+        if action == "export_front":
+            # shown only for a run with a front (a plain run's footer stays as it was)
+            has = bool(pareto_rows(self.state.result)[1]) and self.state.status == "finished"
+            return bool(self.state.run_id and has)
         return super().check_action(action, parameters)
+
+    def action_export_front(self) -> None:
+        self._write_front(self.state.run_id)
+
+    @work(thread=True, exit_on_error=False, group="export-front")
+    def _write_front(self, run_id: str) -> None:
+        from tnao_app.export import export_front
+
+        folder = self.tnao.export_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / f"{run_id}-front.{fmt}" for fmt in ("csv", "json")]
+        for path in paths:
+            export_front(self.tnao.store, run_id, path.suffix[1:], out=path)
+        self.app.call_from_thread(
+            self.notify, f"Wrote the Pareto front of run {run_id} to {paths[0]} and .json."
+        )
 
     def action_export(self) -> None:
         self.tnao.export_run(self.state.run_id)
 
-    @on(DataTable.RowSelected, "#results-table")
+    def _arch_table(self) -> ArchTable:
+        """The table the keys act on: the focused one (the Pareto table or the best
+        architectures), else the best architectures."""
+        focused = self.focused
+        if isinstance(focused, ArchTable):
+            return focused
+        return self.query_one("#results-table", ArchTable)
+
+    @on(DataTable.RowSelected, "#results-table, #pareto-table")
     def action_details(self) -> None:
-        self.query_one(ArchTable).show_details()
+        self._arch_table().show_details()
 
     def action_copy_arch(self) -> None:
-        table = self.query_one(ArchTable)
+        table = self._arch_table()
         if table.current() is None and self.state.best().get("arch"):
             self.app.copy_to_clipboard(self.state.best()["arch"])
             self.notify("Copied the best architecture string.")
             return
         table.copy_arch()
+
+
+def goal_summary(result: dict) -> Text:
+    """The constraints with the table's constrained optimum, and the front's
+    hypervolume share, for the summary (empty for a plain run)."""
+    out = Text()
+    if result.get("constraints"):
+        co = result.get("constrained_optimum") or {}
+        found = "queried" if co.get("found") else "not queried"
+        out.append(
+            f"\nconstraints {', '.join(result['constraints'])}: "
+            f"{result.get('feasible_cells', 0):,} feasible cells; constrained optimum test "
+            f"{fmt_num(co.get('test'))} ({found})",
+            style="dim",
+        )
+    if result.get("front") is not None:
+        out.append(
+            f"\nPareto front: {len(result['front'])} cells, hypervolume "
+            f"{100 * float(result.get('hypervolume_share') or 0):.2f}% of the table's true "
+            f"front ({result.get('true_front_size', '?')} cells); f exports it",
+        )
+    return out
 
 
 def run_heading(state: RunState) -> str:

@@ -5,6 +5,7 @@ While the sample stage runs: its progress and the distribution of the sampled ac
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -51,6 +52,10 @@ HINTS = {
     "more); with the pretrained body (train.stage1 cached) those of its head.",
     "particles": "Swarm size of the competitive swarm search (even).",
     "generations": "Swarm generations per round.",
+    "objectives": "Several objectives, '-' to minimise: valid,-flops (valid = the search "
+    "signal; params, flops or a metric column); blank: the search signal alone.",
+    "constraints": "Limits on cost columns, known without a query: params<=0.5,flops<=100; "
+    "a cell over a limit is never queried. Blank: none.",
     "device": "auto: CUDA when there is a GPU, else the CPU.",
     "name": "A name to find the run by, on Home and in 'tnao history' (optional).",
     "config": "A JSON config file (sections, as 'tnao run --config'); it fills this form.",
@@ -122,6 +127,14 @@ class SamplingScreen(GuideScreen):
                             yield FormInput("", placeholder=AUTO_FIELDS[key], id=f"f-{key}")
                         else:
                             yield FormInput(str(value), id=f"f-{key}")
+                    yield Label("Objectives")
+                    yield FormInput(
+                        cfg.goal.objectives, placeholder="the search signal", id="f-objectives"
+                    )
+                    yield Label("Constraints")
+                    yield FormInput(
+                        cfg.goal.constraints, placeholder="none (params<=0.5)", id="f-constraints"
+                    )
                     yield Label("Device")
                     yield Select(
                         [(d, d) for d in DEVICES],
@@ -192,6 +205,7 @@ class SamplingScreen(GuideScreen):
             if key in AUTO_FIELDS and not text:
                 text = "0"  # automatic (Config.resolve)
             setattr(getattr(cfg, section), name, whole_number(label, text, key))
+        self._read_goal(cfg)
         archs = self._archs(cfg.run.benchmark)
         if archs and cfg.run.budget > archs:
             raise FormError(
@@ -203,6 +217,32 @@ class SamplingScreen(GuideScreen):
             return cfg.validate()
         except ConfigError as exc:
             raise FormError(str(exc), field_of(str(exc)) or "budget") from None
+
+    def _read_goal(self, cfg: Config) -> None:
+        """Objectives and constraints from the form, checked as the run will check them
+        (their spelling, then their names against the benchmark's table when it loads)."""
+        from tnao_app.objectives import Goal, parse_constraints, parse_objectives
+
+        cfg.goal.objectives = self.query_one("#f-objectives", Input).value.strip()
+        cfg.goal.constraints = self.query_one("#f-constraints", Input).value.strip()
+        table = self.tnao._table(cfg.run.benchmark)
+        if table is not None and cfg.run.dataset not in table.datasets:
+            table = None  # the run says so itself
+        try:
+            parse_constraints(cfg.goal.constraints)
+            if table is not None and cfg.goal.constraints:
+                only = copy.deepcopy(cfg)
+                only.goal.objectives = ""
+                Goal(table, only)  # the limits alone: a bad one is the constraints' fault
+        except ConfigError as exc:
+            raise FormError(str(exc), "constraints") from None
+        try:
+            if cfg.goal.objectives:
+                parse_objectives(cfg.goal.objectives)
+                if table is not None:
+                    Goal(table, cfg)
+        except ConfigError as exc:
+            raise FormError(str(exc), "objectives") from None
 
     def _archs(self, benchmark: str) -> int:
         for r in self.tnao.data_rows or []:
@@ -223,6 +263,8 @@ class SamplingScreen(GuideScreen):
             self.query_one("#f-device", Select).value = cfg.run.device
         if cfg.run.name:
             self.query_one("#f-name", Input).value = cfg.run.name
+        self.query_one("#f-objectives", Input).value = cfg.goal.objectives
+        self.query_one("#f-constraints", Input).value = cfg.goal.constraints
 
     @on(Input.Submitted, "#f-config")
     def _config_given(self) -> None:
@@ -273,8 +315,8 @@ class SamplingScreen(GuideScreen):
         self._show_hint()
 
     def on_resize(self) -> None:
-        # ten fields with a line between them need 34 rows; fewer: no gaps
-        self.query_one("#run-form").set_class(self.size.height < 34, "compact")
+        # twelve fields with a line between them need 38 rows; fewer: no gaps
+        self.query_one("#run-form").set_class(self.size.height < 38, "compact")
 
     def show_state(self, state: RunState, force: bool) -> None:
         locked = state.status != "idle"
@@ -327,6 +369,9 @@ class SamplingScreen(GuideScreen):
         if run.get("device") in DEVICES:
             self.query_one("#f-device", Select).value = run["device"]
         self.query_one("#f-name", Input).value = str(run.get("name") or "")
+        goal = state.goal()
+        self.query_one("#f-objectives", Input).value = goal["objectives"]
+        self.query_one("#f-constraints", Input).value = goal["constraints"]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":

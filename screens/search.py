@@ -1,7 +1,10 @@
 """Guide step 4: the CSO leaderboard (updated every generation) and convergence chart.
 
 A multi-round run searches once per round: the label, the bar and the chart show one
-round (the current one while it searches, else the last searched one).
+round (the current one while it searches, else the last searched one). A run with
+several objectives shows, in place of the convergence and anytime charts, the Pareto
+scatter of its queried cells (the front so far; the table's true front once it ends)
+and the hypervolume share per query.
 """
 
 from __future__ import annotations
@@ -14,13 +17,24 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, ProgressBar, Static
 
 from .guide import GuideScreen
-from .state import RunState, fmt_num
-from .widgets import AnytimeChart, ConvergenceChart, Leaderboard, set_text
+from .state import RunState, fmt_num, pareto_view
+from .widgets import (
+    AnytimeChart,
+    ConvergenceChart,
+    HypervolumeChart,
+    Leaderboard,
+    ParetoChart,
+    set_text,
+)
 
 
 class SearchScreen(GuideScreen):
     STEP = "search"
     STAGES = ("search", "evaluate")
+    DEFAULT_CSS = """
+    #pareto-charts { height: 50%; display: none; }
+    #pareto, #hypervolume { width: 1fr; }
+    """
     BINDINGS = [
         Binding("c", "copy_arch", "Copy", id="copy"),
         Binding("enter", "details", "Details", id="details", show=False),
@@ -38,6 +52,9 @@ class SearchScreen(GuideScreen):
         with Horizontal(id="search-charts"):
             yield ConvergenceChart(id="convergence")
             yield AnytimeChart(id="anytime")
+        with Horizontal(id="pareto-charts"):
+            yield ParetoChart(id="pareto")
+            yield HypervolumeChart(id="hypervolume")
 
     def chart_data(self, state: RunState) -> tuple[int, object]:
         # Only generations and queries move these charts (epochs used to, for nothing); a
@@ -48,6 +65,7 @@ class SearchScreen(GuideScreen):
             rnd,
             any(k[0] == rnd for k in state.generations),
             bool(state.queried),
+            state.live,  # the table's true front is drawn once the run has ended
         )
 
     def show_state(self, state: RunState, force: bool) -> None:
@@ -81,8 +99,16 @@ class SearchScreen(GuideScreen):
             self._rows_seen = state.leaderboard
             self.query_one(Leaderboard).show_rows(state.leaderboard)
         if self.chart_due(state, force):
-            self.query_one(ConvergenceChart).show_state(state)
-            self.query_one(AnytimeChart).show_state(state)
+            multi = state.multi_objective()
+            self.query_one("#search-charts").display = not multi
+            self.query_one("#pareto-charts").display = multi
+            if multi:
+                view = pareto_view(state, self.tnao._table(state.benchmark))
+                self.query_one(ParetoChart).show_view(view)
+                self.query_one(HypervolumeChart).show_view(view, state.budget)
+            else:
+                self.query_one(ConvergenceChart).show_state(state)
+                self.query_one(AnytimeChart).show_state(state)
 
     @on(DataTable.RowSelected, "#leaderboard")
     def action_details(self) -> None:

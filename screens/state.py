@@ -72,6 +72,8 @@ class RunState:
     stage_started: float | None = None
     #: n_queries -> search signal of that query, as the Queried events told it
     queried: dict[int, float] = field(default_factory=dict)
+    #: n_queries -> the architecture of that query (the Pareto view reads its objectives)
+    queried_arch: dict[int, str] = field(default_factory=dict)
     #: stage -> the round it last finished in (a multi-round run's steps are done only
     #: once their last round is)
     finished_round: dict[str, int] = field(default_factory=dict)
@@ -163,6 +165,7 @@ class RunState:
             self.queries, self.budget = event.n_queries, event.budget
             if event.n_queries > 0:
                 self.queried[event.n_queries] = event.signal
+                self.queried_arch[event.n_queries] = event.arch
                 self.query_version += 1
         elif isinstance(event, ev.EpochEnded):
             self.epochs[(event.round, event.epoch)] = event
@@ -378,6 +381,90 @@ class RunState:
 
     def best(self) -> dict:
         return dict((self.result or {}).get("best") or {})
+
+    # --- objectives and constraints (the config's goal section) -------------------------
+    def goal(self) -> dict:
+        g = self.config.get("goal") or {}
+        return {
+            "objectives": str(g.get("objectives") or ""),
+            "constraints": str(g.get("constraints") or ""),
+        }
+
+    def multi_objective(self) -> bool:
+        """The run searches several objectives (a Pareto front, not one best cell)."""
+        return len([p for p in self.goal()["objectives"].split(",") if p.strip()]) >= 2
+
+
+@dataclass
+class ParetoView:
+    """What the Pareto charts and table draw, in the objectives' own units."""
+
+    names: list[str]  # objectives as spelled, without the sign
+    maximise: list[bool]
+    points: list[tuple[float, ...]]  # each queried cell, in query order
+    archs: list[str]
+    front: list[int]  # indices of ``points`` on the current front
+    hypervolume: list[tuple[int, float]]  # (queries, hypervolume share) after each query
+    true_front: list[tuple[float, ...]]  # the table's (drawn once the run has ended)
+
+
+_GOALS: dict[tuple, object] = {}
+
+
+def _goal_of(state: RunState, table):
+    """The run's ``Goal`` on ``table`` (cached: the true front is computed once)."""
+    from tnao_app.config import Config
+    from tnao_app.objectives import Goal
+
+    g = state.goal()
+    key = (id(table), state.dataset, g["objectives"], g["constraints"])
+    if key not in _GOALS:
+        cfg = Config.from_dict(
+            {"run": {"benchmark": state.benchmark, "dataset": state.dataset}, "goal": g}
+        )
+        _GOALS[key] = Goal(table, cfg)
+    return _GOALS[key]
+
+
+def pareto_view(state: RunState, table) -> ParetoView | None:
+    """The queried cells' objectives, their front and its hypervolume share per query,
+    for a run with several objectives on ``table`` (None otherwise, or when the table
+    cannot take the run's objectives)."""
+    from tnao_app.errors import TnaoError
+
+    if table is None or not state.multi_objective():
+        return None
+    try:
+        goal = _goal_of(state, table)
+    except TnaoError:
+        return None
+    rows, archs, ns = [], [], []
+    for n in sorted(state.queried_arch):
+        arch = state.queried_arch[n]
+        try:
+            row = table.index_of(table.space.from_native(arch))
+        except (TnaoError, ValueError):
+            row = None
+        if row is not None:
+            rows.append(int(row))
+            archs.append(arch)
+            ns.append(n)
+    values = goal.values(rows) if rows else []
+    curve = goal.hypervolume_curve(rows)
+    front = goal.front(rows)
+    where = {r: i for i, r in enumerate(rows)}
+    true_rows = goal.true_front()[0].tolist() if not state.live else []
+    return ParetoView(
+        names=goal.names,
+        maximise=[o.maximise for o in goal.objectives],
+        points=[tuple(float(x) for x in v) for v in values],
+        archs=archs,
+        front=[where[r] for r in front],
+        hypervolume=list(zip(ns, curve, strict=True)),
+        true_front=[tuple(float(x) for x in v) for v in goal.values(true_rows)]
+        if true_rows
+        else [],
+    )
 
 
 #: the events that move a stage on (its ETA is measured from the first of them)

@@ -12,7 +12,7 @@ from textual_plotext import PlotextPlot
 from tnao_app import events as ev
 from tnao_app.benchmarks import describe
 
-from .state import GUIDE, RunState, fmt_num, histogram
+from .state import GUIDE, ParetoView, RunState, fmt_num, histogram
 
 TITLES = {
     "benchmark": "Benchmark",
@@ -241,6 +241,68 @@ class AnytimeChart(PlotextPlot):
             plt.ylim(lo - pad, top + pad)
         plt.xlabel("queries")
         self.refresh()
+
+
+class ParetoChart(PlotextPlot):
+    """The queried cells on the run's first two objectives (gray dots), the current
+    front of the queried cells (green) and, once the run has ended, the table's true
+    front (faint, behind it). x is the second objective, y the first (valid accuracy
+    up, the cost along x, as NAS papers draw it)."""
+
+    def show_view(self, view: ParetoView | None) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if view is None or len(view.names) < 2:
+            plt.title("Pareto front: no objectives")
+            self.refresh()
+            return
+        y_name, x_name = view.names[0], view.names[1]
+        plt.title(f"front: {len(view.front)} of {len(view.points)} queried")
+        if view.true_front:
+            tf = sorted(view.true_front, key=lambda p: p[1])
+            plt.plot([p[1] for p in tf], [p[0] for p in tf], label="table", color="gray+")
+        if view.points:
+            plt.scatter(
+                [p[1] for p in view.points], [p[0] for p in view.points], marker="dot", color="gray"
+            )
+        if view.front:
+            fr = sorted((view.points[i] for i in view.front), key=lambda p: p[1])
+            plt.plot(
+                [p[1] for p in fr], [p[0] for p in fr], label="front", color="green", marker="hd"
+            )
+        arrow = {True: "up", False: "down"}
+        plt.xlabel(f"{x_name} ({arrow[view.maximise[1]]})")
+        plt.ylabel(f"{y_name} ({arrow[view.maximise[0]]})")
+        self.refresh()
+
+
+class HypervolumeChart(PlotextPlot):
+    """The hypervolume share of the table's true front after each query."""
+
+    def show_view(self, view: ParetoView | None, budget: int = 0) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        curve = view.hypervolume if view is not None else []
+        if curve:
+            n, last = curve[-1]
+            plt.title(f"hypervolume {100 * last:.1f}%, {n} queries")
+            plt.plot([c[0] for c in curve], [100 * c[1] for c in curve], color="green")
+            _x_axis(plt, [1, max(budget, n)])
+            plt.ylim(max(0.0, 100 * curve[0][1] - 5), 100)
+        else:
+            plt.title("hypervolume share")
+        plt.xlabel("queries")
+        self.refresh()
+
+
+def pareto_rows(result: dict | None) -> tuple[list[str], list[dict]]:
+    """The objective names and the front entries of a run's result (empty: none)."""
+    res = result or {}
+    names = [str(o.get("name")) for o in res.get("objectives") or [] if isinstance(o, dict)]
+    front = [e for e in res.get("front") or [] if isinstance(e, dict)]
+    return names, front
 
 
 class SampleHistogram(Vertical):

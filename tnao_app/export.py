@@ -12,6 +12,10 @@ Formats (``export_run(store, run_id, fmt, top=None, out=None)``):
   benchmark's macro skeleton built around the found cell; ``build(rank=1)``
   (the templates are in ``torch_export.py``).
 
+A run with several objectives also exports its Pareto front (``export_front``): ``json``
+(``{"format": "tnao-front", ...}`` with the objectives and the hypervolume share),
+``csv`` (``arch`` and one column per objective), ``arch`` or ``torch`` (every front cell).
+
 Two ranks exist and are never both called "rank": ``position`` is a row's place in the
 run's leaderboard (1 = the run's best), ``table_rank`` is where an architecture's reported
 metric ranks among all architectures of the benchmark table (in the run's ``result.best``).
@@ -216,6 +220,72 @@ def write_text(path: Path, text: str) -> None:
         atomic_write(path, lambda f: f.write(text.encode("utf-8")))
     except OSError as exc:
         raise StorageError(f"Cannot write the export to {path} ({exc.strerror or exc}).") from None
+
+
+# -- the Pareto front of a run with several objectives ---------------------------------------
+FRONT_FORMATS = ("json", "csv", "arch", "torch")
+
+
+def front_of(run: dict) -> tuple[list[dict], list[dict]]:
+    """The objectives and the front entries of a recorded run; one sentence where the run
+    has no front (it searched one objective, or has not finished)."""
+    res = run.get("result") or {}
+    if not isinstance(res, dict) or not isinstance(res.get("front"), list):
+        raise StorageError(
+            f"Run {run['id']} has no Pareto front (status {run.get('status')}); a run "
+            "searched with several objectives (--objectives valid,-flops) has one."
+        )
+    return list(res.get("objectives") or []), list(res["front"])
+
+
+def front_text(run: dict, fmt: str) -> str:
+    """The run's front in ``fmt``: ``json`` (objectives, hypervolume share and the
+    entries), ``csv`` (``arch`` and one column per objective), ``arch`` (one string a
+    line) or ``torch`` (a module file with every front cell, ``build(rank=i)``)."""
+    if fmt not in FRONT_FORMATS:
+        raise ConfigError(
+            f"Export format '{fmt}' is unknown; expected one of {', '.join(FRONT_FORMATS)}."
+        )
+    objectives, front = front_of(run)
+    names = [str(o["name"]) for o in objectives]
+    res = run["result"]
+    if fmt == "json":
+        doc = {
+            "format": "tnao-front",
+            "version": 1,
+            "run": {k: run.get(k) for k in ("id", "benchmark", "dataset", "method", "seed")},
+            "objectives": objectives,
+            "constraints": res.get("constraints", []),
+            "hypervolume": res.get("hypervolume"),
+            "hypervolume_share": res.get("hypervolume_share"),
+            "front": front,
+        }
+        return dumps(doc) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["arch", *names])
+        for e in front:
+            w.writerow([e["arch"], *(_fnum(e.get(n)) for n in names)])
+        return buf.getvalue()
+    rows = [{"position": i, "arch": e["arch"]} for i, e in enumerate(front, 1)]
+    return export_text(run, rows, fmt)
+
+
+def export_front(store, run_id: str, fmt: str, out: str | os.PathLike | None = None) -> str:
+    """Export the Pareto front of run ``run_id``; write it to ``out`` when given."""
+    text = front_text(store.get_run(run_id), fmt)
+    if out is not None:
+        write_text(Path(out), text)
+    return text
+
+
+def parse_front_csv(text: str) -> list[dict]:
+    """The entries of a front ``csv`` export (``arch`` and a number per objective)."""
+    return [
+        {k: (v if k == "arch" else float(v)) for k, v in rec.items()}
+        for rec in csv.DictReader(io.StringIO(text))
+    ]
 
 
 # -- readers (round trips) -----------------------------------------------------------------
