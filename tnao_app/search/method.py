@@ -148,6 +148,13 @@ class SearchMethod(ABC):
         """Run summary figures (``tnao run --json``'s ``summary``); empty by default."""
         return {}
 
+    def relabel(self, signals: dict[int, float]) -> bool:
+        """Replace the signals told so far by ``signals`` (row -> value, every row told),
+        before the next proposal: a run with several objectives rescalarises them with
+        each batch's new weights (ParEGO). ``False``: the method keeps what it was told
+        (its state holds more than the values: the baselines' populations, studies)."""
+        return False
+
     # -- state ---------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything needed to continue, the RNG included, with the state version."""

@@ -71,6 +71,13 @@ class RoundSearch(SearchMethod):
     def summary(self) -> dict:
         return {**self._summary, "rounds": self.st.round}
 
+    def relabel(self, signals: dict[int, float]) -> bool:
+        # each round trains on every label afresh, so new labels are all a rescalarised
+        # multi-objective run needs (the dict is shared with the picker: update in place)
+        for r in self.queried:
+            self.queried[r] = float(signals[r])
+        return True
+
     @property
     def pool(self) -> np.ndarray:
         if self._pool is None:
