@@ -13,6 +13,7 @@ from scipy.stats import spearmanr
 from tnao_app.cli import main
 from tnao_app.config import Config
 from tnao_app.errors import ConfigError, Stopped
+from tnao_app.export import parse_front_csv
 from tnao_app.objectives import Goal
 from tnao_app.runs.pipeline import result_of
 from tnao_app.search.driver import Driver, build
@@ -207,3 +208,26 @@ def test_cli_prints_the_front_and_its_share(nb201_table, tmp_path, capsys):
             assert 0 < res["hypervolume_share"] <= 1
             flops = [e["flops"] for e in res["front"]]
             assert flops == sorted(flops)  # listed by accuracy, so by FLOPs too
+
+
+def test_cli_exports_the_front(nb201_table, tmp_path, capsys):
+    db = str(tmp_path / "h.db")
+    argv = ["run", "-b", "nb201", "-m", "random", "--objectives", "valid,-flops"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--budget", "40", "--db", db, "--json"])
+    res = json.loads(capsys.readouterr().out)
+    with pytest.raises(SystemExit) as exc:
+        main(["export", res["run_id"], "--front", "-f", "csv", "--db", db])
+    assert exc.value.code in (0, None)
+    assert parse_front_csv(capsys.readouterr().out) == res["front"]
+    with pytest.raises(SystemExit):
+        main(["export", res["run_id"], "--front", "-f", "json", "--db", db])
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["front"] == res["front"] and doc["hypervolume_share"] == res["hypervolume_share"]
+    # a run of one objective has no front: one sentence, non-zero exit
+    with pytest.raises(SystemExit):
+        main(["run", "-b", "nb201", "-m", "random", "--budget", "10", "--db", db, "--json"])
+    plain = json.loads(capsys.readouterr().out)["run_id"]
+    with pytest.raises(SystemExit) as exc:
+        main(["export", plain, "--front", "--db", db])
+    assert exc.value.code != 0 and "has no Pareto front" in capsys.readouterr().err

@@ -293,15 +293,21 @@ def export(
     top: int = typer.Option(None, "--top", "-k", help="Only the best K (torch: default 1)."),
     out: Path = typer.Option(None, "--output", "-o", help="Write to FILE (default: stdout)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file."),
+    front: bool = typer.Option(
+        False, "--front", help="The Pareto front of a run with several objectives instead."
+    ),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Export a run's leaderboard (json, csv), architectures (arch) or network (torch)."""
-    from ..export import export_run
+    from ..export import export_front, export_run
 
     if out is not None and out.expanduser().is_file() and not force:
         raise ConfigError(f"{out} exists; add --force to overwrite it.")
     store = _store(db)
-    text = export_run(store, run, fmt, top=top, out=out)
+    if front:
+        text = export_front(store, run, fmt, out=out)
+    else:
+        text = export_run(store, run, fmt, top=top, out=out)
     if out is None:
         print(text, end="")
     else:
