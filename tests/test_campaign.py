@@ -5,6 +5,7 @@ and exported. Real runs on the embedded analog table, tiny budgets."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -250,3 +251,35 @@ def test_table_formats_round_trip(analog_table):
     )
     with pytest.raises(ConfigError, match="Table format 'xls'"):
         report.table_text(exp, "xls")
+
+
+def test_a_per_run_metric_is_stored_and_shown_per_budget(analog_table, tnao_home, monkeypatch):
+    """The extension point for other per-run measures (a hypervolume per budget, say):
+    a metric in RUN_METRICS is computed per query, stored with the run, averaged per
+    (method, budget) and shown as a column of every table format."""
+    from tnao_app.campaign import plan
+
+    def best_so_far(cfg, table, oracle):
+        vals = list(oracle.queried.values())
+        return [max(vals[: i + 1]) for i in range(len(vals))]
+
+    monkeypatch.setitem(plan.RUN_METRICS, "best_signal", best_so_far)
+    store = Store(tnao_home / "h.db")
+    exp = ex.run_experiment(*PLAN, workers=1, history=store)  # in-process: the registry holds
+    for row in exp.rows:
+        runs = [r for r in exp.runs if (r["method"], r["budget"]) == (row["method"], row["budget"])]
+        want = sum(r["best_signal"] for r in runs) / len(runs)
+        assert row["metrics"]["best_signal"] == pytest.approx(want)
+    stored_runs = store.experiment_results(exp.experiment_id)
+    assert all(len(r["metrics"]["best_signal"]) == 10 for r in stored_runs)
+    _, back = stored.load(store, exp.experiment_id)
+    assert back.rows[0]["metrics"] == exp.rows[0]["metrics"]
+    assert report.markdown_text(back).splitlines()[0].endswith("| best_signal |")
+    assert exp.csv_text().splitlines()[0].endswith(",best_signal")
+
+
+def test_eta_from_the_pace_of_the_last_runs():
+    runs = [{"finished_at": 100.0 + 2 * i} for i in range(5)]  # one every 2 s
+    assert stored.eta_seconds(runs, 10) == pytest.approx(20.0)
+    assert stored.eta_seconds(runs, 0) == 0.0
+    assert math.isnan(stored.eta_seconds(runs[:1], 3))

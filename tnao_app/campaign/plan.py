@@ -23,7 +23,8 @@ from .inputs import ANYTIME
 
 #: per-run metrics beyond the query trajectory: name -> f(config, table, oracle) giving
 #: one value after each query (so every budget reads its own). A metric registered here
-#: is stored with each run and shown as a column of the table (mean over seeds).
+#: is stored with each run and shown as a column of the table (mean over seeds). Register
+#: at import time of a module this one imports: pool and Ray workers import it afresh.
 RUN_METRICS: dict[str, Callable[[Config, Table, object], list[float]]] = {}
 
 

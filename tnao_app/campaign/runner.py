@@ -68,9 +68,10 @@ def _drive(
     table = pl.table(spec.benchmark)
     report = table.metric(table.dataset(spec.dataset).report)
     tasks = spec.tasks()
-    have = {pl.task_key(r) for r in done}
+    planned = {pl.task_key(t) for t in tasks}
+    results = [r for r in done if pl.task_key(r) in planned]
+    have = {pl.task_key(r) for r in results}
     todo = [t for t in tasks if pl.task_key(t) not in have]
-    results = [r for r in done if pl.task_key(r) in {pl.task_key(t) for t in tasks}]
     if progress:
         progress(len(results), len(tasks))
     try:
