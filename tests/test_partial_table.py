@@ -4,10 +4,13 @@ answerable one, so every candidate the search keeps is a cell a query can answer
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from conftest import SHARED, need
 
 from tnao_app.config import Config
+from tnao_app.errors import Stopped
 from tnao_app.events import Queried
 from tnao_app.runs.pipeline import run_pipeline
 
@@ -27,23 +30,54 @@ def nb101_home(tmp_path_factory):
     mp.undo()
 
 
-def test_tnao_on_a_partial_table_visits_only_answerable_cells(nb101_home, monkeypatch):
-    monkeypatch.setenv("TNAO_HOME", str(nb101_home))
-    cfg = Config.from_dict(
+def tiny() -> Config:
+    return Config.from_dict(
         {
             "run": {"benchmark": "nb101", "budget": 40, "seed": 0, "device": "cpu"},
             "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 8},
             "train": {"epochs": 1, "head_epochs": 2, "head_batches": 5, "finetune_epochs": 1},
-            "search": {"particles": 8, "generations": 4},
+            "search": {"particles": 16, "generations": 4},
         }
     )
+
+
+def test_tnao_on_a_partial_table_visits_only_answerable_cells(nb101_home, monkeypatch):
+    monkeypatch.setenv("TNAO_HOME", str(nb101_home))
+    cfg = tiny()
     queried: list[Queried] = []
     res = run_pipeline(
         cfg, listeners=[lambda e: queried.append(e) if isinstance(e, Queried) else None]
     )
     assert res["queries"] == 40 and len(queried) == 40
     summary = res["summary"]
-    # the swarm's visits were all answerable; only the first sample's uniform draws
-    # over the whole space miss the table
-    assert summary["filled_from_pool"] == 0
+    # the first sample is drawn from the table's cells and the swarm's decodes the
+    # table cannot answer are scored as answerable ones: nothing skipped, nothing filled
+    assert summary["skipped_unanswerable"] == 0 and summary["filled_from_pool"] == 0
+    assert summary["table_cells"] == 30_001 and summary["snapped_to_table"] > 0
     assert summary["rounds"] >= 2
+
+
+def test_partial_table_run_resumes_mid_search_to_the_same_result(nb101_home, monkeypatch):
+    """The snapped decodes (which answerable cell each unanswerable one stands for) are
+    part of the search's state: a run stopped in a later round's search ends as an
+    uninterrupted one, its summary included."""
+    monkeypatch.setenv("TNAO_HOME", str(nb101_home))
+    ref = run_pipeline(tiny())
+    cfg = tiny()
+    cfg.run.checkpoint_every = 0.0  # every generation
+    saved: list[dict] = []
+
+    def ckpt(stage, step, state):
+        saved.append({"stage": stage, "step": step, "state": copy.deepcopy(state)})
+
+    def stop() -> bool:
+        return any(c["stage"] == "search" and c["step"] > 4 for c in saved)
+
+    with pytest.raises(Stopped):
+        run_pipeline(cfg, checkpoint=ckpt, should_stop=stop)
+    assert saved[-1]["stage"] == "search"
+    resumed = run_pipeline(tiny(), resume=saved[-1])
+    drop = ("seconds", "run_id")
+    assert {k: v for k, v in resumed.items() if k not in drop} == {
+        k: v for k, v in ref.items() if k not in drop
+    }

@@ -59,6 +59,7 @@ class RemapScorer:
         #: answer is scored as the nearest of them in latent space (``snap_to``)
         self.snap: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._alias: dict[str, str] = {}  # unanswerable decoded id -> snapped cell's id
+        self.snapped = 0  # decoded cells the table cannot answer, scored as a nearby one
 
     @torch.no_grad()
     def encode_archs(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
@@ -86,6 +87,7 @@ class RemapScorer:
         most of a space's cells have no result, and a visit the table cannot answer
         can never be queried)."""
         self.snap = (np.asarray(rows), np.asarray(z, np.float64), np.asarray(scores))
+        self._snap_sq = (self.snap[1] ** 2).sum(axis=1)
 
     def add(self, archs: list[Arch]) -> list[Visit]:
         """Visits of ``archs``, scoring the new ones in one batch."""
@@ -96,18 +98,33 @@ class RemapScorer:
                 new[i] = a
         if new:
             z, s = self.encode_archs(list(new.values()))
+            rows = [self.table.index_of(a) for a in new.values()]
+            off = [
+                k
+                for k, r in enumerate(rows)
+                if self.snap is not None and not self.oracle.answerable(r)
+            ]
+            near = dict(zip(off, self._nearest(z[off]), strict=True)) if off else {}
+            self.snapped += len(off)
             for k, (i, a) in enumerate(new.items()):
-                row = self.table.index_of(a)
-                if self.snap is not None and not self.oracle.answerable(row):
-                    self._snap(i, z[k])
-                    continue
-                self.visits[i] = Visit(a, row, self.oracle.answerable(row), float(s[k]), z[k])
+                if k in near:
+                    self._snap(i, near[k])
+                else:
+                    r = rows[k]
+                    self.visits[i] = Visit(a, r, self.oracle.answerable(r), float(s[k]), z[k])
         return [self.visits[self._alias.get(i, i)] for i in ids]
 
-    def _snap(self, decoded_id: str, z: np.ndarray) -> None:
+    def _nearest(self, z: np.ndarray) -> list[int]:
+        """Index (into ``snap``) of the answerable cell nearest each latent of ``z``: one
+        product for the batch (|a-b|^2 = |b|^2 - 2ab + |a|^2, the last the same for all)."""
+        assert self.snap is not None
+        _, zs, _ = self.snap
+        d = self._snap_sq[None, :] - 2.0 * (np.asarray(z, np.float64) @ zs.T)
+        return [int(j) for j in np.argmin(d, axis=1)]
+
+    def _snap(self, decoded_id: str, j: int) -> None:
         assert self.snap is not None
         rows, zs, ss = self.snap
-        j = int(np.argmin(((zs - z) ** 2).sum(axis=1)))
         arch = self.table.arch(int(rows[j]))
         sid = self.space.canonical_id(arch)
         self._alias[decoded_id] = sid
@@ -133,9 +150,12 @@ class RemapScorer:
             "answerable": [v.answerable for v in self.visits.values()],
             "scores": [v.score for v in self.visits.values()],
             "z": np.stack([v.z for v in self.visits.values()]) if self.visits else None,
+            "alias": dict(self._alias),
+            "snapped": self.snapped,
         }
 
     def load_state_dict(self, st: dict) -> None:
+        self._alias, self.snapped = dict(st.get("alias", {})), int(st.get("snapped", 0))
         self.visits = {
             i: Visit(a, r, ok, s, st["z"][k])
             for k, (i, a, r, ok, s) in enumerate(

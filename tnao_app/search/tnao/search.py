@@ -69,7 +69,11 @@ class RoundSearch(SearchMethod):
         return plan.run_plan(self.cfg, self.ctx.budget)
 
     def summary(self) -> dict:
-        return {**self._summary, "rounds": self.st.round}
+        out = {**self._summary, "rounds": self.st.round}
+        rows = table_pool_rows(self.ctx)
+        if rows is not None:  # a partial table: the pool and every pick are its cells
+            out["table_cells"] = len(rows)
+        return out
 
     def relabel(self, signals: dict[int, float]) -> bool:
         # each round trains on every label afresh, so new labels are all a rescalarised
@@ -300,6 +304,10 @@ class RoundSearch(SearchMethod):
             st.strategy, st.scorer = strategy.state_dict(), scorer.state_dict()
             self.hooks.checkpoint("search", rnd * strategy.steps + gen)
         strategy.finish()
+        if scorer.snap is not None:
+            self._summary["snapped_to_table"] = (
+                self._summary.get("snapped_to_table", 0) + scorer.snapped
+            )
         st.scorer = scorer.state_dict()
         st.pool_best = float(s_pool.max()) if len(s_pool) else float("nan")
         st.phase = "evaluate"

@@ -33,7 +33,7 @@ from ...config import Config, TrainConfig
 from ...model import ModelShape, TNAOModel, ranking_loss, reconstruction_loss
 from ...train import EpochStats, Trainer, autocast, rank_corr
 from ..method import SearchContext
-from .sampling import pool_is_seedless, reconstruction_pool
+from .sampling import pool_is_fixed, reconstruction_pool, table_pool_rows
 
 STAGE1_SEED = 7_000  # variant v's body is seeded STAGE1_SEED + v (no run seed in it)
 FEATURE_BATCH = 4096
@@ -80,6 +80,9 @@ def body_key(ctx: SearchContext, variant: int) -> str:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
+    rows = table_pool_rows(ctx)
+    if rows is not None:  # a partial table's pool is its answerable rows: which ones
+        spec["pool_rows"] = hashlib.sha256(np.asarray(rows, np.int64).tobytes()).hexdigest()
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -90,8 +93,9 @@ def pretrained_body(
     should_stop: Callable[[], bool],
 ) -> tuple[dict, torch.Tensor | None]:
     """The pretrained model state of ``variant`` and, where the pool is the same for
-    every seed, the body's features of the pool: from this process, the cache folder, or
-    trained now (and cached). Deterministic: the same key gives the same weights."""
+    every seed (the whole space, or a partial table's rows), the body's features of it:
+    from this process, the cache folder, or trained now (and cached). Deterministic: the
+    same key gives the same weights."""
     key = body_key(ctx, variant)
     if key in _LOADED:
         return _LOADED[key]
@@ -100,7 +104,7 @@ def pretrained_body(
     if got is None:
         state, pool = _pretrain(ctx, variant, progress, should_stop)
         feats = None
-        if pool_is_seedless(ctx):
+        if pool_is_fixed(ctx):
             model = new_model(ctx, 0)
             model.load_state_dict(state)
             feats = pool_features(model.to(ctx.device), pool, ctx.device).cpu()
