@@ -14,8 +14,9 @@ any other method runs once per budget). The hypervolume share and the found flag
 from ``tnao_app.objectives.Goal``, the intervals from ``tnao_app.stats`` (bootstrap of
 the mean share, Wilson for the found share).
 
-``pareto_targets(...)`` is the function a multi-seed command can call: it returns one
-row per (method, budget) with the figures and their 95% intervals.
+``tnao_app.objectives.figures_at(goal, queried, budgets)`` gives one run's figures at
+each budget (what a multi-seed command computes per run); ``pareto_targets(...)`` here
+runs the seeds and returns one row per (method, budget) with the 95% intervals.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 
 from tnao_app import benchmarks, catalogue
 from tnao_app.config import Config
-from tnao_app.objectives import Goal
+from tnao_app.objectives import Goal, figures_at
 from tnao_app.search.driver import search
 from tnao_app.stats import bootstrap_mean_ci, wilson
 
@@ -95,21 +96,18 @@ def pareto_targets(
             first = config(budgets[-1])
             goal = Goal(table, first)
             if anytime(method, first):
-                whole = run_queries(first, table)
-                runs = {b: whole[:b] for b in budgets}
+                figures = figures_at(goal, run_queries(first, table), budgets)
             else:
-                runs = {b: run_queries(config(b), table) for b in budgets}
-            best_rows = set(goal.constrained_optimum()[0]) if goal.constrained else set()
-            for b, queried in runs.items():
-                one: dict = {"method": method, "seed": int(seed), "budget": b}
-                if goal.multi:
-                    one["hv_share"] = goal.hypervolume_share(goal.front(queried))
-                    shares[b].append(one["hv_share"])
-                if goal.constrained:
-                    one["found"] = bool(best_rows & set(queried))
-                    found[b].append(one["found"])
+                figures = {
+                    b: figures_at(goal, run_queries(config(b), table), [b])[b] for b in budgets
+                }
+            for b, fig in figures.items():
+                if "hv_share" in fig:
+                    shares[b].append(fig["hv_share"])
+                if "found" in fig:
+                    found[b].append(fig["found"])
                 if on_result is not None:
-                    on_result(one)
+                    on_result({"method": method, "seed": int(seed), "budget": b, **fig})
             if on_run is not None:
                 on_run(method, int(seed), time.perf_counter() - t0)
         for b in budgets:

@@ -12,7 +12,7 @@ import pytest
 from tnao_app.cli import main
 from tnao_app.config import Config
 from tnao_app.errors import ConfigError
-from tnao_app.objectives import Goal, parse_constraints
+from tnao_app.objectives import Goal, figures_at, parse_constraints
 from tnao_app.runs.pipeline import result_of
 from tnao_app.search.driver import Driver, build
 from tnao_app.search.method import Hooks
@@ -153,3 +153,23 @@ def test_cli_json_names_the_constraint_and_its_optimum(nb201_table, tmp_path, ca
     ok = (t.metric("cifar10/params") <= 0.5) & (t.metric("cifar10/flops") <= 60)
     assert co["test"] == pytest.approx(float(t.metric("cifar10/ori-test@200")[ok].max()))
     assert t.metric("cifar10/params")[t.index_of(t.space.from_native(res["best"]["arch"]))] <= 0.5
+
+
+def test_figures_at_each_budget(nb201_table):
+    """One run's figures at each budget read off its first B queries: the constrained
+    optimum counts from the query that made it, the share only grows."""
+    cfg = Config.from_dict(
+        {
+            "run": {"benchmark": "nb201"},
+            "goal": {"constraints": "params<=0.5", "objectives": "valid,-flops"},
+        }
+    )
+    goal = Goal(nb201_table, cfg)
+    best = goal.constrained_optimum()[0][0]
+    others = [int(r) for r in np.flatnonzero(goal.feasible) if r != best][:59]
+    queried = others[:30] + [best] + others[30:]
+    got = figures_at(goal, queried, [20, 30, 31, 60])
+    assert [got[b]["found"] for b in (20, 30, 31, 60)] == [False, False, True, True]
+    shares = [got[b]["hv_share"] for b in (20, 30, 31, 60)]
+    assert shares == sorted(shares)
+    assert shares[-1] == pytest.approx(goal.hypervolume_share(goal.front(queried)))

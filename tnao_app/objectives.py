@@ -318,6 +318,24 @@ class Goal:
         return out
 
 
+def figures_at(goal: Goal, queried: list[int], budgets: list[int]) -> dict[int, dict]:
+    """What one run scores at each budget B, from its first B queries (in query order):
+    ``hv_share`` (several objectives) and ``found`` (constraints: whether it queried a
+    cell of the table's constrained optimum). The per-run figures of a multi-seed
+    experiment; an anytime method's one run answers every budget."""
+    best = set(goal.constrained_optimum()[0]) if goal.constrained else set()
+    out: dict[int, dict] = {}
+    for b in budgets:
+        head = [int(r) for r in queried[: int(b)]]
+        one: dict = {}
+        if goal.multi:
+            one["hv_share"] = goal.hypervolume_share(goal.front(head))
+        if goal.constrained:
+            one["found"] = bool(best & set(head))
+        out[int(b)] = one
+    return out
+
+
 def goal_of(table: Table, config: Config) -> Goal | None:
     """The run's ``Goal``; ``None`` for a plain run (one signal, no constraint)."""
     g = config.goal
