@@ -283,3 +283,26 @@ def test_eta_from_the_pace_of_the_last_runs():
     assert stored.eta_seconds(runs, 10) == pytest.approx(20.0)
     assert stored.eta_seconds(runs, 0) == 0.0
     assert math.isnan(stored.eta_seconds(runs[:1], 3))
+
+
+def test_sigterm_stops_a_campaign_as_stopped_and_resumable(analog_table, tnao_home, tmp_path):
+    db = tmp_path / "term.db"
+    argv = [*TNAO, "experiment", "-m", "random,ls", "-s", "0-199", "--budgets", "20", "-w", "1"]
+    env = {**os.environ, "TNAO_HOME": str(tnao_home)}
+    proc = subprocess.Popen(
+        [*argv, "--db", str(db), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_runs(db, 3, proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143 and "Interrupted by SIGTERM" in err and "Traceback" not in err
+    (row,) = Store(db).list_experiments()
+    assert row["status"] == "stopped" and 3 <= row["done"] < row["total"] == 400

@@ -180,3 +180,31 @@ def test_home_marks_two_runs_and_overlays_their_curves(analog_table, tnao_home):
             assert app.screen is home
 
     asyncio.run(go())
+
+
+def test_r_resumes_a_stopped_campaign_from_the_screen(analog_table, tnao_home):
+    store = Store(tnao_home / "history.db")
+    spec = ex.Spec("analog", "cifar10", ["random", "ls"], [0, 1, 2], [5, 10], {}).check()
+    eid = store.create_experiment(spec.to_dict(), len(spec.tasks()), "local")
+    table = ex.load_table("analog")
+    report = table.metric(table.dataset("cifar10").report)
+    for task in spec.tasks()[:2]:  # two runs in, then it stopped
+        res = ex.run_one(task)
+        store.record_experiment_run(eid, res, anytime_curve(res["rows"], res["signal"], report))
+    store.end_experiment(eid, "stopped")
+    app = TnaoApp(db=store.path)
+
+    async def go() -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _home(pilot)
+            app.open_experiments()
+            scr = app.screen
+            await until(pilot, lambda: scr.row is not None and scr.row["status"] == "stopped")
+            assert "runs 2/6" in str(scr.query_one("#exp-progress").render())
+            await pilot.press("r")
+            await until(pilot, lambda: scr.row is not None and scr.row["status"] == "finished")
+            assert scr.exp is not None and scr.exp.done == 6
+
+    asyncio.run(go())
+    row = store.get_experiment(eid)
+    assert row["resumes"] == 1 and row["done"] == 6
