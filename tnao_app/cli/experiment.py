@@ -185,9 +185,10 @@ def experiment(
 ) -> None:
     """Compare search methods over seeds and budgets, as a table.
 
-    The experiment is recorded in the history as its runs finish: a stopped or killed one
-    continues with --resume ID. Anytime methods run once per seed at the largest budget,
-    read off their query trajectory.
+    Recorded in the history as its runs finish; a stopped or killed
+    experiment continues with --resume ID.
+
+    Anytime methods run once per seed, at the largest budget.
     """
     if ctx.invoked_subcommand is not None:
         return
