@@ -12,7 +12,13 @@ import pytest
 from tnao_app.cli import main
 from tnao_app.config import Config
 from tnao_app.errors import ConfigError
-from tnao_app.objectives import Goal, figures_at, parse_constraints
+from tnao_app.objectives import (
+    Goal,
+    constrained_found_metric,
+    figures_at,
+    hypervolume_metric,
+    parse_constraints,
+)
 from tnao_app.runs.pipeline import result_of
 from tnao_app.search.driver import Driver, build
 from tnao_app.search.method import Hooks
@@ -173,3 +179,22 @@ def test_figures_at_each_budget(nb201_table):
     shares = [got[b]["hv_share"] for b in (20, 30, 31, 60)]
     assert shares == sorted(shares)
     assert shares[-1] == pytest.approx(goal.hypervolume_share(goal.front(queried)))
+
+
+def test_campaign_metrics_follow_the_run(nb201_table):
+    """The per-query metrics a campaign stores: the found flag turns on at the query of
+    the constrained optimum and stays; the share equals the run's own at every query."""
+    cfg = _cfg("random", 50, "params<=0.1")
+    cfg.goal.objectives = "valid,-flops"
+    m, oracle, asked = _search(cfg, nb201_table)
+    goal = m.ctx.goal
+    found = constrained_found_metric(cfg, nb201_table, oracle)
+    best = set(goal.constrained_optimum()[0])
+    first = next((i for i, r in enumerate(oracle.queried) if r in best), len(found))
+    assert found == [0.0] * first + [1.0] * (len(found) - first)
+    hv = hypervolume_metric(cfg, nb201_table, oracle)
+    rows = list(oracle.queried)
+    assert hv[-1] == pytest.approx(goal.hypervolume_share(goal.front(rows)))
+    assert hv[9] == pytest.approx(goal.hypervolume_share(goal.front(rows[:10])))
+    plain = Config.from_dict({"run": {"benchmark": "nb201"}})
+    assert all(np.isnan(hypervolume_metric(plain, nb201_table, oracle)))

@@ -336,6 +336,31 @@ def figures_at(goal: Goal, queried: list[int], budgets: list[int]) -> dict[int, 
     return out
 
 
+def hypervolume_metric(config: Config, table: Table, oracle) -> list[float]:
+    """The hypervolume share after each query of a finished run (NaN for each where the
+    run has one objective): the shape of a campaign's per-run metric (``campaign.plan.
+    RUN_METRICS``, one value after each query), to register as ``"hv_share"``."""
+    rows = [int(r) for r in oracle.queried]
+    goal = goal_of(table, config)
+    if goal is None or not goal.multi:
+        return [math.nan] * len(rows)
+    return goal.hypervolume_curve(rows)
+
+
+def constrained_found_metric(config: Config, table: Table, oracle) -> list[float]:
+    """1.0 from the query that reached the table's constrained optimum on, else 0.0 (NaN
+    for each query of a run without constraints); a campaign metric as above."""
+    rows = [int(r) for r in oracle.queried]
+    goal = goal_of(table, config)
+    if goal is None or not goal.constrained:
+        return [math.nan] * len(rows)
+    best, found, out = set(goal.constrained_optimum()[0]), 0.0, []
+    for r in rows:
+        found = 1.0 if found or r in best else 0.0
+        out.append(found)
+    return out
+
+
 def goal_of(table: Table, config: Config) -> Goal | None:
     """The run's ``Goal``; ``None`` for a plain run (one signal, no constraint)."""
     g = config.goal
