@@ -93,6 +93,21 @@ def test_a_stopped_campaign_resumes_without_repeating_a_run(analog_table, tnao_h
     assert starts == [6]
 
 
+def test_a_resume_keeps_the_plan_it_started_with(analog_table, tnao_home):
+    """Which methods run once at the largest budget is part of the stored plan: a TNAO
+    whose settings plan otherwise refuses the resume instead of mixing two plans."""
+    store = Store(tnao_home / "h.db")
+    spec = ex.Spec(*PLAN).check()
+    data = spec.to_dict()
+    data["anytime"] = sorted({*spec.anytime} - {"ls"})  # as if planned by another TNAO
+    eid = store.create_experiment(data, 6, "local")
+    store.end_experiment(eid, "stopped", "Interrupted.")
+    with pytest.raises(ConfigError, match="start a new experiment"):
+        ex.resume_experiment(eid, store, workers=1)
+    assert store.get_experiment(eid)["status"] == "failed"
+    assert store.experiment_results(eid) == []  # nothing ran
+
+
 def test_a_live_campaign_is_not_driven_twice(analog_table, tnao_home):
     store = Store(tnao_home / "h.db")
     spec = ex.Spec(*PLAN).check()
@@ -285,9 +300,13 @@ def test_eta_from_the_pace_of_the_last_runs():
     assert math.isnan(stored.eta_seconds(runs[:1], 3))
 
 
-def test_sigterm_stops_a_campaign_as_stopped_and_resumable(analog_table, tnao_home, tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])  # in this process; a pool of two
+def test_sigterm_stops_a_campaign_as_stopped_and_resumable(
+    analog_table, tnao_home, tmp_path, workers
+):
     db = tmp_path / "term.db"
-    argv = [*TNAO, "experiment", "-m", "random,ls", "-s", "0-199", "--budgets", "20", "-w", "1"]
+    argv = [*TNAO, "experiment", "-m", "random,ls", "-s", "0-199", "--budgets", "20"]
+    argv += ["-w", workers]
     env = {**os.environ, "TNAO_HOME": str(tnao_home)}
     proc = subprocess.Popen(
         [*argv, "--db", str(db), "--json"],
@@ -306,3 +325,4 @@ def test_sigterm_stops_a_campaign_as_stopped_and_resumable(analog_table, tnao_ho
     assert proc.returncode == 143 and "Interrupted by SIGTERM" in err and "Traceback" not in err
     (row,) = Store(db).list_experiments()
     assert row["status"] == "stopped" and 3 <= row["done"] < row["total"] == 400
+    assert row["message"] == "Interrupted by SIGTERM."

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,16 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip ins
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """One local Ray instance for the module (starting one takes seconds)."""
+    """One local Ray instance for the module (starting one takes seconds). ray.init
+    installs a SIGTERM handler in this process; the other tests of this worker expect
+    the default one back."""
+    before = signal.getsignal(signal.SIGTERM)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield ray
     finally:
         ray.shutdown()
+        signal.signal(signal.SIGTERM, before)
 
 
 @pytest.mark.slow

@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
@@ -57,6 +59,7 @@ class LocalPool:
             mp_context=get_context("spawn"),
             initializer=init_worker,
         )
+        pending: set = set()
         try:
             pending = {pool.submit(fn, t) for t in tasks}
             while pending:
@@ -64,7 +67,12 @@ class LocalPool:
                 for f in done:
                     yield f.result()
         finally:
-            # stopped or failed: runs not started are dropped (a resume runs them)
+            if pending:
+                # stopped or failed: the runs in flight are ended now (a resume runs them
+                # again, to the same result); else the exit waits for every run already
+                # handed to a worker, and their results would not be recorded anyway
+                for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                    proc.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -109,8 +117,13 @@ class RayExecutor:
             kwargs["address"] = self.address
         else:
             kwargs["num_cpus"] = self.workers
+        # ray.init installs its own SIGTERM handler, which would replace the command's
+        # (a stopped campaign is recorded as stopped and resumable): put it back
+        before = signal.getsignal(signal.SIGTERM)
         try:
             ray.init(**kwargs)
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, before)
         except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
             where = f"at {self.address}" if self.address else "on this machine"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -165,7 +178,9 @@ def _ray_result(ray, ref, task: tuple, retries: int) -> dict:
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
-        raise exc.as_instanceof_cause() from None  # the run's own error, as in a pool
+        if isinstance(exc.cause, TnaoError):  # the run's own sentence, as in a pool
+            raise exc.cause from None
+        raise exc.as_instanceof_cause() from None
     except ray.exceptions.RayError as exc:
         m, s, b = task[2], task[3], task[4]
         raise TnaoError(

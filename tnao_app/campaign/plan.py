@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
-from .. import benchmarks, catalogue, device
+from .. import benchmarks, catalogue, device, paths
 from ..benchmarks.base import Table
 from ..config import Config
 from ..errors import ConfigError, NotReadyError
@@ -41,14 +41,17 @@ def load_table(benchmark: str) -> Table:
         ) from None
 
 
-_TABLES: dict[str, Table] = {}  # per process: a worker loads each table once
+#: per process: a worker loads each table once (per data folder: another TNAO_HOME is
+#: another table)
+_TABLES: dict[tuple[str, str], Table] = {}
 
 
 def table(benchmark: str) -> Table:
     """This process's copy of the table (loaded on first use)."""
-    if benchmark not in _TABLES:
-        _TABLES[benchmark] = load_table(benchmark)
-    return _TABLES[benchmark]
+    key = (benchmark, str(paths.cache_dir(create=False)))
+    if key not in _TABLES:
+        _TABLES[key] = load_table(benchmark)
+    return _TABLES[key]
 
 
 def task_config(

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from ..errors import Stopped, TnaoError
+from ..errors import ConfigError, Stopped, TnaoError
 from . import plan as pl
 from .executors import Executor, LocalPool
 from .summary import Experiment, anytime_curve, summarize
@@ -90,7 +90,8 @@ def _drive(
                 history.end_experiment(
                     experiment_id,
                     "stopped" if stopped else "failed",
-                    str(exc) or type(exc).__name__,
+                    # a signal's exception carries its sentence (str() is the number)
+                    getattr(exc, "message", None) or str(exc) or type(exc).__name__,
                 )
         raise
     if history is not None and experiment_id is not None:
@@ -129,7 +130,16 @@ def resume(
     row = history.claim_experiment(experiment_id, executor.name)
     spec = pl.Spec.from_dict(row["spec"])
     try:
+        stored_anytime = list(spec.anytime)
         spec.check()
+        if stored_anytime and sorted(stored_anytime) != spec.anytime:
+            # the defaults changed since the start (a new TNAO): the stored plan is kept
+            # only if it still means the same runs, else the table would mix two plans
+            raise ConfigError(
+                f"Experiment {row['id']} was planned with {', '.join(stored_anytime)} run "
+                "once at the largest budget, and this TNAO's settings plan "
+                f"{', '.join(spec.anytime)}; start a new experiment with these settings."
+            )
     except BaseException as exc:
         history.end_experiment(row["id"], "failed", str(exc))
         raise
