@@ -130,10 +130,13 @@ class CurvesChart(PlotextPlot):
     """Mean best-so-far reported metric per method against queries, with the 95%
     bootstrap band's edges as dotted lines of the method's colour."""
 
+    drawn: tuple[str, ...] = ()  # the methods whose curves are on the chart
+
     def show(self, exp: Experiment | None) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
+        self.drawn = ()
         if exp is None or not exp.curves:
             plt.title("no runs in yet")
             self.refresh()
@@ -146,6 +149,7 @@ class CurvesChart(PlotextPlot):
             xs = [int(x) for x in q]
             color = i + 1  # plotext's colour codes: one per method, the band in its colour
             plt.plot(xs, [float(v) for v in mean], label=m, color=color)
+            self.drawn += (m,)
             for edge in (lo, hi):
                 pts = [(x, float(v)) for x, v in zip(xs, edge, strict=True) if math.isfinite(v)]
                 if pts:
@@ -343,6 +347,11 @@ class ExperimentsScreen(Screen):
         if row is None or row["status"] not in RESUMABLE:
             return
         argv = ["experiment", "--resume", row["id"], "-e", row["executor"]]
+        opts = (row.get("spec") or {}).get("executor_options") or {}
+        if opts.get("workers"):  # as it was started: not one worker per core
+            argv += ["-w", str(int(opts["workers"]))]
+        if opts.get("address"):
+            argv += ["--address", str(opts["address"])]
         self._spawn(
             argv + (["--db", str(self.tnao.db_path)] if self.tnao.db_path else []) + ["--json"]
         )

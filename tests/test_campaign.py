@@ -49,6 +49,7 @@ def test_a_campaign_is_recorded_run_by_run(analog_table, tnao_home):
     row = store.get_experiment(exp.experiment_id)
     assert row["status"] == "finished" and row["done"] == 6 and row["total"] == 6
     assert row["spec"]["methods"] == ["random", "ls"] and row["spec"]["seeds"] == [0, 1, 2]
+    assert row["spec"]["executor_options"] == {"workers": 1, "address": None}  # for a resume
     runs = store.experiment_results(exp.experiment_id)
     assert len(runs) == 6 and all(len(r["rows"]) == 10 == len(r["best_test"]) for r in runs)
     # each stored curve is the best-so-far of its trajectory

@@ -80,7 +80,7 @@ def test_a_stored_campaign_is_shown_compared_and_exported(analog_table, tnao_hom
             assert table.row_count == 4  # 2 methods x 2 budgets
             assert str(table.get_row_at(0)[0]) == "random"
             assert scr.query_one("#exp-seeds").row_count == 6  # one per (method, seed)
-            assert scr.query_one(CurvesChart).plt is not None
+            assert scr.query_one(CurvesChart).drawn == ("random", "ls")  # a curve each
             await pilot.press("e")
             await until(pilot, lambda: len(list(app.export_dir.glob(f"experiment-{eid}.*"))) == 6)
             got = {p.suffix for p in app.export_dir.iterdir()}
@@ -185,7 +185,8 @@ def test_home_marks_two_runs_and_overlays_their_curves(analog_table, tnao_home):
 def test_r_resumes_a_stopped_campaign_from_the_screen(analog_table, tnao_home):
     store = Store(tnao_home / "history.db")
     spec = ex.Spec("analog", "cifar10", ["random", "ls"], [0, 1, 2], [5, 10], {}).check()
-    eid = store.create_experiment(spec.to_dict(), len(spec.tasks()), "local")
+    started = {**spec.to_dict(), "executor_options": {"workers": 1, "address": None}}
+    eid = store.create_experiment(started, len(spec.tasks()), "local")
     table = ex.load_table("analog")
     report = table.metric(table.dataset("cifar10").report)
     for task in spec.tasks()[:2]:  # two runs in, then it stopped
@@ -202,6 +203,8 @@ def test_r_resumes_a_stopped_campaign_from_the_screen(analog_table, tnao_home):
             await until(pilot, lambda: scr.row is not None and scr.row["status"] == "stopped")
             assert "runs 2/6" in str(scr.query_one("#exp-progress").render())
             await pilot.press("r")
+            args = list(scr._procs[-1].args)
+            assert args[args.index("-w") + 1] == "1"  # the workers it was started with
             await until(pilot, lambda: scr.row is not None and scr.row["status"] == "finished")
             assert scr.exp is not None and scr.exp.done == 6
 

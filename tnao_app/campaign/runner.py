@@ -114,7 +114,12 @@ def start(
     executor = executor or LocalPool()
     exp_id = None
     if history is not None:
-        exp_id = history.create_experiment(spec.to_dict(), len(spec.tasks()), executor.name)
+        # how it was run, so a resume from the app runs it the same way (a plan key
+        # ``Spec.from_dict`` ignores)
+        options = {"workers": getattr(executor, "workers", None)}
+        options["address"] = getattr(executor, "address", None)
+        data = {**spec.to_dict(), "executor_options": options}
+        exp_id = history.create_experiment(data, len(spec.tasks()), executor.name)
     return _drive(spec, executor, [], history, exp_id, progress)
 
 
