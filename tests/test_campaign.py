@@ -299,6 +299,9 @@ def test_eta_from_the_pace_of_the_last_runs():
     assert stored.eta_seconds(runs, 10) == pytest.approx(20.0)
     assert stored.eta_seconds(runs, 0) == 0.0
     assert math.isnan(stored.eta_seconds(runs[:1], 3))
+    # stopped for 1,000 s, then resumed at the same pace: the downtime is not pace
+    later = [{"finished_at": 2000.0 + 2 * i} for i in range(3)]
+    assert stored.eta_seconds(runs + later, 10) == pytest.approx(20.0)
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])  # in this process; a pool of two

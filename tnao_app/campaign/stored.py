@@ -34,10 +34,14 @@ def load(history: Any, experiment_id: str) -> tuple[dict, Experiment]:
 
 def eta_seconds(results: list[dict], remaining: int) -> float:
     """Seconds left, from the pace of the last runs in (their finishing times): NaN
-    before two runs are in. ``results`` in the order they finished."""
+    before two runs are in. ``results`` in the order they finished. A gap far longer
+    than the usual one (the campaign was stopped, then resumed) is not pace."""
     ends = [r["finished_at"] for r in results[-21:]]
     if remaining <= 0:
         return 0.0
-    if len(ends) < 2 or ends[-1] <= ends[0]:
+    gaps = [b - a for a, b in zip(ends, ends[1:], strict=False)]
+    if not gaps or ends[-1] <= ends[0]:
         return math.nan
-    return (ends[-1] - ends[0]) / (len(ends) - 1) * remaining
+    usual = sorted(gaps)[len(gaps) // 2]
+    kept = [g for g in gaps if g <= 5 * usual] if usual > 0 else gaps
+    return sum(kept) / len(kept) * remaining
