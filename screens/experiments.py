@@ -270,7 +270,13 @@ class ExperimentsScreen(Screen):
         if self.is_current:
             self.refresh_list()
             if self.row is not None and self.row["status"] == "running":
-                self.load(self.row["id"])
+                now = next((r for r in self.listed if r["id"] == self.row["id"]), None)
+                # read the runs again only when one came in (or the campaign ended)
+                if now is None or (now["done"], now["status"]) != (
+                    self.row["done"],
+                    self.row["status"],
+                ):
+                    self.load(self.row["id"])
 
     # -- one campaign ----------------------------------------------------------------------
     def load(self, experiment_id: str) -> None:

@@ -8,16 +8,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import benchmarks
+from .. import benchmarks, paths
+from ..benchmarks.base import Table
 from .inputs import ANYTIME
 from .summary import Experiment, summarize
+
+_TABLES: dict[tuple[str, str], Table] = {}  # a screen reads a running campaign often
 
 
 def load(history: Any, experiment_id: str) -> tuple[dict, Experiment]:
     """The stored campaign (``history.get_experiment``) and its summary so far."""
     row = history.get_experiment(experiment_id)
     spec = row["spec"]
-    table = benchmarks.load(spec["benchmark"])
+    key = (spec["benchmark"], str(paths.cache_dir(create=False)))
+    if key not in _TABLES:
+        _TABLES[key] = benchmarks.load(spec["benchmark"])
+    table = _TABLES[key]
     results = history.experiment_results(row["id"])
     exp = summarize(
         table,
