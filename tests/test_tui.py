@@ -56,6 +56,9 @@ SIZE = (100, 30)
 # the whole model trained in the run (not a cached stage 1), for 100 epochs: long enough
 # for a stop to land in the middle of training
 LONG_TRAIN = {"train": {"stage1": "joint", "epochs": 100, "patience": 10_000}}
+# for a test that never lets the run finish: no machine trains this to the end before the
+# test has stopped it (100 epochs of the tiny model can end before a quit is confirmed)
+ENDLESS_TRAIN = {"train": {"stage1": "joint", "epochs": 20_000, "patience": 100_000}}
 
 
 def sync(fn):
@@ -585,7 +588,7 @@ async def test_command_palette_offers_the_main_actions(finished_db, monkeypatch)
 
 @sync
 async def test_quit_during_training_stops_the_worker(db):
-    app = TnaoApp(db=db, preset="tiny", overrides=LONG_TRAIN)
+    app = TnaoApp(db=db, preset="tiny", overrides=ENDLESS_TRAIN)
     async with app.run_test(size=SIZE) as pilot:
         await ready_home(app, pilot)
         await pilot.press("n", "ctrl+n", "ctrl+r")
