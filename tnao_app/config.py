@@ -11,6 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING
 
+from . import sizes
 from .catalogue import CATALOGUE, METHODS, info
 from .errors import ConfigError
 
@@ -406,13 +407,13 @@ class Config:
     def _check_sizes(self) -> None:
         """The sizes that allocate memory must fit this machine: refuse in one sentence what
         would end in an allocation failure (or the machine swapping) minutes later."""
-        limit = memory_bytes()
+        limit = sizes.memory_bytes()
         m, b = self.model, self.baselines
         n, k = self.sample.n_unlabelled, self.search.particles
         needs = [
             (
                 f"model.d_model {m.d_model} (with model.n_layers {m.n_layers})",
-                model_bytes(m),
+                sizes.model_bytes(m, MAX_SEQ_LEN, MAX_VOCAB),
                 "model.d_model or model.n_layers",
             ),
             (f"sample.n_unlabelled {n}", n * MAX_SEQ_LEN * 8 * 2, "sample.n_unlabelled"),
@@ -426,12 +427,12 @@ class Config:
             if f.name.endswith("_hidden"):
                 width, many = getattr(b, f.name), getattr(b, f.name[:-7] + "_ensemble", 1)
                 name = f"baselines.{f.name}"
-                needs.append((f"{name} {width}", many * _mlp_bytes(width), name))
+                needs.append((f"{name} {width}", many * sizes.mlp_bytes(width), name))
         for what, need, smaller in needs:
             if need > limit:
                 raise ConfigError(
-                    f"{what} needs about {_gb(need)} of memory, more than this machine's "
-                    f"{_gb(limit)}; expected a smaller {smaller}."
+                    f"{what} needs about {sizes.gb(need)} of memory, more than this machine's "
+                    f"{sizes.gb(limit)}; expected a smaller {smaller}."
                 )
 
 
@@ -469,35 +470,3 @@ def _kind(value: object) -> str:
 def _short(value: object, n: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def memory_bytes() -> int:
-    """This machine's physical memory in bytes (a large number where it cannot be read)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, OSError, ValueError):  # not POSIX
-        return 1 << 50
-
-
-def model_bytes(m: ModelConfig) -> int:
-    """About the bytes a model of ``m`` takes while it trains: float32 weights, their
-    gradients and AdamW's two moments, for the largest space (an over-estimate)."""
-    d, L, V = m.d_model, MAX_SEQ_LEN, MAX_VOCAB
-    params = (
-        m.n_layers * (8 * d * d + 9 * d)  # attention (qkv, proj) and the MLP per layer
-        + (V + L) * d  # token and position embeddings
-        + L * d * m.d_latent  # to_z
-        + m.d_latent * 4 * d
-        + 4 * d * L * V  # decoder
-        + m.n_predictors * (m.d_latent * 2 * d + 2 * d)  # predictor heads
-    )
-    return 4 * 4 * params
-
-
-def _mlp_bytes(hidden: int, inputs: int = 256) -> int:
-    """About the bytes of a baseline's two-hidden-layer MLP while it trains (as above)."""
-    return 4 * 4 * (inputs * hidden + hidden * hidden + 2 * hidden)
-
-
-def _gb(n: float) -> str:
-    return f"{n / 2**30:,.1f} GB"
