@@ -15,19 +15,13 @@ validation accuracy found (the subset's best is 94.91%).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CSV = ROOT.parent / "shared" / "data" / "nb101_subset_specs.csv.gz"
-TNAO = [sys.executable, "-c", "from tnao_app.cli import main; main()"]
+from cli_timing import SHARED, home_with, timed
+
+CSV = SHARED / "nb101_subset_specs.csv.gz"
 
 
 def main() -> None:
@@ -36,29 +30,16 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=150)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    if not CSV.exists():
-        sys.exit(f"The NB101 subset {CSV} is missing; this benchmark needs ../shared/data.")
-    home = Path(tempfile.mkdtemp(prefix="tnao_bench101_"))
-    env = {**os.environ, "TNAO_HOME": str(home)}
-    subprocess.run(
-        [*TNAO, "data", "import", str(CSV), "--benchmark", "nb101"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    home, env = home_with(CSV, "nb101", "tnao_bench101_")
     args = ["run", "--benchmark", "nb101", "--device", "cpu", "--json"]
     args += ["--budget", str(a.budget), "--seed", str(a.seed), "--db", str(home / "h.db")]
     print(f"cores: {os.cpu_count()}; tnao {' '.join(args)}")
     times: dict[str, list[float]] = {"cold": [], "warm": []}
     best: dict[str, float] = {}
     for name in ["cold"] + ["warm"] * a.repeat:
-        t0 = time.perf_counter()
-        out = subprocess.run([*TNAO, *args], env=env, capture_output=True, text=True)
-        dt = time.perf_counter() - t0
-        if out.returncode:
-            sys.exit(out.stderr)
+        dt, res = timed(args, env)
         times[name].append(dt)
-        best[name] = json.loads(out.stdout)["best"]["valid"]
+        best[name] = res["best"]["valid"]
         print(f"  {name:<5} {dt:7.1f} s", flush=True)
     print(f"\n{'run':<6} {'median s':>9} {'min s':>7} {'best valid':>11}")
     for name, ts in times.items():

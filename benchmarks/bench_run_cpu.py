@@ -18,15 +18,10 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CSV = ROOT.parent / "shared" / "data" / "nb201.csv.gz"
-TNAO = [sys.executable, "-c", "from tnao_app.cli import main; main()"]
+from cli_timing import SHARED, home_with, timed
+
+CSV = SHARED / "nb201.csv.gz"
 
 
 def main() -> None:
@@ -35,14 +30,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="tnao_bench_"))
-    env = {**os.environ, "TNAO_HOME": str(home)}
-    subprocess.run(
-        [*TNAO, "data", "import", str(CSV), "--benchmark", "nb201"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    home, env = home_with(CSV, "nb201", "tnao_bench_")
     joint = home / "joint.json"
     joint.write_text(json.dumps({"train": {"stage1": "joint"}}))
     base = ["run", "--benchmark", "nb201", "--device", "cpu", "--json"]
@@ -55,13 +43,9 @@ def main() -> None:
         for name, args in cases.items():
             if name == "cold":
                 shutil.rmtree(home / "cache" / "stage1", ignore_errors=True)
-            t0 = time.perf_counter()
-            out = subprocess.run([*TNAO, *args], env=env, capture_output=True, text=True)
-            dt = time.perf_counter() - t0
-            if out.returncode:
-                sys.exit(out.stderr)
+            dt, res = timed(args, env)
             times[name].append(dt)
-            best[name] = json.loads(out.stdout)["best"]["test"]
+            best[name] = res["best"]["test"]
             print(f"  repeat {i + 1} {name:<8} {dt:6.1f} s", flush=True)
     ref = statistics.median(times["previous"])
     print(f"\n{'run':<10} {'median s':>9} {'min s':>7} {'x faster':>9} {'best test':>10}")
