@@ -487,10 +487,16 @@ def experiments_at(tab: str):
         app = pilot.app
         await ready(app, pilot)
         app.open_experiments()
-        while getattr(app.screen, "exp", None) is None:
+        # the campaign read (a worker) and its table filled, before the picture
+        while (
+            getattr(app.screen, "exp", None) is None
+            or not app.screen.query_one("#exp-table").row_count
+        ):
             await pilot.pause(0.05)
         app.screen.query_one("#exp-tabs").active = tab
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
+        await pilot.pause()
 
     return run_before
 
