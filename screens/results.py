@@ -212,8 +212,10 @@ def goal_summary(result: dict) -> Text:
         found = "queried" if co.get("found") else "not queried"
         out.append(
             f"\nconstraints {', '.join(result['constraints'])}: "
-            f"{result.get('feasible_cells', 0):,} feasible cells; constrained optimum test "
-            f"{fmt_num(co.get('test'))} ({found})",
+            f"{result.get('feasible_cells', 0):,} feasible cells; constrained optimum "
+            f"(best feasible signal) {fmt_num(co.get('signal'))}, test "
+            f"{fmt_num(co.get('test'))} ({found}); best feasible test "
+            f"{fmt_num(co.get('best_feasible_test'))}",
             style="dim",
         )
     if result.get("front") is not None:

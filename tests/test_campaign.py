@@ -291,7 +291,9 @@ def test_a_per_run_metric_is_stored_and_shown_per_budget(analog_table, tnao_home
     _, back = stored.load(store, exp.experiment_id)
     assert back.rows[0]["metrics"] == exp.rows[0]["metrics"]
     assert report.markdown_text(back).splitlines()[0].endswith("| best_signal |")
-    assert exp.csv_text().splitlines()[0].endswith(",best_signal")
+    assert (
+        exp.csv_text().splitlines()[0].endswith(",best_signal,best_signal_ci_lo,best_signal_ci_hi")
+    )
 
 
 def test_eta_from_the_pace_of_the_last_runs():

@@ -22,6 +22,7 @@ from tnao_app.objectives import (
 from tnao_app.runs.pipeline import result_of
 from tnao_app.search.driver import Driver, build
 from tnao_app.search.method import Hooks
+from tnao_app.stats import wilson
 
 TINY_TNAO = {
     "sample": {"n_labelled": 10},
@@ -139,8 +140,11 @@ def test_constrained_optimum_found_on_a_small_table(nb201_table):
     assert sorted(oracle.queried) == sorted(feasible.tolist())
     res = result_of(cfg, "", small, oracle, (), seconds=0.0, dev="cpu", goal=m.ctx.goal)
     rep = small.metric("cifar10/ori-test@200")
-    assert res["constrained_optimum"]["test"] == rep[feasible].max()
-    assert res["constrained_optimum"]["found"] is True
+    co = res["constrained_optimum"]
+    assert co["signal"] == col[feasible].max()  # the best feasible signal is the target
+    assert co["test"] == rep[feasible[np.argmax(col[feasible])]]
+    assert co["best_feasible_test"] == rep[feasible].max()
+    assert co["found"] is True
     assert res["best"]["arch"] in {small.native(int(r)) for r in feasible}
     assert res["feasible_cells"] == len(feasible)
     assert res["optimum"]["test"] >= res["constrained_optimum"]["test"]
@@ -157,7 +161,11 @@ def test_cli_json_names_the_constraint_and_its_optimum(nb201_table, tmp_path, ca
     co = res["constrained_optimum"]
     t = nb201_table
     ok = (t.metric("cifar10/params") <= 0.5) & (t.metric("cifar10/flops") <= 60)
-    assert co["test"] == pytest.approx(float(t.metric("cifar10/ori-test@200")[ok].max()))
+    sig = t.metric(t.dataset("cifar10").signal)
+    assert co["signal"] == pytest.approx(float(sig[ok].max()))
+    assert co["best_feasible_test"] == pytest.approx(
+        float(t.metric("cifar10/ori-test@200")[ok].max())
+    )
     assert t.metric("cifar10/params")[t.index_of(t.space.from_native(res["best"]["arch"]))] <= 0.5
 
 
@@ -197,4 +205,71 @@ def test_campaign_metrics_follow_the_run(nb201_table):
     assert hv[-1] == pytest.approx(goal.hypervolume_share(goal.front(rows)))
     assert hv[9] == pytest.approx(goal.hypervolume_share(goal.front(rows[:10])))
     plain = Config.from_dict({"run": {"benchmark": "nb201"}})
-    assert all(np.isnan(hypervolume_metric(plain, nb201_table, oracle)))
+    assert hypervolume_metric(plain, nb201_table, oracle) is None  # not stored for it
+
+
+def test_experiment_reports_hypervolume_and_constrained_optimum(nb201_table, tmp_path, capsys):
+    """`tnao experiment --objectives ... --max-params ...` adds, per (method, budget), the
+    mean hypervolume share with its bootstrap interval and the share of seeds that found
+    the constrained optimum with its Wilson interval, equal to each run's own figures."""
+    argv = ["experiment", "-b", "nb201", "-m", "random,nsga2", "-s", "0-5"]
+    argv += ["--budgets", "20,40", "--objectives", "valid,-flops", "--max-params", "0.5"]
+    argv += ["-w", "1", "--db", str(tmp_path / "h.db"), "--json", "--csv", str(tmp_path / "s.csv")]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code in (0, None)
+    res = json.loads(capsys.readouterr().out)
+    cfg = Config.from_dict(
+        {
+            "run": {"benchmark": "nb201"},
+            "goal": {"objectives": "valid,-flops", "constraints": "params<=0.5"},
+        }
+    )
+    goal = Goal(nb201_table, cfg)
+    best = set(goal.constrained_optimum()[0])
+    for row in res["summary"]:
+        runs = [
+            r for r in res["runs"] if (r["method"], r["budget"]) == (row["method"], row["budget"])
+        ]
+        assert len(runs) == 6
+        shares = []
+        for r in runs:
+            head = r.get("trajectory") or None
+            assert r["metrics"]["constrained_opt"] in (0.0, 1.0)
+            shares.append(r["metrics"]["hv_share"])
+            if head is not None:  # the run of the largest budget holds the queries
+                b = row["budget"]
+                assert r["metrics"]["hv_share"] == pytest.approx(
+                    goal.hypervolume_share(goal.front(head[:b]))
+                )
+                assert r["metrics"]["constrained_opt"] == float(bool(best & set(head[:b])))
+        assert row["metrics"]["hv_share"] == pytest.approx(np.mean(shares))
+        lo, hi = row["metrics_ci"]["hv_share"]
+        assert lo <= row["metrics"]["hv_share"] <= hi
+        assert 0 < lo and hi <= 1
+        k = sum(r["metrics"]["constrained_opt"] for r in runs)
+        assert row["metrics"]["constrained_opt"] == pytest.approx(k / 6)
+        assert tuple(row["metrics_ci"]["constrained_opt"]) == pytest.approx(wilson(int(k), 6))
+    head = (tmp_path / "s.csv").read_text().splitlines()[0]
+    assert head.endswith(
+        "hv_share,hv_share_ci_lo,hv_share_ci_hi,constrained_opt,"
+        "constrained_opt_ci_lo,constrained_opt_ci_hi"
+    )
+    # the shown table: both columns with their intervals
+    # a stored campaign keeps its goal: --resume refuses a new one in one sentence
+    with pytest.raises(SystemExit) as exc:
+        main(
+            ["experiment", "--resume", str(res["experiment_id"]), "--max-params", "1"]
+            + ["--db", str(tmp_path / "h.db")]
+        )
+    assert exc.value.code == 2
+    assert "drop --max-params" in capsys.readouterr().err
+    argv[-3:] = ["--table", str(tmp_path / "t.md")]
+    with pytest.raises(SystemExit):
+        main(argv)
+    lines = (tmp_path / "t.md").read_text().splitlines()
+    assert lines[0].endswith("| HV share % [CI] | constrained opt [CI] |")
+    row = next(r for r in res["summary"] if (r["method"], r["budget"]) == ("nsga2", 40))
+    lo, hi = row["metrics_ci"]["hv_share"]
+    want = f"{100 * row['metrics']['hv_share']:.2f} [{100 * lo:.2f}-{100 * hi:.2f}]"
+    assert any(line.startswith("| nsga2 | 40 |") and want in line for line in lines)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .campaign.metrics import RunMetric, run_metric
 from .campaign.summary import Experiment, anytime_band
 from .errors import ConfigError
 
@@ -47,10 +48,28 @@ def mean_ci_text(mean: float, ci: tuple[float, float]) -> str:
     return f"{mean:.2f} [{ci[0]:.2f}-{ci[1]:.2f}]"
 
 
+def metric_text(kind: RunMetric, name: str, row: dict) -> str:
+    """One per-run metric's cell of a (method, budget) row."""
+    mean = row.get("metrics", {}).get(name, math.nan)
+    ci = tuple(row.get("metrics_ci", {}).get(name, (math.nan, math.nan)))
+    n = row.get("metrics_n", {}).get(name, 0)
+    if kind.share:
+        return share_text(int(round(mean * n)), n, ci) if n else "-"
+    if math.isnan(mean):
+        return "-"
+    if kind.percent:
+        return mean_ci_text(100 * mean, (100 * ci[0], 100 * ci[1]))
+    if any(math.isnan(v) for v in ci):
+        return f"{mean:.4g}"
+    return f"{mean:.4g} [{ci[0]:.4g}-{ci[1]:.4g}]"
+
+
 def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
     """The table as text: headers and one row of cells per (method, budget); a per-run
-    metric (``campaign.plan.RUN_METRICS``) adds a column of its mean over seeds."""
+    metric (``campaign.metrics.RUN_METRICS``) adds a column: its share of seeds or its
+    mean over seeds, with the 95% interval."""
     names = exp.metric_names()
+    kinds = {k: run_metric(k) for k in names}
     head = [
         "method",
         "budget",
@@ -62,7 +81,7 @@ def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
         "top-signal [CI]",
         "med q",
         "s/run",
-        *names,
+        *(kinds[k].label or k for k in names),
     ]
     body = []
     for r in exp.rows:
@@ -78,7 +97,7 @@ def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
                 share_text(r["top_signal_found"], r["seeds"], r["top_signal_ci"]),
                 median_text(r["top_signal_median_queries"]),
                 f"{r['seconds_mean']:.1f}",
-                *(f"{r.get('metrics', {}).get(k, math.nan):.4g}" for k in names),
+                *(metric_text(kinds[k], k, r) for k in names),
             ]
         )
     return head, body

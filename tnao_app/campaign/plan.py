@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
 from .. import benchmarks, catalogue, device, paths
@@ -20,13 +20,7 @@ from ..config import Config
 from ..errors import ConfigError, NotReadyError
 from ..search import driver
 from .inputs import ANYTIME
-
-#: per-run metrics beyond the query trajectory: name -> f(config, table, oracle) giving
-#: one value after each query (so every budget reads its own). A metric registered here
-#: is stored with each run and shown as a column of the table (mean over seeds). Register
-#: at import time of a module this one imports: pool and Ray workers import it afresh.
-RUN_METRICS: dict[str, Callable[[Config, Table, object], list[float]]] = {}
-
+from .metrics import RUN_METRICS, run_metric
 
 # ---------------------------------------------------------------- tables and configs
 
@@ -184,5 +178,15 @@ def run_one(task: tuple) -> dict:
         "rows": [int(r) for r in oracle.queried],
         "signal": [float(v) for v in oracle.queried.values()],
         "seconds": time.perf_counter() - t0,
-        "metrics": {k: [float(v) for v in f(cfg, tab, oracle)] for k, f in RUN_METRICS.items()},
+        "metrics": run_metrics(cfg, tab, oracle),
     }
+
+
+def run_metrics(cfg: Config, tab: Table, oracle) -> dict[str, list[float]]:
+    """The registered metrics that apply to this run, one value after each query."""
+    out = {}
+    for name in RUN_METRICS:
+        values = run_metric(name).fn(cfg, tab, oracle)
+        if values is not None:
+            out[name] = [float(v) for v in values]
+    return out

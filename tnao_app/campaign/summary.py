@@ -26,6 +26,7 @@ import numpy as np
 from ..benchmarks.base import Table
 from ..stats import bootstrap_mean_band, bootstrap_mean_ci, wilson
 from .inputs import ANYTIME
+from .metrics import RUN_METRICS, run_metric
 
 SUMMARY_FIELDS = (
     "method",
@@ -90,6 +91,7 @@ class Experiment:
     def csv_text(self) -> str:
         buf = io.StringIO()
         names = self.metric_names()
+        names = [x for k in names for x in (k, f"{k}_ci_lo", f"{k}_ci_hi")]
         w = csv.DictWriter(buf, fieldnames=[*SUMMARY_FIELDS, *names], lineterminator="\n")
         w.writeheader()
         for r in self.rows:
@@ -97,6 +99,8 @@ class Experiment:
             for key in ("test_ci", "top_test_ci", "top_signal_ci"):
                 flat[f"{key}_lo"], flat[f"{key}_hi"] = r[key]
             flat.update(r.get("metrics", {}))
+            for k, (lo, hi) in r.get("metrics_ci", {}).items():
+                flat[f"{k}_ci_lo"], flat[f"{k}_ci_hi"] = lo, hi
             w.writerow({k: flat.get(k) for k in (*SUMMARY_FIELDS, *names)})
         return buf.getvalue()
 
@@ -195,7 +199,8 @@ def _row(m: str, b: int, per_seed: list[dict]) -> dict:
     hits_t = [r["top_test_at"] for r in per_seed if r["top_test_at"] is not None]
     hits_s = [r["top_signal_at"] for r in per_seed if r["top_signal_at"] is not None]
     n = len(per_seed)
-    names = sorted({k for r in per_seed for k in r.get("metrics", {})})
+    have = {k for r in per_seed for k in r.get("metrics", {})}
+    names = [k for k in RUN_METRICS if k in have] + sorted(have - set(RUN_METRICS))
     return {
         "method": m,
         "budget": b,
@@ -212,10 +217,24 @@ def _row(m: str, b: int, per_seed: list[dict]) -> dict:
         "top_signal_ci": wilson(len(hits_s), n),
         "top_signal_median_queries": float(np.median(hits_s)) if hits_s else None,
         "seconds_mean": float(np.mean([r["seconds"] for r in per_seed])) if n else 0.0,
-        "metrics": {
-            k: float(np.nanmean([r["metrics"].get(k, math.nan) for r in per_seed])) for k in names
-        },
+        **_metric_figures(names, per_seed),
     }
+
+
+def _metric_figures(names: list[str], per_seed: list[dict]) -> dict:
+    """Per registered metric: the mean over the seeds that have it, its 95% interval
+    (Wilson for a 0/1 share, else bootstrap), and how many seeds have it."""
+    means, cis, counts = {}, {}, {}
+    for k in names:
+        vals = np.array([r["metrics"][k] for r in per_seed if k in r["metrics"]], dtype=float)
+        vals = vals[~np.isnan(vals)]
+        counts[k] = len(vals)
+        means[k] = float(vals.mean()) if len(vals) else math.nan
+        if run_metric(k).share:
+            cis[k] = wilson(int(round(vals.sum())), len(vals))
+        else:
+            cis[k] = bootstrap_mean_ci(vals)
+    return {"metrics": means, "metrics_ci": cis, "metrics_n": counts}
 
 
 def summarize(

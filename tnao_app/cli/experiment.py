@@ -23,7 +23,7 @@ from ..errors import ConfigError, NotReadyError
 from ..export import dumps
 from .history import DB_HELP, _status, _store, _when
 from .plain import plain
-from .run import DATASET_HELP, dataset_name
+from .run import DATASET_HELP, MAX_FLOPS, MAX_PARAMS, dataset_name, goal_constraints
 
 if TYPE_CHECKING:
     # imported by the command only: it loads torch, which every other command (and the
@@ -51,6 +51,12 @@ def _read_config(path: Path | None) -> dict:
     return data
 
 
+def _metric_notes(exp: ex.Experiment) -> list[str]:
+    from ..campaign.metrics import run_metric
+
+    return [n for n in (run_metric(k).note for k in exp.metric_names()) if n]
+
+
 def _caption(exp: ex.Experiment) -> str:
     o = exp.optimum
     return (
@@ -65,6 +71,7 @@ def _caption(exp: ex.Experiment) -> str:
         f"that found it within that budget; {exp.report}: mean over seeds of the returned "
         "architecture's value, a bootstrap 95% interval of that mean, and the std over "
         "seeds; s/run: seconds per run (anytime methods run once, at the largest budget)."
+        + "".join(f"\n{note}" for note in _metric_notes(exp))
     )
 
 
@@ -135,7 +142,38 @@ def _check_outputs(plot_path: Path | None, table_path: Path | None) -> None:
             raise NotReadyError("--plot needs matplotlib (pip install 'matplotlib>=3.7').")
 
 
-PLAN_OPTIONS = ("benchmark", "dataset", "methods", "seeds", "budgets", "config")
+PLAN_OPTIONS = (
+    "benchmark",
+    "dataset",
+    "methods",
+    "seeds",
+    "budgets",
+    "config",
+    "objectives",
+    "max_params",
+    "max_flops",
+    "constraint",
+)
+
+
+def _with_goal(
+    data: dict,
+    objectives: str | None,
+    max_params: float | None,
+    max_flops: float | None,
+    constraint: list[str] | None,
+) -> dict:
+    """The config sections with the goal options laid over the file's ``goal``."""
+    goal = dict(data.get("goal", {}))
+    if objectives is not None:
+        from ..objectives import parse_objectives
+
+        parse_objectives(objectives)  # one sentence for a bad spelling, before any loading
+        goal["objectives"] = objectives
+    limits = goal_constraints(max_params, max_flops, constraint)
+    if limits is not None:
+        goal["constraints"] = limits
+    return {**data, "goal": goal} if goal else data
 
 
 def experiment(
@@ -180,6 +218,20 @@ def experiment(
         "--plot",
         help="Also draw the mean best-so-far curves with 95% bands per method (.png or .svg).",
     ),
+    objectives: str = typer.Option(
+        None,
+        "--objectives",
+        help="Several objectives, '-' to minimise: valid,-flops. Adds each budget's mean "
+        "hypervolume share of the table's true front, with its 95% interval.",
+    ),
+    max_params: float = MAX_PARAMS,
+    max_flops: float = MAX_FLOPS,
+    constraint: list[str] = typer.Option(
+        None,
+        "--constraint",
+        help="METRIC<=VALUE on a cost column (repeatable). Adds the share of seeds that "
+        "found the table's constrained optimum, with its Wilson 95% interval.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
@@ -201,9 +253,10 @@ def experiment(
     if resume is not None:
         given = _given(ctx, *PLAN_OPTIONS)
         if given:
+            flag = given[0].replace("_", "-")
             raise ConfigError(
-                f"--resume runs the stored experiment's own plan; drop --{given[0]} "
-                "(its methods, seeds, budgets and config are kept with it)."
+                f"--resume runs the stored experiment's own plan; drop --{flag} "
+                "(its methods, seeds, budgets, config and goal are kept with it)."
             )
         store = _store(db, must_exist=db is not None)
         call = lambda progress: ex.resume_experiment(  # noqa: E731
@@ -217,7 +270,7 @@ def experiment(
             ex.parse_methods(methods),
             ex.parse_seeds(seeds),
             ex.parse_budgets(budgets),
-            _read_config(config),
+            _with_goal(_read_config(config), objectives, max_params, max_flops, constraint),
         )
         spec.check()  # before the history is touched: a bad input records nothing
         store = _store(db, must_exist=False)

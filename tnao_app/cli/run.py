@@ -36,6 +36,12 @@ DATASET_HELP = (
     "official names ImageNet16-120 and cifar10-valid work too."
 )
 
+#: the cost limits, shared by ``tnao run`` and ``tnao experiment``
+MAX_PARAMS = typer.Option(
+    None, "--max-params", help="Only cells with at most this many parameters (M)."
+)
+MAX_FLOPS = typer.Option(None, "--max-flops", help="Only cells with at most this many FLOPs (M).")
+
 
 def dataset_name(name: str) -> str:
     """The benchmarks' own name for dataset ``name``: case-insensitive, official names as
@@ -189,7 +195,9 @@ def print_goal(res: dict) -> None:
         found = "queried" if co["found"] else "not queried"
         out.print(
             f"  constraints {', '.join(res['constraints'])}: {res['feasible_cells']:,} "
-            f"feasible cells; constrained optimum {fmt_acc(co['test'], 'n/a')} ({found})",
+            f"feasible cells; constrained optimum: signal {fmt_acc(co.get('signal'), 'n/a')}, "
+            f"test {fmt_acc(co['test'], 'n/a')} ({found}); best feasible test "
+            f"{fmt_acc(co.get('best_feasible_test'), 'n/a')}",
             highlight=False,
         )
     if res.get("front") is None:
@@ -289,12 +297,8 @@ def run(
         "params, flops or any metric column). Prints the Pareto front and its hypervolume "
         "share of the table's true front.",
     ),
-    max_params: float = typer.Option(
-        None, "--max-params", help="Only cells with at most this many parameters (M)."
-    ),
-    max_flops: float = typer.Option(
-        None, "--max-flops", help="Only cells with at most this many FLOPs (M)."
-    ),
+    max_params: float = MAX_PARAMS,
+    max_flops: float = MAX_FLOPS,
     constraint: list[str] = typer.Option(
         None,
         "--constraint",
