@@ -37,7 +37,9 @@ def test_table_shape(analog_table):
     t = analog_table
     assert len(t) == 15_625
     assert len({t.native(i) for i in range(len(t))}) == 15_625
-    assert set(t.metrics) == {"baseline", "ptq", "qat", "noisy", "analog"}
+    accuracies = {"baseline", "ptq", "qat", "noisy", "analog"}
+    drift = {f"{m}_drift_{t}" for m in ("baseline", "analog") for t in ("1min", "1h", "1d", "1mo")}
+    assert set(t.metrics) == accuracies | drift
     base = t.metric("baseline")
     assert np.isfinite(base).all() and 0 < base.min() < base.max() <= 100
     assert t.dataset("cifar10").signal == t.dataset("cifar10").report == "baseline"

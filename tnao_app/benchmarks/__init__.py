@@ -104,6 +104,12 @@ def status() -> list[dict]:
 def import_file(path: Path, benchmark: str) -> Path:
     """Convert ``path`` into the cache of ``benchmark``, detecting the format."""
     path = Path(path)
+    mod = module(benchmark)
+    if not hasattr(mod, "import_file"):  # the embedded table: nothing to import
+        raise ConfigError(
+            f"Benchmark '{benchmark}' is embedded (the installed package ships it); "
+            "expected nb201 or nb101 for a file to import."
+        )
     if not path.exists():
         raise ConfigError(f"{path} does not exist; expected a benchmark file or folder.")
-    return module(benchmark).import_file(path)
+    return mod.import_file(path)
