@@ -28,10 +28,12 @@ TINY_TNAO = {
 }
 
 
-def _cfg(method, budget, objectives="valid,-flops", seed=0, **sections) -> Config:
+def _cfg(
+    method, budget, objectives="valid,-flops", seed=0, front_picks="hvi", **sections
+) -> Config:
     data = {
         "run": {"benchmark": "nb201", "method": method, "budget": budget, "seed": seed},
-        "goal": {"objectives": objectives},
+        "goal": {"objectives": objectives, "front_picks": front_picks},
         "baselines": {"nsga2_population": 8, "population": 10, "tournament": 3},
         **sections,
     }
@@ -128,7 +130,9 @@ def test_chebyshev_scalar_respects_dominance(nb201_table):
 def test_tnao_learns_each_batch_under_its_weights(nb201_table):
     """TNAO (whose rounds retrain on every label) is given every label rescalarised with
     each new batch's weights (ParEGO); a baseline keeps what it was told."""
-    m, oracle = _run(_cfg("tnao", 40, seed=3, **TINY_TNAO), nb201_table)
+    cfg = _cfg("tnao", 40, seed=3, front_picks="scalarise", **TINY_TNAO)
+    m, oracle = _run(cfg, nb201_table)
+    assert isinstance(m, Scalarised)
     s = m.summary()
     assert s["batches"] >= 3 and s["relabelled"] == s["batches"] - 1
     # the labels it holds rank the cells as the last batch's weights do (the scale moved
@@ -143,23 +147,31 @@ def test_tnao_learns_each_batch_under_its_weights(nb201_table):
 
 @pytest.mark.parametrize(
     ("method", "sections"),
-    [("evolution", {}), ("nsga2", {}), ("motpe", {}), ("tnao", TINY_TNAO)],
+    [
+        ("evolution", {}),
+        ("nsga2", {}),
+        ("motpe", {}),
+        ("tnao", TINY_TNAO),
+        ("tnao", {**TINY_TNAO, "goal": {"front_picks": "scalarise"}}),
+    ],
 )
 def test_resume_is_exact(nb201_table, method, sections):
     """Stopped mid-run and resumed from its last checkpoint: the same queries as an
     uninterrupted run (the scalarisation's weights and Optuna's study included)."""
-    cfg = _cfg(method, 30, seed=4, **sections)
+    sections = dict(sections)
+    picks = sections.pop("goal", {}).get("front_picks", "hvi")
+    cfg = _cfg(method, 30, seed=4, front_picks=picks, **sections)
     _m, whole = _run(cfg, nb201_table)
     saved: list = []
     with pytest.raises(Stopped):
         _run(
-            _cfg(method, 30, seed=4, **sections),
+            _cfg(method, 30, seed=4, front_picks=picks, **sections),
             nb201_table,
             should_stop=lambda: len(saved) >= 2,
             checkpoint=lambda stage, step, state: saved.append(state),
         )
     _m2, second = _run(
-        _cfg(method, 30, seed=4, **sections),
+        _cfg(method, 30, seed=4, front_picks=picks, **sections),
         nb201_table,
         resume={"stage": "search", "step": 0, "state": saved[-1]},
     )

@@ -218,6 +218,13 @@ class GoalConfig:
     # "chebyshev" = augmented Chebyshev scalarisation with random weights drawn per
     # batch (ParEGO-style), "fixed" = the same with equal weights in every batch
     scalarise: str = "chebyshev"
+    # TNAO (and NAO) with the signal against one cost column: "hvi" = train on the signal
+    # alone and pick each batch by predicted hypervolume improvement (the cost is known
+    # up front: search/tnao/front.py); "scalarise" = as every other method, above
+    front_picks: str = "hvi"
+    # of each round's front picks, how many come from the one-edit neighbours of the
+    # queried front's cells (the rest from the whole pool)
+    front_local: int = 8
 
 
 @dataclass
@@ -381,6 +388,14 @@ class Config:
         need(
             self.goal.scalarise in ("chebyshev", "fixed"),
             f"goal.scalarise '{self.goal.scalarise}' is unknown; expected chebyshev or fixed.",
+        )
+        need(
+            self.goal.front_picks in ("hvi", "scalarise"),
+            f"goal.front_picks '{self.goal.front_picks}' is unknown; expected hvi or scalarise.",
+        )
+        need(
+            self.goal.front_local >= 0,
+            f"goal.front_local must be >= 0, got {self.goal.front_local}.",
         )
         self._check_sizes()
         return self

@@ -204,6 +204,14 @@ class Goal:
             )
         return Constraint(metric, limit)
 
+    def is_known(self, metric: str) -> bool:
+        """A property of the cell, known without a query (a cost column)."""
+        return is_cost(metric)
+
+    def gains(self, o: Objective, rows: list[int] | np.ndarray) -> np.ndarray:
+        """``o``'s gains (negated where minimised) of ``rows``, as the table holds them."""
+        return self._gain(o)[np.asarray(rows, dtype=np.int64)]
+
     def _gain(self, o: Objective) -> np.ndarray:
         col = np.asarray(self.table.metric(o.metric), dtype=np.float64)
         return col if o.maximise else -col

@@ -135,7 +135,7 @@ def build(
     ctx = SearchContext.of(table, config, device)
     cls = catalogue.load(config.run.method)
     method = cls(ctx, hooks)
-    if ctx.goal is not None and ctx.goal.multi and not cls.multi_objective:
+    if ctx.goal is not None and ctx.goal.multi and not cls.searches_goal(ctx):
         from .scalarise import Scalarised  # several objectives: one scalarised signal
 
         method = Scalarised(method)

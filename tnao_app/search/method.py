@@ -131,6 +131,12 @@ class SearchMethod(ABC):
         #: the stage the last proposal came from (names the checkpoint after it)
         self.stage = "search"
 
+    @classmethod
+    def searches_goal(cls, ctx: SearchContext) -> bool:
+        """Reads the objectives of ``ctx.goal`` itself; otherwise a run with several
+        objectives wraps the method in ``search.scalarise.Scalarised``."""
+        return cls.multi_objective
+
     def plan(self) -> RunPlan:
         """What the run will do, for the UIs (they never re-derive it)."""
         return RunPlan(budget=self.ctx.budget)

@@ -31,7 +31,7 @@ from ...events import (
 from ...train import EpochStats, Trainer, rank_corr
 from ..cso import RemapScorer
 from ..method import Hooks, SearchContext, SearchMethod
-from . import plan, stage1
+from . import front, plan, stage1
 from .latent import GradientAscent, LatentStrategy, SwarmSearch
 from .picks import Picker
 from .sampling import Sampler, reconstruction_pool, table_pool_rows
@@ -63,6 +63,12 @@ class RoundSearch(SearchMethod):
         self._t0 = time.perf_counter()  # when the current stage began (its seconds)
         self._pending: dict = {}  # what the evaluate proposal leaves for observe
         self._pool_rows: np.ndarray | None = None  # table row of each pool cell (constraints)
+        #: the signal against one cost: picks by predicted hypervolume gain (front.py)
+        self.front_mode = self.searches_goal(ctx)
+
+    @classmethod
+    def searches_goal(cls, ctx: SearchContext) -> bool:
+        return ctx.config.goal.front_picks == "hvi" and front.handles(ctx.goal)
 
     # -- the plan --------------------------------------------------------------------
     def plan(self) -> RunPlan:
@@ -274,6 +280,11 @@ class RoundSearch(SearchMethod):
 
     def _search(self) -> None:
         st, rnd = self.st, self.st.round
+        if self.front_mode:  # the picks score the whole pool: no latent search
+            self._start("search", 0)
+            st.phase = "evaluate"
+            self.hooks.emit(StageFinished("search", self._seconds(), {"picks": "hvi"}, rnd))
+            return
         scorer = self._scorer()
         z_pool, s_pool = self._pool_latents()
         rows = table_pool_rows(self.ctx)
@@ -339,6 +350,8 @@ class RoundSearch(SearchMethod):
         q = plan.quota(self.cfg, rnd, k)
         self._start("evaluate", q)
         scorer = self._scorer()
+        if self.front_mode:
+            return self._front_picks(scorer, q)
         assert st.scorer is not None
         scorer.load_state_dict(st.scorer)
         picks = self.picker.local(scorer, min(c.local_k, q))
@@ -369,11 +382,52 @@ class RoundSearch(SearchMethod):
         }
         return picks
 
+    def _front_picks(self, scorer: RemapScorer, q: int) -> list[int]:
+        """The round's ``q`` picks by predicted hypervolume gain over every answerable,
+        unqueried pool cell (``front.choose``)."""
+        assert self.ctx.goal is not None
+        _, s_pool = self._pool_latents()
+        if self._pool_rows is None:
+            self._pool_rows = self.ctx.rows_of(self.pool)
+        pr = self._pool_rows
+        at = {int(r): i for i, r in enumerate(pr) if r >= 0}
+        qrows = list(self.queried)
+        q_scores = np.array([s_pool[at[r]] if r in at else np.nan for r in qrows])
+        miss = np.flatnonzero(np.isnan(q_scores))
+        if len(miss):  # a queried cell outside a sampled pool: score it directly
+            _, s = scorer.encode_archs([self.ctx.table.arch(qrows[i]) for i in miss])
+            q_scores[miss] = s
+        ok = (pr >= 0) & self.ctx.answerable_rows[np.maximum(pr, 0)]
+        ok &= ~np.isin(pr, np.array(qrows, dtype=np.int64))
+        on_front = self.ctx.table.tokens[np.array(self.ctx.goal.front(qrows))]
+        cand = self.pool[ok]
+        near = np.zeros(len(cand), dtype=bool)
+        for t in on_front:  # one-edit neighbours of the queried front
+            near |= (cand != t[None]).sum(axis=1) == 1
+        k_local = min(self.cfg.goal.front_local, q)
+        quota = [(near, k_local), (None, q - k_local)]
+        picks = front.choose(self.ctx.goal, self.queried, q_scores, pr[ok], s_pool[ok], quota)
+        self.predicted.update({r: float(s_pool[at[r]]) for r in picks})
+        self._pending = {
+            "scorer": scorer,
+            "skipped": 0,
+            "filled": 0,
+            "best_before": max(self.queried.values()),
+            "front_before": set(self.ctx.goal.front(qrows)),
+            "before": len(self.queried),
+        }
+        return picks
+
     def _close_round(self, rows: list[int], signals: list[float]) -> None:
         st, p = self.st, self._pending
         self._record(rows, signals)
-        # rounds in a row whose queries beat nothing already found (train.restart_after)
-        improved = max(self.queried.values()) > p["best_before"]
+        # rounds in a row whose queries beat nothing already found (train.restart_after);
+        # with front picks, whose queries added nothing to the front
+        if "front_before" in p:
+            assert self.ctx.goal is not None
+            improved = bool(set(self.ctx.goal.front(list(self.queried))) - p["front_before"])
+        else:
+            improved = max(self.queried.values()) > p["best_before"]
         st.stall = 0 if improved else st.stall + 1
         st.stale = 0 if improved else st.stale + 1  # not reset by a restart
         # An honest check of the predictor that chose them: tau on the new labels.
