@@ -38,8 +38,8 @@ def test_hypervolume_gain_equals_the_difference_of_hypervolumes():
     candidates inside, beside, beyond and below the reference."""
     rng = np.random.default_rng(0)
     ref = np.array([-0.1, -0.1])
-    for _ in range(20):
-        pts = rng.random((12, 2))
+    for _ in range(40):
+        pts = rng.uniform(-0.5, 1.2, (12, 2))  # some beside or below the reference
         f = pts[pareto.non_dominated(pts)]
         cand = rng.uniform(-0.3, 1.2, (40, 2))
         got = front.hv_gain_2d(f, cand, ref)
@@ -64,6 +64,11 @@ def test_isotonic_fit_is_monotone_and_keeps_the_mean():
     np.testing.assert_allclose(ky2, np.arange(5.0))
     _, ky3 = front.isotonic(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 2.0]))
     np.testing.assert_allclose(ky3, [1.0, 2.5])
+    # equal scores are one block whatever the order their labels came in
+    for y in ([0.0, 1.0, 0.5], [1.0, 0.0, 0.5]):
+        kx4, ky4 = front.isotonic(np.array([1.0, 1.0, 2.0]), np.array(y))
+        np.testing.assert_allclose(kx4, [1.0, 2.0])
+        np.testing.assert_allclose(ky4, [0.5, 0.5])
     est = front.estimate(np.array([-5.0, 0.5, 99.0]), np.arange(5.0), np.arange(5.0) * 2)
     np.testing.assert_allclose(est[[0, 2]], [0.0, 8.0], atol=1e-6)  # flat beyond the knots
 
@@ -134,6 +139,16 @@ def test_tnao_searches_the_front_itself_unless_told_to_scalarise(nb201_table):
     assert isinstance(m2, Scalarised)
     m3, _ = build(_cfg("valid,-flops,-params"), t)
     assert isinstance(m3, Scalarised)
+    # NAO differs from TNAO only in its latent search, which front picks skip; the
+    # paper's pass is single-objective TNAO: both search the scalarised signal
+    for method in ("nao", "tnao-paper"):
+        data = {
+            "run": {"benchmark": "nb201", "method": method, "budget": 30},
+            "goal": {"objectives": "valid,-flops"},
+            **TINY_TNAO,
+        }
+        m4, _ = build(Config.from_dict(data).validate(), t)
+        assert isinstance(m4, Scalarised), method
 
 
 def test_constrained_front_picks_stay_feasible(nb201_table):
@@ -171,3 +186,35 @@ def test_cli_tnao_run_prints_its_front(nb201_table, tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["queries"] == 40 and res["front"] and 0 < res["hypervolume_share"] <= 1
     assert "scalarise" not in res.get("summary", {})
+
+
+def test_a_config_saved_before_front_picks_keeps_the_scalarised_search():
+    """A run or campaign stored before ``goal.front_picks`` existed resumes as it ran
+    (scalarised); a new config and a single-objective one are left as they are."""
+    from tnao_app.campaign.plan import Spec
+    from tnao_app.config import stored
+
+    old = {"run": {"method": "tnao"}, "goal": {"objectives": "valid,-flops"}}
+    assert Config.from_dict(stored(old)).goal.front_picks == "scalarise"
+    assert stored({"goal": {"objectives": "valid,-flops", "front_picks": "hvi"}}) == {
+        "goal": {"objectives": "valid,-flops", "front_picks": "hvi"}
+    }
+    assert stored({"goal": {"objectives": ""}}) == {"goal": {"objectives": ""}}
+    spec = Spec.from_dict(
+        {"benchmark": "nb201", "dataset": "cifar10", "methods": ["tnao"], "seeds": [0]}
+        | {"budgets": [50], "config": old}
+    )
+    assert spec.config["goal"]["front_picks"] == "scalarise"
+
+
+def test_a_campaign_with_a_bad_goal_is_refused_before_it_is_recorded(nb201_table):
+    from tnao_app.campaign.plan import Spec
+    from tnao_app.errors import ConfigError
+
+    for goal, msg in (
+        ({"objectives": "valid,-bogus"}, "Metric 'bogus' is not a column"),
+        ({"constraints": "params<=0.00001"}, "No cell of benchmark 'nb201' meets"),
+    ):
+        spec = Spec("nb201", "cifar10", ["random"], [0], [20], {"goal": goal})
+        with pytest.raises(ConfigError, match=msg):
+            spec.check()

@@ -218,9 +218,10 @@ class GoalConfig:
     # "chebyshev" = augmented Chebyshev scalarisation with random weights drawn per
     # batch (ParEGO-style), "fixed" = the same with equal weights in every batch
     scalarise: str = "chebyshev"
-    # TNAO (and NAO) with the signal against one cost column: "hvi" = train on the signal
-    # alone and pick each batch by predicted hypervolume improvement (the cost is known
-    # up front: search/tnao/front.py); "scalarise" = as every other method, above
+    # TNAO with the signal against one cost column: "hvi" = train on the signal alone and
+    # pick each batch by predicted hypervolume improvement (the cost is known up front:
+    # search/tnao/front.py); "scalarise" = as every other method, above. A config saved
+    # before this field existed reads as "scalarise" (``stored``): what it ran with
     front_picks: str = "hvi"
     # of each round's front picks, how many come from the one-edit neighbours of the
     # queried front's cells (the rest from the whole pool)
@@ -485,3 +486,12 @@ def _kind(value: object) -> str:
 def _short(value: object, n: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def stored(data: dict) -> dict:
+    """A config as saved by a run or campaign, read back with the defaults it ran under:
+    a goal saved before ``goal.front_picks`` existed searched the scalarised signal."""
+    goal = data.get("goal") if isinstance(data, dict) else None
+    if isinstance(goal, dict) and goal.get("objectives") and "front_picks" not in goal:
+        return {**data, "goal": {**goal, "front_picks": "scalarise"}}
+    return data

@@ -52,9 +52,6 @@ def metric_text(kind: RunMetric, name: str, row: dict) -> str:
     """One per-run metric's cell of a (method, budget) row."""
     mean = row.get("metrics", {}).get(name, math.nan)
     ci = tuple(row.get("metrics_ci", {}).get(name, (math.nan, math.nan)))
-    n = row.get("metrics_n", {}).get(name, 0)
-    if kind.share:
-        return share_text(int(round(mean * n)), n, ci) if n else "-"
     if math.isnan(mean):
         return "-"
     if kind.percent:

@@ -369,20 +369,6 @@ def hypervolume_metric(config: Config, table: Table, oracle) -> list[float] | No
     return goal.hypervolume_curve(rows)
 
 
-def constrained_found_metric(config: Config, table: Table, oracle) -> list[float] | None:
-    """1.0 from the query that reached the table's constrained optimum on, else 0.0
-    (``None`` for a run without constraints); a campaign metric as above."""
-    rows = [int(r) for r in oracle.queried]
-    goal = goal_of(table, config)
-    if goal is None or not goal.constrained:
-        return None
-    best, found, out = set(goal.constrained_optimum()[0]), 0.0, []
-    for r in rows:
-        found = 1.0 if found or r in best else 0.0
-        out.append(found)
-    return out
-
-
 def goal_of(table: Table, config: Config) -> Goal | None:
     """The run's ``Goal``; ``None`` for a plain run (one signal, no constraint)."""
     g = config.goal

@@ -22,7 +22,6 @@ class RunMetric:
 
     fn: MetricFn
     label: str = ""  # the table's column header (default: the name)
-    share: bool = False  # 0/1 per run: the row shows found / seeds with a Wilson interval
     percent: bool = False  # a fraction shown as a percentage
     note: str = ""  # what the column means, for the table's caption
 
@@ -37,13 +36,6 @@ RUN_METRICS: dict[str, RunMetric | MetricFn] = {
         percent=True,
         note="HV share: hypervolume of the Pareto front of the first B queries over that of "
         "the table's true (feasible) front, mean over seeds with a bootstrap 95% interval.",
-    ),
-    "constrained_opt": RunMetric(
-        objectives.constrained_found_metric,
-        "constrained opt [CI]",
-        share=True,
-        note="constrained opt: share of the seeds that queried the table's constrained optimum "
-        "(the feasible cell of best search signal), with its Wilson 95% interval.",
     ),
 }
 

@@ -14,9 +14,9 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
-from .. import benchmarks, catalogue, device, paths
+from .. import benchmarks, catalogue, device, objectives, paths
 from ..benchmarks.base import Table
-from ..config import Config
+from ..config import Config, stored
 from ..errors import ConfigError, NotReadyError
 from ..search import driver
 from .inputs import ANYTIME
@@ -117,7 +117,10 @@ class Spec:
 
     @classmethod
     def from_dict(cls, data: dict) -> Spec:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        """A stored plan (its config read with the defaults it ran under)."""
+        spec = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        spec.config = stored(spec.config or {})
+        return spec
 
     def check(self) -> Spec:
         """Every input checked before any run starts (methods import, configs resolve)."""
@@ -127,7 +130,8 @@ class Spec:
         for m in self.methods:
             catalogue.load(m)
             for b in self.budgets:
-                task_config(self.config, self.benchmark, self.dataset, m, self.seeds[0], b)
+                cfg = task_config(self.config, self.benchmark, self.dataset, m, self.seeds[0], b)
+        objectives.goal_of(table(self.benchmark), cfg)  # a bad goal: one sentence, now
         any_m = (
             anytime_methods(self.config, self.benchmark, self.dataset, self.budgets)
             if "tnao" in self.methods

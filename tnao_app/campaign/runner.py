@@ -97,7 +97,14 @@ def _drive(
     if history is not None and experiment_id is not None:
         history.end_experiment(experiment_id, "finished")
     exp = summarize(
-        table, spec.dataset, results, spec.methods, spec.seeds, spec.budgets, spec.anytime
+        table,
+        spec.dataset,
+        results,
+        spec.methods,
+        spec.seeds,
+        spec.budgets,
+        spec.anytime,
+        spec.config,
     )
     exp.experiment_id, exp.done, exp.total = experiment_id, len(results), len(tasks)
     return exp

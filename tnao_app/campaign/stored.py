@@ -33,6 +33,7 @@ def load(history: Any, experiment_id: str) -> tuple[dict, Experiment]:
         spec["seeds"],
         spec["budgets"],
         spec.get("anytime") or ANYTIME,
+        spec.get("config") or {},
     )
     exp.experiment_id, exp.done, exp.total = row["id"], len(results), int(row["total"])
     return row, exp

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..benchmarks.base import Table
+from ..config import Config
+from ..objectives import goal_of
 from ..stats import bootstrap_mean_band, bootstrap_mean_ci, wilson
 from .inputs import ANYTIME
-from .metrics import RUN_METRICS, run_metric
+from .metrics import RUN_METRICS
 
 SUMMARY_FIELDS = (
     "method",
@@ -161,16 +163,22 @@ def _first_hit(rows: Sequence[int], targets: set[int]) -> int | None:
     return None
 
 
-def optima(table: Table, dataset: str) -> dict:
-    """The table's best reported value and best signal, with the rows that hold them."""
+def optima(table: Table, dataset: str, config: dict | None = None) -> dict:
+    """The table's best reported value and best signal, with the rows that hold them;
+    under the constraints of ``config``'s goal, the best of the feasible cells (the
+    others can never be queried)."""
     spec = table.dataset(dataset)
     rep, sig = table.metric(spec.report), table.metric(spec.signal)
     answerable = ~np.isnan(sig)  # an arch no query can reach cannot count as a target
+    constraints = _constraints(table, dataset, config)
+    if constraints is not None:
+        answerable &= constraints[0]
     best_rep = float(np.nanmax(np.where(answerable, rep, np.nan)))
-    best_sig = float(np.nanmax(sig))
+    best_sig = float(np.nanmax(np.where(answerable, sig, np.nan)))
     top_test = np.flatnonzero(answerable & (rep == best_rep)).tolist()
-    top_signal = np.flatnonzero(sig == best_sig).tolist()
+    top_signal = np.flatnonzero(answerable & (sig == best_sig)).tolist()
     return {
+        "constraints": [] if constraints is None else constraints[1],
         "top_test": {
             "value": best_rep,
             "rows": top_test,
@@ -183,6 +191,18 @@ def optima(table: Table, dataset: str) -> dict:
             "report": [float(rep[r]) for r in top_signal],
         },
     }
+
+
+def _constraints(table: Table, dataset: str, config: dict | None):
+    """The feasible rows under ``config``'s constraints and their spelling; ``None``
+    without constraints."""
+    config = config or {}
+    if not (config.get("goal") or {}).get("constraints"):
+        return None
+    cfg = Config.from_dict({**config, "run": {**config.get("run", {}), "dataset": dataset}})
+    g = goal_of(table, cfg)
+    assert g is not None
+    return g.feasible, [c.spelled() for c in g.constraints]
 
 
 def _native(table: Table, row: int) -> str:
@@ -222,18 +242,15 @@ def _row(m: str, b: int, per_seed: list[dict]) -> dict:
 
 
 def _metric_figures(names: list[str], per_seed: list[dict]) -> dict:
-    """Per registered metric: the mean over the seeds that have it, its 95% interval
-    (Wilson for a 0/1 share, else bootstrap), and how many seeds have it."""
+    """Per registered metric: the mean over the seeds that have it, its bootstrap 95%
+    interval, and how many seeds have it."""
     means, cis, counts = {}, {}, {}
     for k in names:
         vals = np.array([r["metrics"][k] for r in per_seed if k in r["metrics"]], dtype=float)
         vals = vals[~np.isnan(vals)]
         counts[k] = len(vals)
         means[k] = float(vals.mean()) if len(vals) else math.nan
-        if run_metric(k).share:
-            cis[k] = wilson(int(round(vals.sum())), len(vals))
-        else:
-            cis[k] = bootstrap_mean_ci(vals)
+        cis[k] = bootstrap_mean_ci(vals)
     return {"metrics": means, "metrics_ci": cis, "metrics_n": counts}
 
 
@@ -245,12 +262,14 @@ def summarize(
     seeds: Sequence[int],
     budgets: Sequence[int],
     anytime: Collection[str] = ANYTIME,
+    config: dict | None = None,
 ) -> Experiment:
     """The summary of ``results`` (a run per planned (method, seed, budget); a missing
-    one leaves its seed out of that row)."""
+    one leaves its seed out of that row); ``config``: the campaign's, whose constraints
+    make the targets the best feasible cells."""
     spec = table.dataset(dataset)
     rep = table.metric(spec.report)
-    opt = optima(table, dataset)
+    opt = optima(table, dataset, config)
     t_test, t_sig = set(opt["top_test"]["rows"]), set(opt["top_signal"]["rows"])
     exp = Experiment(
         table.benchmark,

@@ -62,6 +62,11 @@ def _caption(exp: ex.Experiment) -> str:
     return (
         f"search signal {exp.signal}; reported {exp.report}"
         + (f" ({exp.note})" if exp.note else "")
+        + (
+            f".\nConstraints {', '.join(o['constraints'])}: the targets are the best feasible cells"
+            if o.get("constraints")
+            else ""
+        )
         + f".\ntop-test = the table's best {exp.report} "
         f"({o['top_test']['value']:.4f}, row {', '.join(map(str, o['top_test']['rows']))})"
         f"; top-signal = its best {exp.signal} ({o['top_signal']['value']:.4f}, row "
@@ -229,8 +234,8 @@ def experiment(
     constraint: list[str] = typer.Option(
         None,
         "--constraint",
-        help="METRIC<=VALUE on a cost column (repeatable). Adds the share of seeds that "
-        "found the table's constrained optimum, with its Wilson 95% interval.",
+        help="METRIC<=VALUE on a cost column (repeatable). The targets (top-test, "
+        "top-signal) are then the best cells that meet every limit.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
     db: Path = typer.Option(None, "--db", help=DB_HELP),

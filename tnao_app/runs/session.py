@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from ..config import Config
+from ..config import Config, stored
 from ..errors import StorageError
 from ..events import Event
 from .pipeline import prepare, run_pipeline
@@ -99,7 +99,7 @@ def resume_run(
     run = history.get_run(run_id)
     rid = run["id"]
     try:
-        config = Config.from_dict(run["config"]).validate()
+        config = Config.from_dict(stored(run["config"])).validate()
     except Exception as exc:
         raise StorageError(f"Run {rid} has a saved config this TNAO cannot read ({exc}).") from None
     history.claim(rid)  # refuses finished and still-live runs

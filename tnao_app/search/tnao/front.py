@@ -27,9 +27,13 @@ result's hypervolume does against the table's true front, which no method may se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ...objectives import Goal
+from ..method import SearchContext
+from .sampling import table_pool_rows
 
 REF_MARGIN = 0.1  # the reference point beyond the queried front's worst, in front ranges
 TIE = 1e-9  # within a plateau of the isotonic fit, the higher score first
@@ -46,15 +50,19 @@ def handles(goal: Goal | None) -> bool:
 def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The non-decreasing least-squares fit of ``y`` on ``x`` (pool adjacent violators),
     as knots: each block's mean ``x`` and its fitted value, ``x`` increasing."""
-    order = np.argsort(x, kind="stable")
-    xs, ys = np.asarray(x, dtype=np.float64)[order], np.asarray(y, dtype=np.float64)[order]
+    # equal scores start as one block (their mean label), so the fit does not depend on
+    # the order the cells were queried in
+    ux, inv, counts = np.unique(
+        np.asarray(x, dtype=np.float64), return_inverse=True, return_counts=True
+    )
+    ysum = np.bincount(inv, weights=np.asarray(y, dtype=np.float64), minlength=len(ux))
     vals: list[float] = []  # block means of y
     wts: list[int] = []
     xsum: list[float] = []
-    for xi, yi in zip(xs, ys, strict=True):
-        vals.append(float(yi))
-        wts.append(1)
-        xsum.append(float(xi))
+    for xi, yi, ci in zip(ux, ysum, counts, strict=True):
+        vals.append(float(yi / ci))
+        wts.append(int(ci))
+        xsum.append(float(xi * ci))
         while len(vals) > 1 and vals[-2] > vals[-1]:
             w = wts[-2] + wts[-1]
             vals[-2] = (vals[-2] * wts[-2] + vals[-1] * wts[-1]) / w
@@ -86,6 +94,7 @@ def hv_gain_2d(front: np.ndarray, cand: np.ndarray, ref: np.ndarray) -> np.ndarr
     uppers = np.concatenate([[np.inf], f[:, 0]])
     lowers = np.maximum(np.concatenate([f[:, 0], [ref[0]]]), ref[0])
     heights = np.concatenate([[ref[1]], np.maximum.accumulate(f[:, 1]) if len(f) else []])
+    heights = np.maximum(heights, ref[1])  # a front point below the reference adds nothing
     width = np.clip(np.minimum(a[:, None], uppers[None]) - lowers[None], 0.0, None)
     height = np.clip(b[:, None] - heights[None], 0.0, None)
     return (width * height).sum(axis=1)
@@ -142,7 +151,7 @@ def choose(
             i = int(np.argmax(gain))
             if gain[i] <= 0.0:  # nothing predicted to add: the nearest below the front
                 gap = np.where(allowed, gap_below(front, cand, ref), np.inf)
-                i = int(np.argmin(gap))
+                i = int(np.lexsort((-cand[:, 1], gap))[0])  # ties: the higher estimate
             out.append(int(rows[i]))
             free[i] = allowed[i] = False
             front = np.vstack([front, cand[i]])
@@ -150,6 +159,51 @@ def choose(
             n += 1
         short = k - n
     return out
+
+
+def round_picks(
+    ctx: SearchContext,
+    pool: np.ndarray,
+    pool_rows: np.ndarray,
+    s_pool: np.ndarray,
+    queried: dict[int, float],
+    score_rows: Callable[[list[int]], np.ndarray],
+    q: int,
+    n_local: int,
+) -> dict[int, float] | None:
+    """A round's ``q`` picks among the answerable, unqueried cells of the pool (tokens
+    ``pool``, table rows ``pool_rows`` (-1: not in the table), the ranker's ``s_pool``):
+    ``n_local`` among the one-edit neighbours of the queried front, the rest anywhere.
+    ``score_rows`` scores queried rows the pool lacks. Returns each pick (in order) with
+    its score; ``None`` where no candidate is left."""
+    goal = ctx.goal
+    assert goal is not None
+    at = {int(r): i for i, r in enumerate(pool_rows) if r >= 0}
+    qrows = list(queried)
+    q_scores = np.array([s_pool[at[r]] if r in at else np.nan for r in qrows])
+    miss = np.flatnonzero(np.isnan(q_scores))
+    if len(miss):  # a queried cell outside a sampled pool: score it directly
+        q_scores[miss] = score_rows([qrows[i] for i in miss])
+    ok = (pool_rows >= 0) & ctx.answerable_rows[np.maximum(pool_rows, 0)]
+    ok &= ~np.isin(pool_rows, np.array(qrows, dtype=np.int64))
+    if not ok.any():
+        return None
+    on_front = ctx.table.tokens[np.array(goal.front(qrows))]
+    cand = pool[ok]
+    near = np.zeros(len(cand), dtype=bool)
+    for t in on_front:  # one-edit neighbours of the queried front
+        near |= (cand != t[None]).sum(axis=1) == 1
+    k_local = min(n_local, q)
+    quota = [(near, k_local), (None, q - k_local)]
+    picks = choose(goal, queried, q_scores, pool_rows[ok], s_pool[ok], quota)
+    return {r: float(s_pool[at[r]]) for r in picks}
+
+
+def pool_table_rows(ctx: SearchContext, pool: np.ndarray) -> np.ndarray:
+    """The table row of each pool cell (-1: not in the table); a partial table's pool is
+    its own rows."""
+    part = table_pool_rows(ctx)
+    return np.asarray(part, dtype=np.int64) if part is not None else ctx.rows_of(pool)
 
 
 def _front_mask(points: np.ndarray) -> np.ndarray:

@@ -68,7 +68,15 @@ class RoundSearch(SearchMethod):
 
     @classmethod
     def searches_goal(cls, ctx: SearchContext) -> bool:
-        return ctx.config.goal.front_picks == "hvi" and front.handles(ctx.goal)
+        # TNAO's own rounds only: NAO's difference is its latent search, which front
+        # picks skip, and tnao-paper is the published single-objective pass
+        run = ctx.config
+        return (
+            cls.name == "tnao"
+            and run.run.method == "tnao"
+            and run.goal.front_picks == "hvi"
+            and front.handles(ctx.goal)
+        )
 
     # -- the plan --------------------------------------------------------------------
     def plan(self) -> RunPlan:
@@ -110,7 +118,7 @@ class RoundSearch(SearchMethod):
                 self._search()
             elif phase == "evaluate":
                 picks = self._picks(k)
-                if picks:
+                if picks or self.st.phase == "done":
                     return picks
                 self._close_round([], [])  # nothing to query: on to the next round
             else:
@@ -388,26 +396,23 @@ class RoundSearch(SearchMethod):
         assert self.ctx.goal is not None
         _, s_pool = self._pool_latents()
         if self._pool_rows is None:
-            self._pool_rows = self.ctx.rows_of(self.pool)
-        pr = self._pool_rows
-        at = {int(r): i for i, r in enumerate(pr) if r >= 0}
+            self._pool_rows = front.pool_table_rows(self.ctx, self.pool)
+        table = self.ctx.table
+        picked = front.round_picks(
+            self.ctx,
+            self.pool,
+            self._pool_rows,
+            s_pool,
+            self.queried,
+            lambda rows: scorer.encode_archs([table.arch(r) for r in rows])[1],
+            q,
+            self.cfg.goal.front_local,
+        )
+        if picked is None:  # every answerable cell queried: nothing for later rounds either
+            self.st.phase = "done"
+            return []
+        self.predicted.update(picked)
         qrows = list(self.queried)
-        q_scores = np.array([s_pool[at[r]] if r in at else np.nan for r in qrows])
-        miss = np.flatnonzero(np.isnan(q_scores))
-        if len(miss):  # a queried cell outside a sampled pool: score it directly
-            _, s = scorer.encode_archs([self.ctx.table.arch(qrows[i]) for i in miss])
-            q_scores[miss] = s
-        ok = (pr >= 0) & self.ctx.answerable_rows[np.maximum(pr, 0)]
-        ok &= ~np.isin(pr, np.array(qrows, dtype=np.int64))
-        on_front = self.ctx.table.tokens[np.array(self.ctx.goal.front(qrows))]
-        cand = self.pool[ok]
-        near = np.zeros(len(cand), dtype=bool)
-        for t in on_front:  # one-edit neighbours of the queried front
-            near |= (cand != t[None]).sum(axis=1) == 1
-        k_local = min(self.cfg.goal.front_local, q)
-        quota = [(near, k_local), (None, q - k_local)]
-        picks = front.choose(self.ctx.goal, self.queried, q_scores, pr[ok], s_pool[ok], quota)
-        self.predicted.update({r: float(s_pool[at[r]]) for r in picks})
         self._pending = {
             "scorer": scorer,
             "skipped": 0,
@@ -416,7 +421,7 @@ class RoundSearch(SearchMethod):
             "front_before": set(self.ctx.goal.front(qrows)),
             "before": len(self.queried),
         }
-        return picks
+        return list(picked)
 
     def _close_round(self, rows: list[int], signals: list[float]) -> None:
         st, p = self.st, self._pending
