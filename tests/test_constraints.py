@@ -269,3 +269,46 @@ def test_experiment_reports_hypervolume_and_constrained_optimum(nb201_table, tmp
     lo, hi = row["metrics_ci"]["hv_share"]
     want = f"{100 * row['metrics']['hv_share']:.2f} [{100 * lo:.2f}-{100 * hi:.2f}]"
     assert any(line.startswith("| nsga2 | 40 |") and want in line for line in lines)
+
+
+def test_pool_picks_stay_feasible_and_resume_exactly(nb201_table):
+    """``search.picks = "pool"``: the round ranks every pool cell instead of running the
+    swarm; its picks are feasible and unqueried, and a stopped run resumes to the same
+    queries."""
+    from tnao_app.errors import Stopped
+
+    search = {**TINY_TNAO["search"], "picks": "pool"}
+    cfg = _cfg("tnao", 30, "params<=0.3", seed=2, **{**TINY_TNAO, "search": search})
+    m, oracle, asked = _search(cfg, nb201_table)
+    params = nb201_table.metric("cifar10/params")
+    assert len(asked) == len(set(asked)) == 30 and all(params[r] <= 0.3 for r in asked)
+    assert m.summary().get("snapped_to_table", 0) == 0  # no swarm, nothing to snap
+    saved: list = []
+    stop = Hooks(should_stop=lambda: len(saved) >= 5)
+    m2, o2 = build(cfg, nb201_table, hooks=stop)
+    with pytest.raises(Stopped):
+        Driver(m2, o2, checkpoint=lambda stage, step, state: saved.append(state)).run()
+    m3, o3 = build(cfg, nb201_table, hooks=Hooks())
+    Driver(m3, o3).run({"stage": "search", "step": 0, "state": saved[-1]})
+    assert 10 < len(saved[-1]["queried"]) < 30
+    assert list(o3.queried) == list(oracle.queried)
+
+
+def test_unknown_picks_is_one_sentence():
+    with pytest.raises(ConfigError, match="picks 'grid' is unknown; expected auto, swarm or pool"):
+        Config.from_dict({"search": {"picks": "grid"}}).validate()
+
+
+def test_auto_picks_are_the_pool_for_a_constrained_run_and_saved_so():
+    """``search.picks = "auto"`` (the default) resolves to pool with constraints, swarm
+    without; the resolved value is what the run's saved config says."""
+    from tnao_app.benchmarks.base import DatasetSpec
+
+    spec = DatasetSpec("cifar10", "s", "r")
+    plain = Config.from_dict({"run": {"method": "tnao"}}).resolve(spec)
+    limited = Config.from_dict({"goal": {"constraints": "params<=0.5"}}).resolve(spec)
+    assert (plain.search.picks, limited.search.picks) == ("swarm", "pool")
+    chosen = Config.from_dict(
+        {"goal": {"constraints": "params<=0.5"}, "search": {"picks": "swarm"}}
+    )
+    assert chosen.resolve(spec).search.picks == "swarm"

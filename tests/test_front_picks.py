@@ -192,19 +192,36 @@ def test_a_config_saved_before_front_picks_keeps_the_scalarised_search():
     """A run or campaign stored before ``goal.front_picks`` existed resumes as it ran
     (scalarised); a new config and a single-objective one are left as they are."""
     from tnao_app.campaign.plan import Spec
-    from tnao_app.config import stored
+    from tnao_app.stored_config import stored
 
     old = {"run": {"method": "tnao"}, "goal": {"objectives": "valid,-flops"}}
     assert Config.from_dict(stored(old)).goal.front_picks == "scalarise"
-    assert stored({"goal": {"objectives": "valid,-flops", "front_picks": "hvi"}}) == {
-        "goal": {"objectives": "valid,-flops", "front_picks": "hvi"}
-    }
-    assert stored({"goal": {"objectives": ""}}) == {"goal": {"objectives": ""}}
+    new = {"goal": {"objectives": "valid,-flops", "front_picks": "hvi"}}
+    assert stored(new)["goal"] == new["goal"]
+    assert stored({"goal": {"objectives": ""}})["goal"] == {"objectives": ""}
+    both = {"search": {"picks": "pool"}, "goal": {"objectives": ""}}
+    assert stored(both) == both  # nothing missing: read as it is
     spec = Spec.from_dict(
         {"benchmark": "nb201", "dataset": "cifar10", "methods": ["tnao"], "seeds": [0]}
         | {"budgets": [50], "config": old}
     )
     assert spec.config["goal"]["front_picks"] == "scalarise"
+    assert spec.config["search"]["picks"] == "swarm"  # saved before search.picks
+
+
+def test_a_new_campaign_records_the_defaults_it_runs_with(nb201_table):
+    """A plan checked today writes the later-added defaults into its config, so that a
+    resume (which reads an old plan's missing fields as what it ran with) keeps them."""
+    from tnao_app.campaign.plan import Spec
+
+    goal = {"objectives": "valid,-flops", "constraints": "params<=0.5"}
+    spec = Spec("nb201", "cifar10", ["random"], [0], [20], {"goal": goal}).check()
+    assert spec.config["goal"]["front_picks"] == "hvi"
+    assert spec.config["search"]["picks"] == "auto"
+    back = Spec.from_dict(spec.to_dict())
+    assert back.config == spec.config
+    user = Spec("nb201", "cifar10", ["random"], [0], [20], {"search": {"picks": "swarm"}})
+    assert user.check().config["search"]["picks"] == "swarm"  # the user's choice stands
 
 
 def test_a_campaign_with_a_bad_goal_is_refused_before_it_is_recorded(nb201_table):

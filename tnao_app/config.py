@@ -133,6 +133,10 @@ class SearchConfig:
     # the swarm's picks of one round differ pairwise in at least this many tokens, so one
     # predicted hot spot cannot take the whole batch (1 = no spacing; docs/method.md)
     pick_spacing: int = 2
+    # where a round's spaced picks come from: "swarm" = the visits of the latent swarm (the
+    # paper's CSO), "pool" = every pool cell ranked by the model (no swarm), "auto" = pool
+    # for a constrained run (the swarm's decodes land on infeasible cells), else swarm
+    picks: str = "auto"
 
 
 @dataclass
@@ -278,7 +282,14 @@ class Config:
                 setattr(getattr(self, section), name, value)
         if self.sample.n_labelled == 0:
             self.sample.n_labelled = AUTO_LABELLED_PROXY if spec.proxy else AUTO_LABELLED
+        self.search.picks = self.picks()
         return self
+
+    def picks(self) -> str:
+        """``search.picks`` with "auto" decided: pool for a constrained run, else swarm."""
+        if self.search.picks != "auto":
+            return self.search.picks
+        return "pool" if self.goal.constraints.strip() else "swarm"
 
     def validate(self) -> Config:
         """Raise one ``ConfigError`` sentence naming the first bad field and what was
@@ -290,6 +301,10 @@ class Config:
         def need(ok: bool, msg: str) -> None:
             if not ok:
                 raise ConfigError(msg)
+
+        def one_of(value: str, label: str, *choices: str) -> None:
+            expected = f"{', '.join(choices[:-1])} or {choices[-1]}"
+            need(value in choices, f"{label} '{value}' is unknown; expected {expected}.")
 
         need(
             r.method in METHODS,
@@ -311,10 +326,7 @@ class Config:
                 f"budget {r.budget} is below the sample size {s.n_labelled}; the sampled "
                 "architectures are queries too, so the budget must be at least that.",
             )
-        need(
-            s.design in ("random", "balanced"),
-            f"sample design '{s.design}' is unknown; expected random or balanced.",
-        )
+        one_of(s.design, "sample design", "random", "balanced")
         need(s.n_unlabelled >= 0, f"unlabelled samples must be >= 0, got {s.n_unlabelled}.")
         need(m.n_heads >= 1, f"model.n_heads must be >= 1, got {m.n_heads}.")
         need(
@@ -369,31 +381,20 @@ class Config:
         need(c.generations >= 1, f"generations must be >= 1, got {c.generations}.")
         need(c.top_k >= 0, f"top_k must be >= 0 (0 = automatic), got {c.top_k}.")
         need(c.phi >= 0, f"phi must be >= 0, got {c.phi}.")
-        need(
-            c.init in ("pool", "labelled"),
-            f"search init '{c.init}' is unknown; expected pool or labelled.",
-        )
+        one_of(c.init, "search init", "pool", "labelled")
         need(c.init_noise >= 0, f"init_noise must be >= 0, got {c.init_noise}.")
         need(c.restart_patience >= 1, f"restart_patience must be >= 1, got {c.restart_patience}.")
         need(c.rounds >= 1, f"rounds must be >= 1, got {c.rounds}.")
         need(c.local_k >= 0, f"local_k must be >= 0, got {c.local_k}.")
         need(c.explore_k >= 0, f"explore_k must be >= 0, got {c.explore_k}.")
         need(c.explore_after >= 1, f"explore_after must be >= 1, got {c.explore_after}.")
-        need(
-            c.explore in ("maximin", "predicted"),
-            f"explore '{c.explore}' is unknown; expected maximin or predicted.",
-        )
+        one_of(c.explore, "explore", "maximin", "predicted")
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")
+        one_of(c.picks, "picks", "auto", "swarm", "pool")
         self.baselines.check()
-        need(
-            self.goal.scalarise in ("chebyshev", "fixed"),
-            f"goal.scalarise '{self.goal.scalarise}' is unknown; expected chebyshev or fixed.",
-        )
-        need(
-            self.goal.front_picks in ("hvi", "scalarise"),
-            f"goal.front_picks '{self.goal.front_picks}' is unknown; expected hvi or scalarise.",
-        )
+        one_of(self.goal.scalarise, "goal.scalarise", "chebyshev", "fixed")
+        one_of(self.goal.front_picks, "goal.front_picks", "hvi", "scalarise")
         need(
             self.goal.front_local >= 0,
             f"goal.front_local must be >= 0, got {self.goal.front_local}.",
@@ -486,12 +487,3 @@ def _kind(value: object) -> str:
 def _short(value: object, n: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= n else text[: n - 3] + "..."
-
-
-def stored(data: dict) -> dict:
-    """A config as saved by a run or campaign, read back with the defaults it ran under:
-    a goal saved before ``goal.front_picks`` existed searched the scalarised signal."""
-    goal = data.get("goal") if isinstance(data, dict) else None
-    if isinstance(goal, dict) and goal.get("objectives") and "front_picks" not in goal:
-        return {**data, "goal": {**goal, "front_picks": "scalarise"}}
-    return data

@@ -16,9 +16,10 @@ from dataclasses import asdict, dataclass, field
 
 from .. import benchmarks, catalogue, device, objectives, paths
 from ..benchmarks.base import Table
-from ..config import Config, stored
+from ..config import Config
 from ..errors import ConfigError, NotReadyError
 from ..search import driver
+from ..stored_config import stored
 from .inputs import ANYTIME
 from .metrics import RUN_METRICS, run_metric
 
@@ -126,6 +127,13 @@ class Spec:
         """Every input checked before any run starts (methods import, configs resolve)."""
         if not self.methods or not self.seeds or not self.budgets:
             raise ConfigError("An experiment needs at least one method, one seed and one budget.")
+        # the defaults of later-added fields, written into the plan so that a resume reads
+        # them back (``stored`` gives a plan saved before them the values it ran with)
+        d, cfg = Config(), dict(self.config)
+        cfg["search"] = {"picks": d.search.picks, **cfg.get("search", {})}
+        if (cfg.get("goal") or {}).get("objectives"):
+            cfg["goal"] = {"front_picks": d.goal.front_picks, **cfg["goal"]}
+        self.config = cfg
         table(self.benchmark).dataset(self.dataset)
         for m in self.methods:
             catalogue.load(m)

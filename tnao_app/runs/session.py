@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from ..config import Config, stored
+from ..config import Config
 from ..errors import StorageError
 from ..events import Event
+from ..stored_config import stored
 from .pipeline import prepare, run_pipeline
 
 

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from ...config import Config
+from ...events import Leaderboard, LeaderRow
 from ..cso import CSO, RemapScorer
+from ..method import SearchContext
 
 
 class LatentStrategy(ABC):
@@ -182,3 +184,26 @@ class GradientAscent(LatentStrategy):
 
     def finish(self) -> None:
         self.scorer.model.zero_grad(set_to_none=True)
+
+
+def live_leaderboard(
+    ctx: SearchContext, queried: dict[int, float], scorer: RemapScorer, k: int = 10
+) -> Leaderboard:
+    """The latent search's best distinct architectures so far, with what is known of
+    them (valid/test only once queried), so a UI can show the search as it goes."""
+    table, nan = ctx.table, float("nan")
+    rows = []
+    for rank, v in enumerate(scorer.ranked()[:k], start=1):
+        known = v.row is not None and v.row in queried
+        test = ctx.report(v.row) if known else nan  # type: ignore[arg-type]
+        rows.append(
+            LeaderRow(
+                rank,
+                table.space.to_native(v.arch),
+                float(v.score),
+                queried[v.row] if known else nan,  # type: ignore[index]
+                test,
+                table.rank_of(test, ctx.spec.report)[1] if known else nan,
+            )
+        )
+    return Leaderboard(tuple(rows))

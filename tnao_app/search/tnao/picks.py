@@ -23,6 +23,7 @@ MAXIMIN_POOL = 20  # random candidates per exploration pick
 FAR_POOL = 2000  # random candidates scored per round of predicted exploration
 FAR_FROM = 10  # predicted exploration keeps away from this many best queried cells
 FAR_EDITS = 3  # ... by at least this many ops
+POOL_TOP = 500  # best-scored pool cells the spaced picks choose from (search.picks = pool)
 
 
 class Picker:
@@ -59,6 +60,20 @@ class Picker:
         taken = {v.row for v in out}
         out += [v for v in ranked if v.row not in taken][: k - len(out)]
         return out
+
+    def pool_ranked(self, rows: np.ndarray, scores: np.ndarray, taken: list[int]) -> list[Visit]:
+        """The answerable, unqueried pool cells (table ``rows``, -1 where the table lacks
+        one) not in ``taken``, best score first (the first ``POOL_TOP``): what the swarm's
+        visits approximate, where the pool can be scored whole."""
+        ok = (rows >= 0) & self.ctx.answerable_rows[np.maximum(rows, 0)]
+        ok &= ~np.isin(rows, np.array([*self.queried, *taken], dtype=np.int64))
+        idx = np.flatnonzero(ok)
+        idx = idx[np.argsort(-scores[idx], kind="stable")[:POOL_TOP]]
+        table = self.ctx.table
+        return [
+            Visit(table.arch(int(rows[i])), int(rows[i]), True, float(scores[i]), np.zeros(0))
+            for i in idx
+        ]
 
     def local(self, scorer: RemapScorer, k: int) -> list[int]:
         """The ``k`` best-predicted unqueried one-edit neighbours of the best queried

@@ -20,8 +20,6 @@ import torch
 from ...events import (
     EpochEnded,
     Generation,
-    Leaderboard,
-    LeaderRow,
     Progress,
     RunPlan,
     Sampled,
@@ -32,7 +30,7 @@ from ...train import EpochStats, Trainer, rank_corr
 from ..cso import RemapScorer
 from ..method import Hooks, SearchContext, SearchMethod
 from . import front, plan, stage1
-from .latent import GradientAscent, LatentStrategy, SwarmSearch
+from .latent import GradientAscent, LatentStrategy, SwarmSearch, live_leaderboard
 from .picks import Picker
 from .sampling import Sampler, reconstruction_pool, table_pool_rows
 from .state import RoundState
@@ -101,6 +99,13 @@ class RoundSearch(SearchMethod):
         if self._pool is None:
             self._pool = reconstruction_pool(self.ctx)
         return self._pool
+
+    @property
+    def pool_rows(self) -> np.ndarray:
+        """The table row of each pool cell (-1: not in the table)."""
+        if self._pool_rows is None:
+            self._pool_rows = front.pool_table_rows(self.ctx, self.pool)
+        return self._pool_rows
 
     def left(self) -> int:
         return self.ctx.budget - len(self.queried)
@@ -288,10 +293,11 @@ class RoundSearch(SearchMethod):
 
     def _search(self) -> None:
         st, rnd = self.st, self.st.round
-        if self.front_mode:  # the picks score the whole pool: no latent search
+        if self.front_mode or self.cfg.picks() == "pool":  # no latent search:
             self._start("search", 0)
             st.phase = "evaluate"
-            self.hooks.emit(StageFinished("search", self._seconds(), {"picks": "hvi"}, rnd))
+            picks = "hvi" if self.front_mode else "pool"  # the picks score the whole pool
+            self.hooks.emit(StageFinished("search", self._seconds(), {"picks": picks}, rnd))
             return
         scorer = self._scorer()
         z_pool, s_pool = self._pool_latents()
@@ -301,9 +307,7 @@ class RoundSearch(SearchMethod):
         elif self.ctx.goal is not None and self.ctx.restricted:
             # constraints on a whole-space pool: an infeasible decode scores as its
             # nearest feasible pool cell, so the swarm's candidates stay queryable
-            if self._pool_rows is None:
-                self._pool_rows = self.ctx.rows_of(self.pool)
-            pr = self._pool_rows
+            pr = self.pool_rows
             ok = (pr >= 0) & self.ctx.answerable_rows[np.maximum(pr, 0)]
             scorer.snap_to(pr[ok], z_pool[ok], s_pool[ok])
         strategy = self.strategy(self.cfg, scorer, z_pool, s_pool, self.rng, self._labelled())
@@ -319,7 +323,7 @@ class RoundSearch(SearchMethod):
             best, mean = strategy.step()
             gen = strategy.done_steps
             self.hooks.emit(Generation(gen, strategy.steps, best, mean, len(scorer.visits), rnd))
-            self.hooks.emit(self._live_leaderboard(scorer))
+            self.hooks.emit(live_leaderboard(self.ctx, self.queried, scorer))
             st.strategy, st.scorer = strategy.state_dict(), scorer.state_dict()
             self.hooks.checkpoint("search", rnd * strategy.steps + gen)
         strategy.finish()
@@ -332,26 +336,6 @@ class RoundSearch(SearchMethod):
         st.phase = "evaluate"
         self.hooks.emit(StageFinished("search", self._seconds(), strategy.summary(), rnd))
 
-    def _live_leaderboard(self, scorer: RemapScorer, k: int = 10) -> Leaderboard:
-        """The search's best distinct architectures so far, with what is known of them
-        (valid/test only once queried), so a UI can show the search as it goes."""
-        table, nan = self.ctx.table, float("nan")
-        rows = []
-        for rank, v in enumerate(scorer.ranked()[:k], start=1):
-            known = v.row is not None and v.row in self.queried
-            test = self.ctx.report(v.row) if known else nan  # type: ignore[arg-type]
-            rows.append(
-                LeaderRow(
-                    rank,
-                    table.space.to_native(v.arch),
-                    float(v.score),
-                    self.queried[v.row] if known else nan,  # type: ignore[index]
-                    test,
-                    table.rank_of(test, self.ctx.spec.report)[1] if known else nan,
-                )
-            )
-        return Leaderboard(tuple(rows))
-
     # -- evaluate --------------------------------------------------------------------
     def _picks(self, k: int) -> list[int]:
         st, c, rnd = self.st, self.cfg.search, self.st.round
@@ -360,15 +344,22 @@ class RoundSearch(SearchMethod):
         scorer = self._scorer()
         if self.front_mode:
             return self._front_picks(scorer, q)
-        assert st.scorer is not None
-        scorer.load_state_dict(st.scorer)
+        if self.cfg.picks() == "swarm":
+            assert st.scorer is not None
+            scorer.load_state_dict(st.scorer)
         picks = self.picker.local(scorer, min(c.local_k, q))
         if c.explore_k and st.stale >= c.explore_after:
             picks += self.picker.explore(scorer, min(c.explore_k, q - len(picks)), picks)
         skipped = sum(1 for v in scorer.visits.values() if v.row is None or not v.answerable)
+        if (
+            self.cfg.picks() == "pool"
+        ):  # every pool cell by the ranker's score, in the swarm's stead
+            ranked = self.picker.pool_ranked(self.pool_rows, self._pool_latents()[1], picks)
+        else:
+            ranked = scorer.ranked()
         open_ = [
             v
-            for v in scorer.ranked()
+            for v in ranked
             if v.row is not None
             and v.answerable
             and v.row not in self.queried
@@ -395,13 +386,11 @@ class RoundSearch(SearchMethod):
         unqueried pool cell (``front.choose``)."""
         assert self.ctx.goal is not None
         _, s_pool = self._pool_latents()
-        if self._pool_rows is None:
-            self._pool_rows = front.pool_table_rows(self.ctx, self.pool)
         table = self.ctx.table
         picked = front.round_picks(
             self.ctx,
             self.pool,
-            self._pool_rows,
+            self.pool_rows,
             s_pool,
             self.queried,
             lambda rows: scorer.encode_archs([table.arch(r) for r in rows])[1],

@@ -1,0 +1,18 @@
+"""Configs saved by earlier versions of TNAO, read back with the defaults they ran under
+(a field added later takes the value that reproduces what the run did)."""
+
+from __future__ import annotations
+
+
+def stored(data: dict) -> dict:
+    """A config as saved by a run or campaign, read back with the defaults it ran under:
+    a goal saved before ``goal.front_picks`` existed searched the scalarised signal, and
+    a search saved before ``search.picks`` the swarm's visits."""
+    if not isinstance(data, dict):
+        return data
+    goal, search = data.get("goal"), data.get("search", {})
+    if isinstance(goal, dict) and goal.get("objectives") and "front_picks" not in goal:
+        data = {**data, "goal": {**goal, "front_picks": "scalarise"}}
+    if isinstance(search, dict) and "picks" not in search:  # saved before search.picks
+        data = {**data, "search": {**search, "picks": "swarm"}}
+    return data
