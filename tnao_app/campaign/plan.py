@@ -129,11 +129,11 @@ class Spec:
             raise ConfigError("An experiment needs at least one method, one seed and one budget.")
         # the defaults of later-added fields, written into the plan so that a resume reads
         # them back (``stored`` gives a plan saved before them the values it ran with)
-        d, cfg = Config(), dict(self.config)
-        cfg["search"] = {"picks": d.search.picks, **cfg.get("search", {})}
-        if (cfg.get("goal") or {}).get("objectives"):
-            cfg["goal"] = {"front_picks": d.goal.front_picks, **cfg["goal"]}
-        self.config = cfg
+        d, base = Config(), dict(self.config)
+        base["search"] = {"picks": d.search.picks, **base.get("search", {})}
+        if (base.get("goal") or {}).get("objectives"):
+            base["goal"] = {"front_picks": d.goal.front_picks, **base["goal"]}
+        self.config = base
         table(self.benchmark).dataset(self.dataset)
         for m in self.methods:
             catalogue.load(m)
