@@ -191,17 +191,45 @@ def live_leaderboard(
 ) -> Leaderboard:
     """The latent search's best distinct architectures so far, with what is known of
     them (valid/test only once queried), so a UI can show the search as it goes."""
+    to_native = ctx.table.space.to_native
+    return leaderboard(
+        ctx, queried, [(to_native(v.arch), v.row, v.score) for v in scorer.ranked()[:k]]
+    )
+
+
+def pool_leaderboard(
+    ctx: SearchContext,
+    queried: dict[int, float],
+    pool_rows: np.ndarray,
+    scores: np.ndarray,
+    k: int = 10,
+) -> Leaderboard:
+    """The pool's best-scored answerable cells (where no swarm runs: ``search.picks =
+    "pool"``, front picks), shown as the swarm's would be."""
+    ok = np.flatnonzero((pool_rows >= 0) & ctx.answerable_rows[np.maximum(pool_rows, 0)])
+    top = ok[np.argsort(-scores[ok], kind="stable")[:k]]
+    table = ctx.table
+    return leaderboard(
+        ctx, queried, [(table.native(int(pool_rows[i])), int(pool_rows[i]), scores[i]) for i in top]
+    )
+
+
+def leaderboard(
+    ctx: SearchContext, queried: dict[int, float], ranked: list[tuple[str, int | None, float]]
+) -> Leaderboard:
+    """Rows of (architecture, table row or None, predicted score), best first, with what
+    is known of each."""
     table, nan = ctx.table, float("nan")
     rows = []
-    for rank, v in enumerate(scorer.ranked()[:k], start=1):
-        known = v.row is not None and v.row in queried
-        test = ctx.report(v.row) if known else nan  # type: ignore[arg-type]
+    for rank, (arch, row, score) in enumerate(ranked, start=1):
+        known = row is not None and row in queried
+        test = ctx.report(row) if known else nan  # type: ignore[arg-type]
         rows.append(
             LeaderRow(
                 rank,
-                table.space.to_native(v.arch),
-                float(v.score),
-                queried[v.row] if known else nan,  # type: ignore[index]
+                arch,
+                float(score),
+                queried[row] if known else nan,  # type: ignore[index]
                 test,
                 table.rank_of(test, ctx.spec.report)[1] if known else nan,
             )

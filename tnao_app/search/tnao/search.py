@@ -30,7 +30,13 @@ from ...train import EpochStats, Trainer, rank_corr
 from ..cso import RemapScorer
 from ..method import Hooks, SearchContext, SearchMethod
 from . import front, plan, stage1
-from .latent import GradientAscent, LatentStrategy, SwarmSearch, live_leaderboard
+from .latent import (
+    GradientAscent,
+    LatentStrategy,
+    SwarmSearch,
+    live_leaderboard,
+    pool_leaderboard,
+)
 from .picks import Picker
 from .sampling import Sampler, reconstruction_pool, table_pool_rows
 from .state import RoundState
@@ -297,6 +303,8 @@ class RoundSearch(SearchMethod):
             self._start("search", 0)
             st.phase = "evaluate"
             picks = "hvi" if self.front_mode else "pool"  # the picks score the whole pool
+            s_pool = self._pool_latents()[1]
+            self.hooks.emit(pool_leaderboard(self.ctx, self.queried, self.pool_rows, s_pool))
             self.hooks.emit(StageFinished("search", self._seconds(), {"picks": picks}, rnd))
             return
         scorer = self._scorer()
