@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from tnao_app import benchmarks
 from tnao_app import experiment as ex
 from tnao_app.cli import main
 from tnao_app.errors import ConfigError
+from tnao_app.stats import wilson
 
 TINY = {
     "baselines": {
@@ -329,3 +331,76 @@ def test_tnao_is_anytime_its_first_queries_do_not_depend_on_the_budget(analog_ta
     # A single pass (rounds=1) spends all the budget at once: not anytime.
     single = {**base, "search": {**base["search"], "rounds": 1}}
     assert "tnao" not in anytime_methods(single, "analog", "cifar10", [30, 40])
+
+
+def test_top_k_target_counts_any_of_the_best_cells(analog_table):
+    """Synthetic trajectories (mechanics only): seed 0 queries the 3rd-best cell 2nd,
+    seed 1 only poor cells; with --top 3 seed 0 counts as found at query 2, and a share
+    rounds up to whole cells with ties at the cut included."""
+    t = analog_table
+    sig = t.metric("baseline")
+    order = [int(r) for r in np.argsort(-np.nan_to_num(sig, nan=-1.0), kind="stable")]
+    third, poor = order[2], order[-6:]
+    trajs = {0: [poor[0], third, poor[1]], 1: poor[2:5]}
+    results = [
+        {
+            "method": "random",
+            "seed": s,
+            "budget": 3,
+            "rows": rows,
+            "signal": [float(sig[r]) for r in rows],
+            "seconds": 1.0,
+        }
+        for s, rows in trajs.items()
+    ]
+    e = ex.summarize(t, "cifar10", results, ["random"], [0, 1], [1, 2, 3], top="3")
+    target = e.optimum["top_k"]
+    assert target["k"] == 3 and third in target["rows"]
+    assert all(sig[r] >= sig[third] for r in target["rows"])
+    assert target["cells"] == int((sig >= sig[third]).sum())  # ties at the cut count
+    by_b = {r["budget"]: r for r in e.rows}
+    assert by_b[1]["top_k_found"] == 0 and by_b[1]["top_k_median_queries"] is None
+    assert by_b[2]["top_k_found"] == 1 and by_b[2]["top_k_median_queries"] == 2
+    assert by_b[3]["top_k_share"] == 0.5 and by_b[3]["top_signal_found"] == 0
+    assert by_b[3]["top_k_ci"] == pytest.approx(wilson(1, 2))
+    # without --top the analog table has no such target, and no such column
+    plain = ex.summarize(t, "cifar10", results, ["random"], [0, 1], [3])
+    assert "top_k" not in plain.optimum and "top_k_found" not in plain.rows[0]
+    # a share of the table: 0.02% of 15,625 cells is 3.125, so 4 cells
+    assert (
+        ex.summarize(t, "cifar10", results, ["random"], [0, 1], [3], top="0.02%").optimum["top_k"][
+            "k"
+        ]
+        == 4
+    )
+    for bad in ("0", "-3", "2.5", "x", "150%", "0%", ""):
+        with pytest.raises(ConfigError, match="Top target"):
+            ex.summarize(t, "cifar10", results, ["random"], [0, 1], [3], top=bad)
+
+
+def test_cli_top_column_in_table_csv_and_show(analog_table, tmp_path, capsys):
+    out = tmp_path / "sum.csv"
+    argv = ["experiment", "-m", "random", "-s", "0-3", "--budgets", "40", "-w", "1"]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--top", "1%", "--csv", str(out)])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "top 1% [CI]" in text and re.search(r"best \d{3} cells by\s+baseline", text)
+    row = next(csv.DictReader(out.open()))
+    assert row["top_k_found"] != "" and float(row["top_k_ci_hi"]) >= float(row["top_k_share"])
+    exp_id = json.loads(_cli_json(capsys, ["experiments", "--json"]))[0]["id"]
+    shown = json.loads(
+        _cli_json(capsys, ["experiment", "show", exp_id, "-f", "json", "--top", "2"])
+    )
+    assert shown["optimum"]["top_k"]["k"] == 2 and "top_k_share" in shown["summary"][0]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--top", "a lot"])
+    assert exc.value.code == 2
+    assert "Top target 'a lot'" in capsys.readouterr().err
+
+
+def _cli_json(capsys, argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    return capsys.readouterr().out

@@ -89,12 +89,14 @@ def run_experiment(
     progress: Progress | None = None,
     history: CampaignHistory | None = None,
     executor: Executor | None = None,
+    top: str | None = None,
 ) -> Experiment:
     """Run the grid and summarise it. Every input is checked before any run starts; with
     a ``history`` the campaign is recorded there (``Experiment.experiment_id``) and each
-    run as it finishes, so ``resume_experiment`` can finish it after a crash."""
+    run as it finishes, so ``resume_experiment`` can finish it after a crash. ``top``:
+    also count the seeds that found one of the table's best cells ("7", "0.02%")."""
     spec = Spec(benchmark, dataset, list(methods), list(seeds), list(budgets), config or {})
-    return runner.start(spec, history, executor or LocalPool(workers), progress)
+    return runner.start(spec, history, executor or LocalPool(workers), progress, top)
 
 
 def resume_experiment(
@@ -104,6 +106,7 @@ def resume_experiment(
     workers: int | None = None,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    top: str | None = None,
 ) -> Experiment:
     """Finish a recorded campaign: only the runs it lacks run."""
-    return runner.resume(experiment_id, history, executor or LocalPool(workers), progress)
+    return runner.resume(experiment_id, history, executor or LocalPool(workers), progress, top)

@@ -67,6 +67,8 @@ def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
     mean over seeds, with the 95% interval."""
     names = exp.metric_names()
     kinds = {k: run_metric(k) for k in names}
+    top = exp.optimum.get("top_k")
+    top_head = [f"top {top['target']} [CI]", "med q"] if top else []
     head = [
         "method",
         "budget",
@@ -77,6 +79,7 @@ def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
         "med q",
         "top-signal [CI]",
         "med q",
+        *top_head,
         "s/run",
         *(kinds[k].label or k for k in names),
     ]
@@ -93,6 +96,14 @@ def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
                 median_text(r["top_test_median_queries"]),
                 share_text(r["top_signal_found"], r["seeds"], r["top_signal_ci"]),
                 median_text(r["top_signal_median_queries"]),
+                *(
+                    [
+                        share_text(r["top_k_found"], r["seeds"], r["top_k_ci"]),
+                        median_text(r["top_k_median_queries"]),
+                    ]
+                    if top
+                    else []
+                ),
                 f"{r['seconds_mean']:.1f}",
                 *(metric_text(kinds[k], k, r) for k in names),
             ]

@@ -88,6 +88,9 @@ class DatasetSpec:
     # the signal is a short-training proxy of the reported metric (NATS-Bench's 12-epoch
     # validation), not the same training's validation accuracy
     proxy: bool = False
+    # a campaign's table also counts the seeds that found one of these best cells by
+    # signal (``campaign.summary.top_cells``): "K" cells or "P%" of the answerable ones
+    top: str | None = None
 
 
 @dataclass

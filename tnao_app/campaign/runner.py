@@ -64,6 +64,7 @@ def _drive(
     history: CampaignHistory | None,
     experiment_id: str | None,
     progress: Progress | None,
+    top: str | None = None,
 ) -> Experiment:
     table = pl.table(spec.benchmark)
     report = table.metric(table.dataset(spec.dataset).report)
@@ -105,6 +106,7 @@ def _drive(
         spec.budgets,
         spec.anytime,
         spec.config,
+        top,
     )
     exp.experiment_id, exp.done, exp.total = experiment_id, len(results), len(tasks)
     return exp
@@ -115,8 +117,10 @@ def start(
     history: CampaignHistory | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    top: str | None = None,
 ) -> Experiment:
-    """Check ``spec``, record it in ``history`` (if any) and run it."""
+    """Check ``spec``, record it in ``history`` (if any) and run it; ``top``: the
+    summary's top-K target (``summary.optima``)."""
     spec.check()
     executor = executor or LocalPool()
     exp_id = None
@@ -127,7 +131,7 @@ def start(
         options["address"] = getattr(executor, "address", None)
         data = {**spec.to_dict(), "executor_options": options}
         exp_id = history.create_experiment(data, len(spec.tasks()), executor.name)
-    return _drive(spec, executor, [], history, exp_id, progress)
+    return _drive(spec, executor, [], history, exp_id, progress, top)
 
 
 def resume(
@@ -135,6 +139,7 @@ def resume(
     history: CampaignHistory,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    top: str | None = None,
 ) -> Experiment:
     """Run what a stopped, failed or interrupted campaign still lacks (a finished one
     runs nothing) and summarise all of it."""
@@ -156,4 +161,4 @@ def resume(
         history.end_experiment(row["id"], "failed", str(exc))
         raise
     done = history.experiment_results(row["id"])
-    return _drive(spec, executor, done, history, row["id"], progress)
+    return _drive(spec, executor, done, history, row["id"], progress, top)

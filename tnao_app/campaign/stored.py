@@ -16,8 +16,9 @@ from .summary import Experiment, summarize
 _TABLES: dict[tuple[str, str], Table] = {}  # a screen reads a running campaign often
 
 
-def load(history: Any, experiment_id: str) -> tuple[dict, Experiment]:
-    """The stored campaign (``history.get_experiment``) and its summary so far."""
+def load(history: Any, experiment_id: str, top: str | None = None) -> tuple[dict, Experiment]:
+    """The stored campaign (``history.get_experiment``) and its summary so far (``top``:
+    its top-K target, ``summary.optima``)."""
     row = history.get_experiment(experiment_id)
     spec = row["spec"]
     key = (spec["benchmark"], str(paths.cache_dir(create=False)))
@@ -34,6 +35,7 @@ def load(history: Any, experiment_id: str) -> tuple[dict, Experiment]:
         spec["budgets"],
         spec.get("anytime") or ANYTIME,
         spec.get("config") or {},
+        top,
     )
     exp.experiment_id, exp.done, exp.total = row["id"], len(results), int(row["total"])
     return row, exp

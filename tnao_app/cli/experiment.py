@@ -34,6 +34,23 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+TOP = typer.Option(
+    None,
+    "--top",
+    help="Also count the seeds that queried one of the table's K best cells by search "
+    "signal: K (7) or a share of the table (0.02%); ties at the cut count. NB101 shows "
+    "its best 0.02% (the paper's claim) unless told otherwise.",
+)
+
+
+def _check_top(top: str | None) -> None:
+    """A bad --top fails before any run starts."""
+    if top is not None:
+        from ..campaign.summary import parse_top
+
+        parse_top(top)
+
+
 def _read_config(path: Path | None) -> dict:
     if path is None:
         return {}
@@ -76,7 +93,20 @@ def _caption(exp: ex.Experiment) -> str:
         f"that found it within that budget; {exp.report}: mean over seeds of the returned "
         "architecture's value, a bootstrap 95% interval of that mean, and the std over "
         "seeds; s/run: seconds per run (anytime methods run once, at the largest budget)."
+        + _top_k_note(exp)
         + "".join(f"\n{note}" for note in _metric_notes(exp))
+    )
+
+
+def _top_k_note(exp: ex.Experiment) -> str:
+    t = exp.optimum.get("top_k")
+    if not t:
+        return ""
+    what = "cell" if t["cells"] == 1 else f"{t['cells']} cells"
+    return (
+        f"\ntop {t['target']}: share of the seeds that queried any of the table's best "
+        f"{what} by {exp.signal} ({exp.signal} >= {t['value']:.4f}), with its Wilson 95% "
+        "interval; med q as above."
     )
 
 
@@ -237,6 +267,7 @@ def experiment(
         help="METRIC<=VALUE on a cost column (repeatable). The targets (top-test, "
         "top-signal) are then the best cells that meet every limit.",
     ),
+    top: str = TOP,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
@@ -255,6 +286,7 @@ def experiment(
         raise ConfigError(f"--workers must be 0 (one per core) or more, got {workers}.")
     runner = ex.make(executor, workers or None, address)
     _check_outputs(plot_path, table_path)
+    _check_top(top)
     if resume is not None:
         given = _given(ctx, *PLAN_OPTIONS)
         if given:
@@ -265,7 +297,7 @@ def experiment(
             )
         store = _store(db, must_exist=db is not None)
         call = lambda progress: ex.resume_experiment(  # noqa: E731
-            resume, store, executor=runner, progress=progress
+            resume, store, executor=runner, progress=progress, top=top
         )
     else:
         dataset = dataset_name(dataset)
@@ -289,6 +321,7 @@ def experiment(
             progress=progress,
             history=store,
             executor=runner,
+            top=top,
         )
     if as_json:
         result = call(None)
@@ -313,6 +346,7 @@ def show(
     out: Path = typer.Option(None, "--output", "-o", help="Write the table to FILE."),
     anytime_path: Path = typer.Option(None, "--anytime", help="Write the curves as CSV here."),
     plot_path: Path = typer.Option(None, "--plot", help="Draw the curves here (.png or .svg)."),
+    top: str = TOP,
     db: Path = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Print a stored experiment's table again (the runs it has, if unfinished)."""
@@ -324,7 +358,8 @@ def show(
             f"Format '{fmt}' is unknown; expected table, {', '.join(report.TABLE_FORMATS)}."
         )
     _check_outputs(plot_path, None)
-    row, result = stored.load(_store(db), experiment_id)
+    _check_top(top)
+    row, result = stored.load(_store(db), experiment_id, top)
     said = _write_files(result, None, anytime_path, plot_path, None)
     if out is not None:
         report.write_table(result, out, None if fmt == "table" else fmt)

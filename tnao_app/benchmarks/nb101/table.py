@@ -33,15 +33,16 @@ def datasets_for(
     if not complete("valid@108"):
         return {}
     single = (meta or {}).get("repeats") == 1
+    # the campaign tables also count the paper's NB101 claim: a cell in the top 0.02%
     if complete("test@108"):
         note = "one training repeat per cell, not the 3-run mean" if single else ""
-        return {"cifar10": DatasetSpec("cifar10", "valid@108", "test@108", note)}
+        return {"cifar10": DatasetSpec("cifar10", "valid@108", "test@108", note, top="0.02%")}
     note = (
         "this table has no test accuracy, so the reported metric is the 108-epoch "
         "validation accuracy"
         + (" of a single training repeat (not the 3-run mean)" if single else "")
     )
-    return {"cifar10": DatasetSpec("cifar10", "valid@108", "valid@108", note)}
+    return {"cifar10": DatasetSpec("cifar10", "valid@108", "valid@108", note, top="0.02%")}
 
 
 def save_cache(
