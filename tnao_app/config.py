@@ -123,6 +123,10 @@ class SearchConfig:
     # ranked by the predictor (a trust region around the incumbents; 0 = off)
     local_k: int = 5
     local_parents: int = 3  # how many of the best queried architectures lend neighbours
+    # "sequential": query the local picks one at a time, each among the neighbours of the
+    # best cells queried so far (a local move follows an improvement within the round);
+    # "batch": choose all of them before the round's queries
+    local_steps: str = "batch"
     # once this many rounds in a row found nothing better, each round also queries
     # explore_k architectures far from the queried ones (0 = never): "predicted" = the
     # best-predicted cells >= 3 ops from each of the 10 best queried; "maximin" = random
@@ -392,6 +396,7 @@ class Config:
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")
         one_of(c.picks, "picks", "auto", "swarm", "pool")
+        one_of(c.local_steps, "local_steps", "sequential", "batch")
         self.baselines.check()
         one_of(self.goal.scalarise, "goal.scalarise", "chebyshev", "fixed")
         one_of(self.goal.front_picks, "goal.front_picks", "hvi", "scalarise")

@@ -42,7 +42,7 @@ def share_text(found: int, n: int, ci: tuple[float, float]) -> str:
 def mean_ci_text(mean: float, ci: tuple[float, float]) -> str:
     """'94.34 [94.31-94.36]': the mean and its bootstrap 95% interval."""
     if math.isnan(mean):
-        return "nan"
+        return "-"
     if any(math.isnan(v) for v in ci):
         return f"{mean:.2f}"
     return f"{mean:.2f} [{ci[0]:.2f}-{ci[1]:.2f}]"
@@ -91,7 +91,7 @@ def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
                 str(r["budget"]),
                 str(r["seeds"]),
                 mean_ci_text(r["test_mean"], r["test_ci"]),
-                f"{r['test_std']:.2f}",
+                f"{r['test_std']:.2f}" if r["seeds"] else "-",
                 share_text(r["top_test_found"], r["seeds"], r["top_test_ci"]),
                 median_text(r["top_test_median_queries"]),
                 share_text(r["top_signal_found"], r["seeds"], r["top_signal_ci"]),
@@ -104,7 +104,7 @@ def table_cells(exp: Experiment) -> tuple[list[str], list[list[str]]]:
                     if top
                     else []
                 ),
-                f"{r['seconds_mean']:.1f}",
+                f"{r['seconds_mean']:.1f}" if r["seeds"] else "-",
                 *(metric_text(kinds[k], k, r) for k in names),
             ]
         )

@@ -162,6 +162,31 @@ class Picker:
         self.summary["explored"] = self.summary.get("explored", 0) + len(out)
         return out
 
+    def complete(
+        self, picks: list[int], q: int, scorer: RemapScorer, ranked: list[Visit]
+    ) -> tuple[int, int]:
+        """``picks`` topped up to ``q`` in place: the spaced best of ``ranked`` (the
+        swarm's visits or the pool's cells), then ``fill``. Returns how many of the
+        scorer's visits the table could not answer, and how many picks ``fill`` added."""
+        skipped = sum(1 for v in scorer.visits.values() if v.row is None or not v.answerable)
+        taken = set(picks)
+        open_ = [
+            v
+            for v in ranked
+            if v.row is not None
+            and v.answerable
+            and v.row not in self.queried
+            and v.row not in taken
+        ]
+        for v in self.spaced(open_, max(q - len(picks), 0)):
+            assert v.row is not None
+            picks.append(v.row)
+            self.predicted[v.row] = v.score
+        filled = self.fill(picks, q, scorer)
+        self.summary["skipped_unanswerable"] += skipped
+        self.summary["filled_from_pool"] += filled
+        return skipped, filled
+
     def fill(self, picks: list[int], q: int, scorer: RemapScorer) -> int:
         """Too few answerable distinct cells visited: append the best-predicted unqueried
         answerable table rows (which cells a table covers costs no query). Returns how

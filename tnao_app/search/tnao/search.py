@@ -65,7 +65,7 @@ class RoundSearch(SearchMethod):
         self.trainer: Trainer | None = None
         self._pool: np.ndarray | None = None
         self._t0 = time.perf_counter()  # when the current stage began (its seconds)
-        self._pending: dict = {}  # what the evaluate proposal leaves for observe
+        self._scorer_obj: RemapScorer | None = None  # the round's scorer (evaluate)
         self._pool_rows: np.ndarray | None = None  # table row of each pool cell (constraints)
         #: the signal against one cost: picks by predicted hypervolume gain (front.py)
         self.front_mode = self.searches_goal(ctx)
@@ -143,7 +143,7 @@ class RoundSearch(SearchMethod):
             self.hooks.emit(StageFinished("sample", self._seconds(), summary, 0))
             self.st.phase = "train"
         else:
-            self._close_round(rows, signals)
+            self._observe_picks(rows, signals)
 
     def _record(self, rows: list[int], signals: list[float]) -> None:
         for r, v in zip(rows, signals, strict=True):
@@ -345,48 +345,43 @@ class RoundSearch(SearchMethod):
         self.hooks.emit(StageFinished("search", self._seconds(), strategy.summary(), rnd))
 
     # -- evaluate --------------------------------------------------------------------
+    def _round_scorer(self) -> RemapScorer:
+        """The round's scorer: the current model, with the swarm's visits when its picks
+        come from them (kept for the round's sequential local steps)."""
+        if self._scorer_obj is None:
+            self._scorer_obj = self._scorer()
+            if self.st.scorer is not None and not self.front_mode:
+                self._scorer_obj.load_state_dict(self.st.scorer)
+        return self._scorer_obj
+
     def _picks(self, k: int) -> list[int]:
-        st, c, rnd = self.st, self.cfg.search, self.st.round
-        q = plan.quota(self.cfg, rnd, k)
-        self._start("evaluate", q)
-        scorer = self._scorer()
+        st, c = self.st, self.cfg.search
+        if st.quota < 0:  # the round's first proposal
+            st.quota = plan.quota(self.cfg, st.round, k)
+            st.before, st.best_before = len(self.queried), max(self.queried.values())
+            st.skipped = st.filled = 0
+            seq = c.local_steps == "sequential" and not self.front_mode
+            st.local_left = min(c.local_k, st.quota) if seq else 0
+            self._start("evaluate", st.quota)
+        scorer = self._round_scorer()
         if self.front_mode:
-            return self._front_picks(scorer, q)
-        if self.cfg.picks() == "swarm":
-            assert st.scorer is not None
-            scorer.load_state_dict(st.scorer)
-        picks = self.picker.local(scorer, min(c.local_k, q))
+            return self._front_picks(scorer, st.quota)
+        if st.local_left > 0:  # one local step; observe counts it
+            step = self.picker.local(scorer, 1)
+            if step:
+                return step
+            st.local_left = 0
+        q = st.quota - (len(self.queried) - st.before)
+        picks = (
+            [] if c.local_steps == "sequential" else self.picker.local(scorer, min(c.local_k, q))
+        )
         if c.explore_k and st.stale >= c.explore_after:
             picks += self.picker.explore(scorer, min(c.explore_k, q - len(picks)), picks)
-        skipped = sum(1 for v in scorer.visits.values() if v.row is None or not v.answerable)
-        if (
-            self.cfg.picks() == "pool"
-        ):  # every pool cell by the ranker's score, in the swarm's stead
+        if self.cfg.picks() == "pool":  # every pool cell by the ranker's score
             ranked = self.picker.pool_ranked(self.pool_rows, self._pool_latents()[1], picks)
         else:
             ranked = scorer.ranked()
-        open_ = [
-            v
-            for v in ranked
-            if v.row is not None
-            and v.answerable
-            and v.row not in self.queried
-            and v.row not in picks
-        ]
-        for v in self.picker.spaced(open_, max(q - len(picks), 0)):
-            assert v.row is not None
-            picks.append(v.row)
-            self.predicted[v.row] = v.score
-        filled = self.picker.fill(picks, q, scorer)
-        self._summary["skipped_unanswerable"] += skipped
-        self._summary["filled_from_pool"] += filled
-        self._pending = {
-            "scorer": scorer,
-            "skipped": skipped,
-            "filled": filled,
-            "best_before": max(self.queried.values()),
-            "before": len(self.queried),
-        }
+        st.skipped, st.filled = self.picker.complete(picks, q, scorer, ranked)
         return picks
 
     def _front_picks(self, scorer: RemapScorer, q: int) -> list[int]:
@@ -409,35 +404,39 @@ class RoundSearch(SearchMethod):
             self.st.phase = "done"
             return []
         self.predicted.update(picked)
-        qrows = list(self.queried)
-        self._pending = {
-            "scorer": scorer,
-            "skipped": 0,
-            "filled": 0,
-            "best_before": max(self.queried.values()),
-            "front_before": set(self.ctx.goal.front(qrows)),
-            "before": len(self.queried),
-        }
         return list(picked)
 
+    def _observe_picks(self, rows: list[int], signals: list[float]) -> None:
+        """A sequential local step is recorded and the round goes on; the round's other
+        picks close it."""
+        if self.st.local_left > 0:
+            self._record(rows, signals)
+            self.st.local_left -= 1
+            return
+        self._close_round(rows, signals)
+
     def _close_round(self, rows: list[int], signals: list[float]) -> None:
-        st, p = self.st, self._pending
+        st = self.st
         self._record(rows, signals)
+        new = list(self.queried)[st.before :]  # the round's queries
         # rounds in a row whose queries beat nothing already found (train.restart_after);
         # with front picks, whose queries added nothing to the front
-        if "front_before" in p:
+        if self.front_mode:
             assert self.ctx.goal is not None
-            improved = bool(set(self.ctx.goal.front(list(self.queried))) - p["front_before"])
+            old = list(self.queried)[: st.before]
+            improved = bool(
+                set(self.ctx.goal.front(list(self.queried))) - set(self.ctx.goal.front(old))
+            )
         else:
-            improved = max(self.queried.values()) > p["best_before"]
+            improved = max(self.queried.values()) > st.best_before
         st.stall = 0 if improved else st.stall + 1
         st.stale = 0 if improved else st.stale + 1  # not reset by a restart
         # An honest check of the predictor that chose them: tau on the new labels.
-        got = [r for r in rows if r in self.queried]
         tau, _ = rank_corr(
-            np.array([self.predicted[r] for r in got]), np.array([self.queried[r] for r in got])
+            np.array([self.predicted[r] for r in new]), np.array([self.queried[r] for r in new])
         )
-        self._refresh_predictions(p["scorer"])
+        self._refresh_predictions(self._round_scorer())
+        self._scorer_obj = None
         rnd = st.round
         st.round = rnd + 1
         more = self.left() > 0 and st.round < self.cfg.search.rounds
@@ -445,16 +444,16 @@ class RoundSearch(SearchMethod):
         st.fresh_round = more
         st.strategy = st.scorer = None
         st.epoch0 = -1
+        st.quota = -1
         summary = {
-            "queried": len(self.queried) - p["before"],
+            "queried": len(new),
             "queries": len(self.queried),
-            "skipped_unanswerable": p["skipped"],
-            "filled_from_pool": p["filled"],
+            "skipped_unanswerable": st.skipped,
+            "filled_from_pool": st.filled,
             "tau_on_new": tau,
             "best_signal": max(self.queried.values()),
         }
         self.hooks.emit(StageFinished("evaluate", self._seconds(), summary, rnd))
-        self._pending = {}
 
     def _refresh_predictions(self, scorer: RemapScorer) -> None:
         """The current model's score of every queried row (for the leaderboard)."""
@@ -479,7 +478,7 @@ class RoundSearch(SearchMethod):
         self._summary.update(state["summary"])
         # the picker holds the same dicts; predicted was replaced by the base class
         self.picker.predicted = self.predicted
-        self.trainer = None
+        self.trainer, self._scorer_obj = None, None
         if state["trainer"] is not None:
             self.trainer = self._new_trainer()
             self.trainer.load_state_dict(state["trainer"])
