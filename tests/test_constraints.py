@@ -300,14 +300,18 @@ def test_unknown_picks_is_one_sentence():
 
 
 def test_auto_picks_are_the_pool_for_a_constrained_run_and_saved_so():
-    """``search.picks = "auto"`` (the default) resolves to pool with constraints, swarm
-    without; the resolved value is what the run's saved config says."""
+    """``search.picks = "auto"`` (the default) resolves to pool with constraints or on a
+    partial table, swarm otherwise; the resolved value is what the run's saved config
+    says."""
     from tnao_app.benchmarks.base import DatasetSpec
 
     spec = DatasetSpec("cifar10", "s", "r")
     plain = Config.from_dict({"run": {"method": "tnao"}}).resolve(spec)
     limited = Config.from_dict({"goal": {"constraints": "params<=0.5"}}).resolve(spec)
     assert (plain.search.picks, limited.search.picks) == ("swarm", "pool")
+    # a table that answers part of its space (the NB101 subset) scores its cells directly
+    partial = Config.from_dict({"run": {"method": "tnao"}}).resolve(spec, partial=True)
+    assert partial.search.picks == "pool"
     chosen = Config.from_dict(
         {"goal": {"constraints": "params<=0.5"}, "search": {"picks": "swarm"}}
     )

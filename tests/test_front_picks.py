@@ -217,11 +217,13 @@ def test_a_new_campaign_records_the_defaults_it_runs_with(nb201_table):
     goal = {"objectives": "valid,-flops", "constraints": "params<=0.5"}
     spec = Spec("nb201", "cifar10", ["random"], [0], [20], {"goal": goal}).check()
     assert spec.config["goal"]["front_picks"] == "hvi"
-    assert spec.config["search"]["picks"] == "auto"
+    assert spec.config["search"]["picks"] == "pool"  # "auto" decided: constrained
     back = Spec.from_dict(spec.to_dict())
     assert back.config == spec.config
     user = Spec("nb201", "cifar10", ["random"], [0], [20], {"search": {"picks": "swarm"}})
     assert user.check().config["search"]["picks"] == "swarm"  # the user's choice stands
+    plain = Spec("nb201", "cifar10", ["tnao"], [0], [20], {}).check()
+    assert plain.config["search"]["picks"] == "swarm"
 
 
 def test_a_campaign_with_a_bad_goal_is_refused_before_it_is_recorded(nb201_table):

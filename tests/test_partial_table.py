@@ -30,13 +30,15 @@ def nb101_home(tmp_path_factory):
     mp.undo()
 
 
-def tiny() -> Config:
+def tiny(picks: str = "swarm") -> Config:
+    """Tiny settings; the swarm's picks (not the partial table's default, the pool's)
+    unless told, so the snapping of decodes is exercised."""
     return Config.from_dict(
         {
             "run": {"benchmark": "nb101", "budget": 40, "seed": 0, "device": "cpu"},
             "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 8},
             "train": {"epochs": 1, "head_epochs": 2, "head_batches": 5, "finetune_epochs": 1},
-            "search": {"particles": 16, "generations": 4},
+            "search": {"particles": 16, "generations": 4, "picks": picks},
         }
     )
 
@@ -55,6 +57,23 @@ def test_tnao_on_a_partial_table_visits_only_answerable_cells(nb101_home, monkey
     assert summary["skipped_unanswerable"] == 0 and summary["filled_from_pool"] == 0
     assert summary["table_cells"] == 30_001 and summary["snapped_to_table"] > 0
     assert summary["rounds"] >= 2
+
+
+def test_a_partial_table_defaults_to_the_pools_picks(nb101_home, monkeypatch):
+    """The pool is the table's answerable cells, so TNAO scores them directly (no swarm
+    whose decodes mostly miss the table); the saved config says so, and every query is
+    an answerable cell."""
+    from tnao_app import benchmarks
+    from tnao_app.events import StageFinished
+
+    monkeypatch.setenv("TNAO_HOME", str(nb101_home))
+    assert benchmarks.load("nb101").partial and not benchmarks.load("analog").partial
+    seen: list = []
+    res = run_pipeline(tiny("auto"), listeners=[seen.append])
+    searches = [e.summary for e in seen if isinstance(e, StageFinished) and e.stage == "search"]
+    assert searches and all(s == {"picks": "pool"} for s in searches)
+    assert res["queries"] == 40 and res["summary"]["skipped_unanswerable"] == 0
+    assert "snapped_to_table" not in res["summary"]
 
 
 def test_partial_table_run_resumes_mid_search_to_the_same_result(nb101_home, monkeypatch):

@@ -277,23 +277,25 @@ class Config:
                 setattr(target, key, _typed(f"{section}.{key}", getattr(target, key), value))
         return cfg
 
-    def resolve(self, spec: DatasetSpec) -> Config:
+    def resolve(self, spec: DatasetSpec, partial: bool = False) -> Config:
         """Fill the automatic fields for the dataset ``spec`` (a ``DatasetSpec``) of the
-        run, so that the config a run saves says what it did."""
+        run on a table that answers all or (``partial``) part of its space, so that the
+        config a run saves says what it did."""
         if self.run.method in CATALOGUE:
             for key, value in CATALOGUE[self.run.method].preset:
                 section, _, name = key.partition(".")
                 setattr(getattr(self, section), name, value)
         if self.sample.n_labelled == 0:
             self.sample.n_labelled = AUTO_LABELLED_PROXY if spec.proxy else AUTO_LABELLED
-        self.search.picks = self.picks()
+        self.search.picks = self.picks(partial)
         return self
 
-    def picks(self) -> str:
-        """``search.picks`` with "auto" decided: pool for a constrained run, else swarm."""
+    def picks(self, partial: bool = False) -> str:
+        """``search.picks`` with "auto" decided: pool for a constrained run or a partial
+        table (most decodes are cells no query can answer), else swarm."""
         if self.search.picks != "auto":
             return self.search.picks
-        return "pool" if self.goal.constraints.strip() else "swarm"
+        return "pool" if partial or self.goal.constraints.strip() else "swarm"
 
     def validate(self) -> Config:
         """Raise one ``ConfigError`` sentence naming the first bad field and what was

@@ -30,6 +30,9 @@ class Space(ABC, Generic[A]):
     seq_len: int
     #: number of distinct token values (0 .. vocab_size-1)
     vocab_size: int
+    #: how many distinct cells the space has, where known (a table with fewer rows
+    #: answers only part of it: ``Table.partial``)
+    cells: int | None = None
 
     @abstractmethod
     def sample(self, rng: np.random.Generator) -> A:
@@ -113,6 +116,12 @@ class Table:
 
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
+
+    @property
+    def partial(self) -> bool:
+        """The table answers only part of its space (the NB101 subset: 30,001 of
+        423,624 cells), so a cell a search decodes is mostly one it cannot answer."""
+        return self.space.cells is not None and len(self) < self.space.cells
 
     def arch(self, i: int) -> Arch:
         return self.space.from_tokens(self.tokens[i].tolist())

@@ -62,7 +62,8 @@ def task_config(
         budget=budget,
         device="cpu",
     )
-    cfg = Config.from_dict(data).resolve(table(benchmark).dataset(dataset)).validate()
+    t = table(benchmark)
+    cfg = Config.from_dict(data).resolve(t.dataset(dataset), t.partial).validate()
     cfg.baselines.check()
     return cfg
 
@@ -129,12 +130,14 @@ class Spec:
             raise ConfigError("An experiment needs at least one method, one seed and one budget.")
         # the defaults of later-added fields, written into the plan so that a resume reads
         # them back (``stored`` gives a plan saved before them the values it ran with)
-        d, base = Config(), dict(self.config)
-        base["search"] = {"picks": d.search.picks, **base.get("search", {})}
+        d, base, t = Config(), dict(self.config), table(self.benchmark)
+        # picks decided ("auto" is a rule that may change; the plan keeps what it ran)
+        picks = Config.from_dict(base).picks(t.partial)
+        base["search"] = {**base.get("search", {}), "picks": picks}
         if (base.get("goal") or {}).get("objectives"):
             base["goal"] = {"front_picks": d.goal.front_picks, **base["goal"]}
         self.config = base
-        table(self.benchmark).dataset(self.dataset)
+        t.dataset(self.dataset)
         for m in self.methods:
             catalogue.load(m)
             for b in self.budgets:

@@ -42,7 +42,7 @@ def prepare(config: Config) -> tuple[Table, str]:
     benchmarks.module(r.benchmark)  # unknown name -> ConfigError
     table = benchmarks.load(r.benchmark)  # no data -> NotReadyError saying how to get it
     spec = table.dataset(r.dataset)  # dataset the benchmark lacks -> ConfigError
-    config.resolve(spec).validate()  # e.g. a budget below the automatic sample size
+    config.resolve(spec, table.partial).validate()  # e.g. a budget below the automatic sample size
     goal_of(table, config)  # objectives and constraints this table cannot take
     catalogue.load(r.method)
     return table, device.resolve(r.device)

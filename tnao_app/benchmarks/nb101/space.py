@@ -36,6 +36,7 @@ class NB101Space(CellSampler, Space[Cell]):
     """
 
     name = "nb101"
+    cells = N_CELLS
 
     def __init__(self, max_vertices: int = MAX_VERTICES, max_edges: int = MAX_EDGES):
         super().__init__(max_vertices, max_edges)

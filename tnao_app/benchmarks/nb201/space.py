@@ -27,6 +27,7 @@ class NB201Space(Space[Cell]):
     name = "nb201"
     seq_len = len(EDGES)
     vocab_size = len(OPS)
+    cells = len(OPS) ** len(EDGES)
 
     def sample(self, rng: np.random.Generator) -> Cell:
         return tuple(int(x) for x in rng.integers(0, len(OPS), size=len(EDGES)))

@@ -299,7 +299,7 @@ class RoundSearch(SearchMethod):
 
     def _search(self) -> None:
         st, rnd = self.st, self.st.round
-        if self.front_mode or self.cfg.picks() == "pool":  # no latent search:
+        if self.front_mode or self.cfg.picks(self.ctx.table.partial) == "pool":  # no latent search:
             self._start("search", 0)
             st.phase = "evaluate"
             picks = "hvi" if self.front_mode else "pool"  # the picks score the whole pool
@@ -377,7 +377,9 @@ class RoundSearch(SearchMethod):
         )
         if c.explore_k and st.stale >= c.explore_after:
             picks += self.picker.explore(scorer, min(c.explore_k, q - len(picks)), picks)
-        if self.cfg.picks() == "pool":  # every pool cell by the ranker's score
+        if (
+            self.cfg.picks(self.ctx.table.partial) == "pool"
+        ):  # every pool cell by the ranker's score
             ranked = self.picker.pool_ranked(self.pool_rows, self._pool_latents()[1], picks)
         else:
             ranked = scorer.ranked()
