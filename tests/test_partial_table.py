@@ -59,7 +59,7 @@ def test_tnao_on_a_partial_table_visits_only_answerable_cells(nb101_home, monkey
     assert summary["rounds"] >= 2
 
 
-def test_a_partial_table_defaults_to_the_pools_picks(nb101_home, monkeypatch):
+def test_a_partial_table_defaults_to_the_pools_picks(nb101_home, monkeypatch, capsys):
     """The pool is the table's answerable cells, so TNAO scores them directly (no swarm
     whose decodes mostly miss the table); the saved config says so, and every query is
     an answerable cell."""
@@ -74,6 +74,13 @@ def test_a_partial_table_defaults_to_the_pools_picks(nb101_home, monkeypatch):
     assert searches and all(s == {"picks": "pool"} for s in searches)
     assert res["queries"] == 40 and res["summary"]["skipped_unanswerable"] == 0
     assert "snapped_to_table" not in res["summary"]
+    # the result says how much of the space a query could reach, and the CLI prints it
+    assert res["coverage"] == {"answerable": 30_001, "space": 423_624}
+    from tnao_app.cli.run import print_result
+
+    print_result(res)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the table answers 30,001 of the space's 423,624 cells (7.08%)" in out
 
 
 def test_partial_table_run_resumes_mid_search_to_the_same_result(nb101_home, monkeypatch):

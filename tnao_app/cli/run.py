@@ -183,6 +183,13 @@ def print_result(res: dict) -> None:
         f"  queries used: {res['queries']} of {res['budget']}; {res['seconds']:.1f} s "
         f"on {res['device']}" + (f"; run {res['run_id']}" if res.get("run_id") else "")
     )
+    if res.get("coverage"):
+        c = res["coverage"]
+        out.print(
+            f"  coverage: the table answers {c['answerable']:,} of the space's "
+            f"{c['space']:,} cells ({fmt_pct(100 * c['answerable'] / c['space'], 'n/a')}); "
+            "every query was one of them"
+        )
     if res.get("note"):
         out.print(f"  note: {res['note']}")
     print_goal(res)

@@ -112,6 +112,9 @@ def result_of(
         "seconds": round(seconds, 3),
         "device": dev,
     }
+    if table.partial:  # how much of the space a query could reach
+        answerable = int(np.count_nonzero(~np.isnan(oracle.signal_col)))
+        out["coverage"] = {"answerable": answerable, "space": table.space.cells}
     if goal is not None:
         out.update(goal.result(list(oracle.queried)))
     if extra:
