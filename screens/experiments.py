@@ -173,6 +173,7 @@ class ExperimentsScreen(Screen):
         self.row: dict | None = None
         self.shown: str | None = None  # the campaign the lower half shows
         self._seen: object = None
+        self._cells: object = None  # what the table shows (unchanged: not rebuilt)
         self._procs: list[subprocess.Popen] = []
 
     @property
@@ -312,6 +313,16 @@ class ExperimentsScreen(Screen):
         )
         self.query_one("#exp-progress", Static).update(line)
         head, body = table_cells(exp)
+        seeds_now = seed_rows(exp)
+        # a campaign re-read without news (the periodic refresh) keeps the tables as they
+        # are: rebuilt, they would flicker and lose their column widths for a frame
+        if (head, body, seeds_now) != self._cells:
+            self._cells = (head, body, seeds_now)
+            self._fill(head, body, seeds_now)
+            self.query_one("#exp-curves", CurvesChart).show(exp)
+        self.refresh_bindings()
+
+    def _fill(self, head: list[str], body: list[list[str]], seeds_now: list) -> None:
         table = self.query_one("#exp-table", DataTable)
         table.clear(columns=True)
         for i, h in enumerate(head):
@@ -322,7 +333,7 @@ class ExperimentsScreen(Screen):
             )
         seeds = self.query_one("#exp-seeds", DataTable)
         seeds.clear()
-        for m, s, best, qt, qs, n in seed_rows(exp):
+        for m, s, best, qt, qs, n in seeds_now:
             seeds.add_row(
                 m,
                 Text(str(s), justify="right"),
@@ -331,8 +342,6 @@ class ExperimentsScreen(Screen):
                 Text(_at(qs), justify="right"),
                 Text(str(n), justify="right"),
             )
-        self.query_one("#exp-curves", CurvesChart).show(exp)
-        self.refresh_bindings()
 
     # -- actions -----------------------------------------------------------------------------
     def form_values(self) -> dict[str, str]:
