@@ -81,6 +81,13 @@ class ResultsScreen(GuideScreen):
                     f"\noptimum of the table: test {fmt_num(opt.get('test'))} (rank 1)", style="dim"
                 )
             summary.append(f"\n{state.queries} queries of {state.budget or '?'}", style="dim")
+            cov = (state.result or {}).get("coverage")
+            if isinstance(cov, dict) and cov.get("space"):
+                summary.append(
+                    f"\nthe table answers {cov['answerable']:,} of the space's "
+                    f"{cov['space']:,} cells; every query was one of them",
+                    style="dim",
+                )
             summary.append_text(goal_summary(state.result or {}))
             if best.get("arch", "").startswith("|"):
                 legend = ", ".join(f"{v} {k}" for k, v in OP_SHORT.items())

@@ -122,3 +122,37 @@ def test_campaign_tables_count_the_subsets_top_002_percent(nb101_home, monkeypat
     assert target["target"] == "0.02%" and target["cells"] == 7
     assert sorted(target["rows"]) == sorted(int(r) for r in (valid >= 94.85).nonzero()[0])
     assert target["value"] == pytest.approx(94.8518, abs=1e-3)
+
+
+def test_the_apps_results_say_how_much_of_the_space_the_table_answers(nb101_home, monkeypatch):
+    """A finished run on the subset, opened in the app: Results names its coverage."""
+    import asyncio
+
+    from tnao_app.runs.session import start_run
+    from tnao_app.screens.app import TnaoApp
+    from tnao_app.screens.results import ResultsScreen
+    from tnao_app.storage import Store
+
+    monkeypatch.setenv("TNAO_HOME", str(nb101_home))
+    db = nb101_home / "history.db"
+    cfg = tiny("auto")
+    cfg.run.budget = 30
+    start_run(cfg, Store(db))
+
+    async def check() -> str:
+        app = TnaoApp(db=db)
+        async with app.run_test(size=(110, 36)) as pilot:
+            for _ in range(100):  # the home screen's data check, then open the run
+                if app.data_rows is not None:
+                    break
+                await pilot.pause(0.05)
+            await pilot.press("o")
+            for _ in range(100):
+                if isinstance(app.screen, ResultsScreen):
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            return app.screen.query_one("#best-summary").visual.plain
+
+    text = " ".join(asyncio.run(check()).split())
+    assert "the table answers 30,001 of the space's 423,624 cells" in text
