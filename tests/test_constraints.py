@@ -312,6 +312,10 @@ def test_auto_picks_are_the_pool_for_a_constrained_run_and_saved_so():
     # a table that answers part of its space (the NB101 subset) scores its cells directly
     partial = Config.from_dict({"run": {"method": "tnao"}}).resolve(spec, partial=True)
     assert partial.search.picks == "pool"
+    # NAO's and the paper's pass are their latent searches: they keep them there
+    for method in ("nao", "tnao-paper"):
+        other = Config.from_dict({"run": {"method": method}}).resolve(spec, partial=True)
+        assert other.search.picks == "swarm"
     chosen = Config.from_dict(
         {"goal": {"constraints": "params<=0.5"}, "search": {"picks": "swarm"}}
     )

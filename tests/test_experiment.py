@@ -373,6 +373,8 @@ def test_top_k_target_counts_any_of_the_best_cells(analog_table):
         ]
         == 4
     )
+    hidden = ex.summarize(t, "cifar10", results, ["random"], [0, 1], [3], top="none")
+    assert "top_k" not in hidden.optimum and "top_k_found" not in hidden.rows[0]
     for bad in ("0", "-3", "2.5", "x", "150%", "0%", ""):
         with pytest.raises(ConfigError, match="Top target"):
             ex.summarize(t, "cifar10", results, ["random"], [0, 1], [3], top=bad)

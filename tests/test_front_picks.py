@@ -199,7 +199,7 @@ def test_a_config_saved_before_front_picks_keeps_the_scalarised_search():
     new = {"goal": {"objectives": "valid,-flops", "front_picks": "hvi"}}
     assert stored(new)["goal"] == new["goal"]
     assert stored({"goal": {"objectives": ""}})["goal"] == {"objectives": ""}
-    both = {"search": {"picks": "pool"}, "goal": {"objectives": ""}}
+    both = {"search": {"picks": "pool", "partial_picks": "pool"}, "goal": {"objectives": ""}}
     assert stored(both) == both  # nothing missing: read as it is
     spec = Spec.from_dict(
         {"benchmark": "nb201", "dataset": "cifar10", "methods": ["tnao"], "seeds": [0]}
@@ -217,13 +217,19 @@ def test_a_new_campaign_records_the_defaults_it_runs_with(nb201_table):
     goal = {"objectives": "valid,-flops", "constraints": "params<=0.5"}
     spec = Spec("nb201", "cifar10", ["random"], [0], [20], {"goal": goal}).check()
     assert spec.config["goal"]["front_picks"] == "hvi"
-    assert spec.config["search"]["picks"] == "pool"  # "auto" decided: constrained
+    assert spec.config["search"]["picks"] == "auto"
+    assert spec.config["search"]["partial_picks"] == "pool"
+    assert spec.config["search"]["local_steps"] == "batch"
     back = Spec.from_dict(spec.to_dict())
     assert back.config == spec.config
     user = Spec("nb201", "cifar10", ["random"], [0], [20], {"search": {"picks": "swarm"}})
     assert user.check().config["search"]["picks"] == "swarm"  # the user's choice stands
-    plain = Spec("nb201", "cifar10", ["tnao"], [0], [20], {}).check()
-    assert plain.config["search"]["picks"] == "swarm"
+    # a plan saved before search.partial_picks resumes with the swarm on a partial table
+    old = Spec.from_dict(
+        {"benchmark": "nb201", "dataset": "cifar10", "methods": ["tnao"], "seeds": [0]}
+        | {"budgets": [20], "config": {"search": {"picks": "auto"}}}
+    )
+    assert old.config["search"]["partial_picks"] == "swarm"
 
 
 def test_a_campaign_with_a_bad_goal_is_refused_before_it_is_recorded(nb201_table):

@@ -97,3 +97,17 @@ def test_local_steps_must_be_named():
 
     with pytest.raises(ConfigError, match="local_steps"):
         Config.from_dict({"search": {"local_steps": "greedy"}}).validate()
+
+
+def test_a_round_whose_local_steps_spend_the_budget_still_closes(analog_table):
+    """Budget 23: the sample of 20, then a round of three local steps and nothing else;
+    the round still ends (its evaluate stage finishes and counts)."""
+    from tnao_app.events import StageFinished
+
+    cfg = tiny()
+    cfg.run.budget = 23
+    seen: list = []
+    res = run_pipeline(cfg, listeners=[seen.append])
+    assert res["queries"] == 23 and res["summary"]["rounds"] == 1
+    ends = [e for e in seen if isinstance(e, StageFinished) and e.stage == "evaluate"]
+    assert len(ends) == 1 and ends[0].summary["queried"] == 3

@@ -137,10 +137,11 @@ class SearchConfig:
     # the swarm's picks of one round differ pairwise in at least this many tokens, so one
     # predicted hot spot cannot take the whole batch (1 = no spacing; docs/method.md)
     pick_spacing: int = 2
-    # where a round's spaced picks come from: "swarm" = the visits of the latent swarm (the
-    # paper's CSO), "pool" = every pool cell ranked by the model (no swarm), "auto" = pool
-    # for a constrained run (the swarm's decodes land on infeasible cells), else swarm
+    # spaced picks from "swarm" (the latent swarm's visits, the paper's CSO) or "pool" (every
+    # pool cell ranked by the model); "auto": pool when constrained (decodes land on
+    # infeasible cells), partial_picks for TNAO on a partial table (decodes miss it), else swarm
     picks: str = "auto"
+    partial_picks: str = "pool"
 
 
 @dataclass
@@ -291,11 +292,13 @@ class Config:
         return self
 
     def picks(self, partial: bool = False) -> str:
-        """``search.picks`` with "auto" decided: pool for a constrained run or a partial
-        table (most decodes are cells no query can answer), else swarm."""
+        """``search.picks`` with "auto" decided (TNAO's own rounds only take the partial
+        rule: NAO's and the paper's pass are their latent searches)."""
         if self.search.picks != "auto":
             return self.search.picks
-        return "pool" if partial or self.goal.constraints.strip() else "swarm"
+        if self.goal.constraints.strip():
+            return "pool"
+        return self.search.partial_picks if partial and self.run.method == "tnao" else "swarm"
 
     def validate(self) -> Config:
         """Raise one ``ConfigError`` sentence naming the first bad field and what was
@@ -399,6 +402,7 @@ class Config:
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")
         one_of(c.picks, "picks", "auto", "swarm", "pool")
         one_of(c.local_steps, "local_steps", "sequential", "batch")
+        one_of(c.partial_picks, "partial_picks", "pool", "swarm")
         self.baselines.check()
         one_of(self.goal.scalarise, "goal.scalarise", "chebyshev", "fixed")
         one_of(self.goal.front_picks, "goal.front_picks", "hvi", "scalarise")

@@ -7,7 +7,8 @@ from __future__ import annotations
 def stored(data: dict) -> dict:
     """A config as saved by a run or campaign, read back with the defaults it ran under:
     a goal saved before ``goal.front_picks`` existed searched the scalarised signal, and
-    a search saved before ``search.picks`` the swarm's visits."""
+    a search saved before ``search.picks`` the swarm's visits, and one saved before
+    ``search.partial_picks`` the swarm's on a partial table too."""
     if not isinstance(data, dict):
         return data
     goal, search = data.get("goal"), data.get("search", {})
@@ -15,4 +16,7 @@ def stored(data: dict) -> dict:
         data = {**data, "goal": {**goal, "front_picks": "scalarise"}}
     if isinstance(search, dict) and "picks" not in search:  # saved before search.picks
         data = {**data, "search": {**search, "picks": "swarm"}}
+    search = data.get("search", {})
+    if isinstance(search, dict) and "partial_picks" not in search:  # saved before it
+        data = {**data, "search": {**search, "partial_picks": "swarm"}}
     return data

@@ -130,14 +130,17 @@ class Spec:
             raise ConfigError("An experiment needs at least one method, one seed and one budget.")
         # the defaults of later-added fields, written into the plan so that a resume reads
         # them back (``stored`` gives a plan saved before them the values it ran with)
-        d, base, t = Config(), dict(self.config), table(self.benchmark)
-        # picks decided ("auto" is a rule that may change; the plan keeps what it ran)
-        picks = Config.from_dict(base).picks(t.partial)
-        base["search"] = {**base.get("search", {}), "picks": picks}
+        d, base = Config(), dict(self.config)
+        base["search"] = {
+            "picks": d.search.picks,
+            "partial_picks": d.search.partial_picks,
+            "local_steps": d.search.local_steps,
+            **base.get("search", {}),
+        }
         if (base.get("goal") or {}).get("objectives"):
             base["goal"] = {"front_picks": d.goal.front_picks, **base["goal"]}
         self.config = base
-        t.dataset(self.dataset)
+        table(self.benchmark).dataset(self.dataset)
         for m in self.methods:
             catalogue.load(m)
             for b in self.budgets:

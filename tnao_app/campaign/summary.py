@@ -219,7 +219,7 @@ def optima(table: Table, dataset: str, config: dict | None = None, top: str | No
     top_signal = np.flatnonzero(answerable & (sig == best_sig)).tolist()
     top = spec.top if top is None else top
     extra = {}
-    if top is not None:
+    if top is not None and top.strip().lower() != "none":  # "none": no such target
         rows, k = top_cells(sig, answerable, top)
         extra["top_k"] = {
             "target": top.strip(),

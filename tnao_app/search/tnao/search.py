@@ -358,7 +358,7 @@ class RoundSearch(SearchMethod):
         st, c = self.st, self.cfg.search
         if st.quota < 0:  # the round's first proposal
             st.quota = plan.quota(self.cfg, st.round, k)
-            st.before, st.best_before = len(self.queried), max(self.queried.values())
+            st.before = len(self.queried)
             st.skipped = st.filled = 0
             seq = c.local_steps == "sequential" and not self.front_mode
             st.local_left = min(c.local_k, st.quota) if seq else 0
@@ -411,10 +411,13 @@ class RoundSearch(SearchMethod):
     def _observe_picks(self, rows: list[int], signals: list[float]) -> None:
         """A sequential local step is recorded and the round goes on; the round's other
         picks close it."""
-        if self.st.local_left > 0:
+        st = self.st
+        if st.local_left > 0:
             self._record(rows, signals)
-            self.st.local_left -= 1
-            return
+            st.local_left -= 1
+            if len(self.queried) - st.before < st.quota and self.left() > 0:
+                return
+            rows, signals = [], []  # the steps spent the round's quota: it ends here
         self._close_round(rows, signals)
 
     def _close_round(self, rows: list[int], signals: list[float]) -> None:
@@ -429,8 +432,9 @@ class RoundSearch(SearchMethod):
             improved = bool(
                 set(self.ctx.goal.front(list(self.queried))) - set(self.ctx.goal.front(old))
             )
-        else:
-            improved = max(self.queried.values()) > st.best_before
+        else:  # both under the current labels (a scalarised goal relabels each proposal)
+            before = [self.queried[r] for r in list(self.queried)[: st.before]]
+            improved = bool(new) and max(self.queried[r] for r in new) > max(before)
         st.stall = 0 if improved else st.stall + 1
         st.stale = 0 if improved else st.stale + 1  # not reset by a restart
         # An honest check of the predictor that chose them: tau on the new labels.

@@ -26,11 +26,10 @@ class RoundState:
     strategy: dict | None = None
     scorer: dict | None = None
     pool_best: float = math.nan  # best predicted score over the pool, this round
-    #: the round's queries in flight (evaluate): its quota (-1: not begun), the queries and
-    #: best signal before it, sequential local picks still to make, and its counts
+    #: the round's queries in flight (evaluate): its quota (-1: not begun), the queries
+    #: before it, sequential local picks still to make, and its counts
     quota: int = -1
     before: int = 0
-    best_before: float = math.nan
     local_left: int = 0
     skipped: int = 0
     filled: int = 0
