@@ -179,22 +179,26 @@ def _first_hit(rows: Sequence[int], targets: set[int]) -> int | None:
     return None
 
 
-def parse_top(text: str) -> tuple[float, bool]:
-    """'7' -> (7, False): the 7 best cells; '0.02%' -> (0.02, True): the best 0.02%."""
+def parse_top(text: str) -> tuple[float, bool] | None:
+    """'7' -> (7, False): the 7 best cells; '0.02%' -> (0.02, True): the best 0.02%;
+    'none' -> None: no such target."""
+    if str(text).strip().lower() == "none":
+        return None
     m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(%?)\s*", str(text))
     value = float(m.group(1)) if m else 0.0
     if not m or value <= 0 or (m.group(2) and value > 100) or (not m.group(2) and value % 1):
         raise ConfigError(
-            f"Top target '{text}' is not understood; expected a number of cells like 7 "
-            "or a share of the table like 0.02%."
+            f"Top target '{text}' is not understood; expected a number of cells like 7, "
+            "a share of the table like 0.02%, or none."
         )
     return value, bool(m.group(2))
 
 
-def top_cells(sig: np.ndarray, answerable: np.ndarray, text: str) -> tuple[list[int], int]:
+def top_cells(
+    sig: np.ndarray, answerable: np.ndarray, value: float, share: bool
+) -> tuple[list[int], int]:
     """The rows among ``answerable`` whose signal is at least the K-th best (ties at the
-    cut count), and K; ``text`` as in ``parse_top`` (a share rounds K up)."""
-    value, share = parse_top(text)
+    cut count), and K: ``value`` cells, or ``value`` % of them rounded up (``share``)."""
     vals = np.sort(sig[answerable])[::-1]
     k = math.ceil(value / 100 * len(vals) - 1e-9) if share else int(value)
     k = min(max(k, 1), len(vals))
@@ -218,9 +222,10 @@ def optima(table: Table, dataset: str, config: dict | None = None, top: str | No
     top_test = np.flatnonzero(answerable & (rep == best_rep)).tolist()
     top_signal = np.flatnonzero(answerable & (sig == best_sig)).tolist()
     top = spec.top if top is None else top
+    parsed = None if top is None else parse_top(top)
     extra = {}
-    if top is not None and top.strip().lower() != "none":  # "none": no such target
-        rows, k = top_cells(sig, answerable, top)
+    if top is not None and parsed is not None:  # "none": no such target
+        rows, k = top_cells(sig, answerable, *parsed)
         extra["top_k"] = {
             "target": top.strip(),
             "k": k,
@@ -268,8 +273,6 @@ def _at(curve: Sequence[float], b: int) -> float:
 
 def _row(m: str, b: int, per_seed: list[dict], top_k: bool = False) -> dict:
     tests = np.array([r["best_test"] for r in per_seed])
-    hits_t = [r["top_test_at"] for r in per_seed if r["top_test_at"] is not None]
-    hits_s = [r["top_signal_at"] for r in per_seed if r["top_signal_at"] is not None]
     n = len(per_seed)
     have = {k for r in per_seed for k in r.get("metrics", {})}
     names = [k for k in RUN_METRICS if k in have] + sorted(have - set(RUN_METRICS))
@@ -280,32 +283,24 @@ def _row(m: str, b: int, per_seed: list[dict], top_k: bool = False) -> dict:
         "test_mean": float(tests.mean()) if n else math.nan,
         "test_std": float(tests.std(ddof=1)) if n > 1 else 0.0,
         "test_ci": bootstrap_mean_ci(tests),
-        "top_test_found": len(hits_t),
-        "top_test_share": len(hits_t) / n if n else math.nan,
-        "top_test_ci": wilson(len(hits_t), n),
-        "top_test_median_queries": float(np.median(hits_t)) if hits_t else None,
-        "top_signal_found": len(hits_s),
-        "top_signal_share": len(hits_s) / n if n else math.nan,
-        "top_signal_ci": wilson(len(hits_s), n),
-        "top_signal_median_queries": float(np.median(hits_s)) if hits_s else None,
+        **_found("top_test", per_seed),
+        **_found("top_signal", per_seed),
         "seconds_mean": float(np.mean([r["seconds"] for r in per_seed])) if n else 0.0,
-        **_top_k_figures(per_seed, top_k),
+        **(_found("top_k", per_seed) if top_k else {}),
         **_metric_figures(names, per_seed),
     }
 
 
-def _top_k_figures(per_seed: list[dict], on: bool) -> dict:
-    """The top-K target's found share, Wilson interval and median queries, where the
-    summary has that target (``on``)."""
-    if not on:
-        return {}
-    hits = [r["top_k_at"] for r in per_seed if r["top_k_at"] is not None]
+def _found(target: str, per_seed: list[dict]) -> dict:
+    """A target's found share over the seeds (``{target}_at`` of each run), its Wilson
+    interval and the median queries to it."""
+    hits = [r[f"{target}_at"] for r in per_seed if r[f"{target}_at"] is not None]
     n = len(per_seed)
     return {
-        "top_k_found": len(hits),
-        "top_k_share": len(hits) / n if n else math.nan,
-        "top_k_ci": wilson(len(hits), n),
-        "top_k_median_queries": float(np.median(hits)) if hits else None,
+        f"{target}_found": len(hits),
+        f"{target}_share": len(hits) / n if n else math.nan,
+        f"{target}_ci": wilson(len(hits), n),
+        f"{target}_median_queries": float(np.median(hits)) if hits else None,
     }
 
 

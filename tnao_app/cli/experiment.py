@@ -46,7 +46,7 @@ TOP = typer.Option(
 
 def _check_top(top: str | None) -> None:
     """A bad --top fails before any run starts."""
-    if top is not None and top.strip().lower() != "none":
+    if top is not None:
         from ..campaign.summary import parse_top
 
         parse_top(top)
