@@ -199,7 +199,8 @@ def test_a_config_saved_before_front_picks_keeps_the_scalarised_search():
     new = {"goal": {"objectives": "valid,-flops", "front_picks": "hvi"}}
     assert stored(new)["goal"] == new["goal"]
     assert stored({"goal": {"objectives": ""}})["goal"] == {"objectives": ""}
-    both = {"search": {"picks": "pool", "partial_picks": "pool"}, "goal": {"objectives": ""}}
+    search = {"picks": "pool", "partial_picks": "pool", "local_k": -1}
+    both = {"search": search, "goal": {"objectives": ""}}
     assert stored(both) == both  # nothing missing: read as it is
     spec = Spec.from_dict(
         {"benchmark": "nb201", "dataset": "cifar10", "methods": ["tnao"], "seeds": [0]}
@@ -218,8 +219,9 @@ def test_a_new_campaign_records_the_defaults_it_runs_with(nb201_table):
     spec = Spec("nb201", "cifar10", ["random"], [0], [20], {"goal": goal}).check()
     assert spec.config["goal"]["front_picks"] == "hvi"
     assert spec.config["search"]["picks"] == "auto"
-    assert spec.config["search"]["partial_picks"] == "pool"
+    assert spec.config["search"]["partial_picks"] == "turns"
     assert spec.config["search"]["local_steps"] == "batch"
+    assert spec.config["search"]["local_k"] == -1  # automatic: 2 on a partial table
     back = Spec.from_dict(spec.to_dict())
     assert back.config == spec.config
     user = Spec("nb201", "cifar10", ["random"], [0], [20], {"search": {"picks": "swarm"}})
@@ -230,6 +232,7 @@ def test_a_new_campaign_records_the_defaults_it_runs_with(nb201_table):
         | {"budgets": [20], "config": {"search": {"picks": "auto"}}}
     )
     assert old.config["search"]["partial_picks"] == "swarm"
+    assert old.config["search"]["local_k"] == 5  # and with the 5 local picks it ran with
 
 
 def test_a_campaign_with_a_bad_goal_is_refused_before_it_is_recorded(nb201_table):

@@ -89,6 +89,26 @@ def test_top_weighted_ranking_loss_cares_most_about_the_order_at_the_top():
     assert ranking_loss(heads, y, top_weight=True).shape == ()
 
 
+def test_per_head_label_weights_resample_what_each_head_learns():
+    """Bootstrap weights (B, K): all ones is the unweighted loss; a head whose weight of
+    a label is 0 gets no gradient from any pair with that label, the other heads do."""
+    y = torch.tensor([4.0, 3.0, 2.0, 1.0])
+    s = torch.tensor([[3.0, 3.0], [4.0, 4.0], [2.0, 2.0], [1.0, 1.0]], requires_grad=True)
+    ones = torch.ones(4, 2)
+    for top in (False, True):
+        plain = ranking_loss(s, y, top_weight=top)
+        assert torch.isclose(ranking_loss(s, y, top_weight=top, weights=ones), plain)
+    w = ones.clone()
+    w[1, 1] = 0.0  # head 1 leaves out the second-best label
+    ranking_loss(s, y, weights=w).backward()
+    assert s.grad is not None
+    assert s.grad[1, 1] == 0 and s.grad[1, 0] != 0
+    # a label counted twice weighs its pairs twice
+    w2 = ones.clone()
+    w2[0, 1] = 2.0
+    assert not torch.isclose(ranking_loss(s, y, weights=w2), ranking_loss(s, y))
+
+
 def test_autoencoder_learns_to_reconstruct_nb201_cells():
     m = _model()
     rng = np.random.default_rng(0)

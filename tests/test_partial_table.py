@@ -61,8 +61,8 @@ def test_tnao_on_a_partial_table_visits_only_answerable_cells(nb101_home, monkey
 
 def test_a_partial_table_defaults_to_the_pools_picks(nb101_home, monkeypatch, capsys):
     """The pool is the table's answerable cells, so TNAO scores them directly (no swarm
-    whose decodes mostly miss the table); the saved config says so, and every query is
-    an answerable cell."""
+    whose decodes mostly miss the table), its heads taking turns; the saved config says
+    so, and every query is an answerable cell."""
     from tnao_app import benchmarks
     from tnao_app.events import StageFinished
 
@@ -71,7 +71,7 @@ def test_a_partial_table_defaults_to_the_pools_picks(nb101_home, monkeypatch, ca
     seen: list = []
     res = run_pipeline(tiny("auto"), listeners=[seen.append])
     searches = [e.summary for e in seen if isinstance(e, StageFinished) and e.stage == "search"]
-    assert searches and all(s == {"picks": "pool"} for s in searches)
+    assert searches and all(s == {"picks": "turns"} for s in searches)
     assert res["queries"] == 40 and res["summary"]["skipped_unanswerable"] == 0
     assert "snapped_to_table" not in res["summary"]
     # the result says how much of the space a query could reach, and the CLI prints it

@@ -44,6 +44,31 @@ def test_callbacks_and_predictor_learns(nb201_table):
     assert last.val_tau > 0.2 and np.isfinite(last.val_spearman)
 
 
+def test_bootstrap_heads_learn_from_resamples_the_same_after_a_resume(nb201_table):
+    """``bootstrap``: each head but the first weighs the labels by a Poisson(1) resample
+    drawn from the seed and the label count (so a resumed trainer draws the same), and
+    the heads trained so disagree more than heads trained on the same labels."""
+    pool, x, y = _data(nb201_table)
+
+    def spread(boot: bool) -> float:
+        tr = _trainer(nb201_table)
+        tr.bootstrap = boot
+        tr.fit(pool, x, y, 4, early_stopping=False)
+        with torch.no_grad():
+            z = tr.model.encode(torch.as_tensor(pool))
+            s = tr.model.predict_all(z).numpy()
+        return float(np.mean([1 - rank_corr(s[:, 0], s[:, k])[0] for k in range(1, s.shape[1])]))
+
+    tr = _trainer(nb201_table)
+    assert tr.label_weights(60) is None
+    tr.bootstrap = True
+    w = tr.label_weights(60)
+    assert w is not None and w.shape == (60, 2) and bool((w[:, 0] == 1).all())
+    assert torch.equal(w, tr.label_weights(60)) and not torch.equal(w, tr.label_weights(61))
+    assert bool((w[:, 1] == 0).any()) and bool((w[:, 1] >= 2).any())  # a resample
+    assert spread(True) > spread(False)
+
+
 def test_stop_flag_checked_every_batch(nb201_table):
     pool, x, y = _data(nb201_table)
     tr = _trainer(nb201_table)

@@ -44,11 +44,11 @@ class RunConfig:
 
 
 # Sample size when n_labelled is 0 (auto), measured on NB201 seeds 0-29 (docs/results.md): 20 on
-# cifar10's 200-epoch signal (30 found the optimum in fewer seeds at 50 and 100 queries);
-# 30 on the 12-epoch proxy signals of cifar100 / ImageNet16-120 (the best-signal
-# architecture within 150 queries in 29/30 seeds against 24/30 and 26/30 with 20).
-AUTO_LABELLED = 20
-AUTO_LABELLED_PROXY = 30
+# cifar10's 200-epoch signal; 30 on the 12-epoch proxy signals of cifar100 / ImageNet16-120.
+AUTO_LABELLED, AUTO_LABELLED_PROXY = 20, 30
+# local_k when -1 (auto): 5 of a round's 10 picks; 2 for TNAO on a partial table, where few
+# of a cell's one-edit neighbours are answerable (NB101 subset: docs/results.md)
+AUTO_LOCAL_K, AUTO_LOCAL_K_PARTIAL = 5, 2
 
 
 @dataclass
@@ -121,7 +121,7 @@ class SearchConfig:
     restart_patience: int = 10  # generations without a new best before the losers restart
     # picks per round from the one-edit neighbours of the best queried architectures,
     # ranked by the predictor (a trust region around the incumbents; 0 = off)
-    local_k: int = 5
+    local_k: int = -1  # -1 = auto (AUTO_LOCAL_K)
     local_parents: int = 3  # how many of the best queried architectures lend neighbours
     # "sequential": query the local picks one at a time, each among the neighbours of the
     # best cells queried so far (a local move follows an improvement within the round);
@@ -137,11 +137,11 @@ class SearchConfig:
     # the swarm's picks of one round differ pairwise in at least this many tokens, so one
     # predicted hot spot cannot take the whole batch (1 = no spacing; docs/method.md)
     pick_spacing: int = 2
-    # spaced picks from "swarm" (the latent swarm's visits, the paper's CSO) or "pool" (every
-    # pool cell ranked by the model); "auto": pool when constrained (decodes land on
-    # infeasible cells), partial_picks for TNAO on a partial table (decodes miss it), else swarm
+    # spaced picks from "swarm" (the latent swarm's visits, the paper's CSO), "pool" (every
+    # pool cell by the model's score), "turns" (the pool, each head in turn adding its best);
+    # "auto": pool if constrained, partial_picks for TNAO on a partial table, else swarm
     picks: str = "auto"
-    partial_picks: str = "pool"
+    partial_picks: str = "turns"
 
 
 @dataclass
@@ -170,27 +170,7 @@ class BaselinesConfig:
 
     def check(self) -> BaselinesConfig:
         """Raise one ``ConfigError`` sentence for the first bad value."""
-        for name in (
-            "population",
-            "tournament",
-            "predictor_init",
-            "predictor_batch",
-            "predictor_hidden",
-            "predictor_epochs",
-            "predictor_ensemble",
-            "predictor_candidates",
-            "ls_init",
-            "ls_draws",
-            "bananas_init",
-            "bananas_batch",
-            "bananas_ensemble",
-            "bananas_parents",
-            "bananas_candidates",
-            "bananas_hidden",
-            "bananas_epochs",
-            "tpe_startup",
-            "nsga2_population",
-        ):
+        for name in (f.name for f in fields(self) if f.type == "int"):  # every count
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"baselines.{name} must be a positive integer, got {value!r}.")
@@ -288,8 +268,14 @@ class Config:
                 setattr(getattr(self, section), name, value)
         if self.sample.n_labelled == 0:
             self.sample.n_labelled = AUTO_LABELLED_PROXY if spec.proxy else AUTO_LABELLED
-        self.search.picks = self.picks(partial)
+        self.search.picks, self.search.local_k = self.picks(partial), self.local_k(partial)
         return self
+
+    def local_k(self, partial: bool = False) -> int:
+        """``search.local_k`` with -1 (auto) decided (the partial rule: TNAO's own rounds)."""
+        if self.search.local_k >= 0:
+            return self.search.local_k
+        return AUTO_LOCAL_K_PARTIAL if partial and self.run.method == "tnao" else AUTO_LOCAL_K
 
     def picks(self, partial: bool = False) -> str:
         """``search.picks`` with "auto" decided (TNAO's own rounds only take the partial
@@ -394,15 +380,15 @@ class Config:
         need(c.init_noise >= 0, f"init_noise must be >= 0, got {c.init_noise}.")
         need(c.restart_patience >= 1, f"restart_patience must be >= 1, got {c.restart_patience}.")
         need(c.rounds >= 1, f"rounds must be >= 1, got {c.rounds}.")
-        need(c.local_k >= 0, f"local_k must be >= 0, got {c.local_k}.")
+        need(c.local_k >= -1, f"local_k must be >= 0 (or -1: automatic), got {c.local_k}.")
         need(c.explore_k >= 0, f"explore_k must be >= 0, got {c.explore_k}.")
         need(c.explore_after >= 1, f"explore_after must be >= 1, got {c.explore_after}.")
         one_of(c.explore, "explore", "maximin", "predicted")
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")
-        one_of(c.picks, "picks", "auto", "swarm", "pool")
+        one_of(c.picks, "picks", "auto", "swarm", "pool", "turns")
         one_of(c.local_steps, "local_steps", "sequential", "batch")
-        one_of(c.partial_picks, "partial_picks", "pool", "swarm")
+        one_of(c.partial_picks, "partial_picks", "pool", "turns", "swarm")
         self.baselines.check()
         one_of(self.goal.scalarise, "goal.scalarise", "chebyshev", "fixed")
         one_of(self.goal.front_picks, "goal.front_picks", "hvi", "scalarise")

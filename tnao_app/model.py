@@ -165,6 +165,7 @@ def ranking_loss(
     kind: str = "bpr",
     margin: float = 0.1,
     top_weight: bool = False,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Pairwise ranking loss over every ordered pair with different targets.
 
@@ -173,6 +174,8 @@ def ranking_loss(
     ``hinge``: max(0, margin - (s_i - s_j)). ``top_weight``: each pair weighs
     1 / log2(2 + r_i), r_i the rank of its better member among the targets (0 = best),
     as NDCG discounts a list: a search needs the order at the top right first.
+    ``weights`` (B, K): each head's weight of each target (bootstrap counts); a pair
+    weighs the product of its members' weights for that head.
     """
     if scores.dim() == 1:
         scores = scores[:, None]
@@ -186,8 +189,14 @@ def ranking_loss(
         loss = F.relu(margin - d)
     else:
         loss = F.softplus(-d)
+    w = None
     if top_weight:
         r = torch.argsort(torch.argsort(-target)).float()  # 0 = best (ties: either order)
         w = (1.0 / torch.log2(2.0 + r))[:, None].expand_as(better)[better]  # (P,)
+    if weights is not None:
+        pw = (weights[:, None, :] * weights[None, :, :])[better]  # (P, K)
+        pw = pw if w is None else pw * w[:, None]
+        return ((loss * pw).sum(0) / pw.sum(0).clamp_min(1e-12)).mean()
+    if w is not None:
         return (loss * w[:, None]).sum() / (w.sum() * loss.shape[1])
     return loss.mean()

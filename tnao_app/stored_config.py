@@ -8,7 +8,8 @@ def stored(data: dict) -> dict:
     """A config as saved by a run or campaign, read back with the defaults it ran under:
     a goal saved before ``goal.front_picks`` existed searched the scalarised signal, and
     a search saved before ``search.picks`` the swarm's visits, and one saved before
-    ``search.partial_picks`` the swarm's on a partial table too."""
+    ``search.partial_picks`` the swarm's on a partial table too, and a campaign plan
+    saved before ``search.local_k`` could be automatic its 5 local picks."""
     if not isinstance(data, dict):
         return data
     goal, search = data.get("goal"), data.get("search", {})
@@ -19,4 +20,7 @@ def stored(data: dict) -> dict:
     search = data.get("search", {})
     if isinstance(search, dict) and "partial_picks" not in search:  # saved before it
         data = {**data, "search": {**search, "partial_picks": "swarm"}}
+    search = data.get("search", {})
+    if isinstance(search, dict) and "local_k" not in search:  # saved before "auto" (-1)
+        data = {**data, "search": {**search, "local_k": 5}}
     return data

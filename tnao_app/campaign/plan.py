@@ -135,6 +135,7 @@ class Spec:
             "picks": d.search.picks,
             "partial_picks": d.search.partial_picks,
             "local_steps": d.search.local_steps,
+            "local_k": d.search.local_k,
             **base.get("search", {}),
         }
         if (base.get("goal") or {}).get("objectives"):

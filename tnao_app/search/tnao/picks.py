@@ -64,14 +64,20 @@ class Picker:
     def pool_ranked(self, rows: np.ndarray, scores: np.ndarray, taken: list[int]) -> list[Visit]:
         """The answerable, unqueried pool cells (table ``rows``, -1 where the table lacks
         one) not in ``taken``, best score first (the first ``POOL_TOP``): what the swarm's
-        visits approximate, where the pool can be scored whole."""
+        visits approximate, where the pool can be scored whole. ``scores`` of shape
+        ``(heads, n)`` (``search.picks = "turns"``): the heads take turns, each adding its
+        best cell not yet ranked, so a batch covers where the heads disagree."""
         ok = (rows >= 0) & self.ctx.answerable_rows[np.maximum(rows, 0)]
         ok &= ~np.isin(rows, np.array([*self.queried, *taken], dtype=np.int64))
         idx = np.flatnonzero(ok)
-        idx = idx[np.argsort(-scores[idx], kind="stable")[:POOL_TOP]]
+        per_head = np.atleast_2d(scores)
+        best = np.argsort(-per_head[:, idx], axis=1, kind="stable")[:, :POOL_TOP]
+        _, first = np.unique(best.T.ravel(), return_index=True)  # turn by turn, no repeats
+        idx = idx[best.T.ravel()[np.sort(first)][:POOL_TOP]]
+        mean = per_head.mean(axis=0)
         table = self.ctx.table
         return [
-            Visit(table.arch(int(rows[i])), int(rows[i]), True, float(scores[i]), np.zeros(0))
+            Visit(table.arch(int(rows[i])), int(rows[i]), True, float(mean[i]), np.zeros(0))
             for i in idx
         ]
 

@@ -41,8 +41,6 @@ from .picks import Picker
 from .sampling import Sampler, reconstruction_pool, table_pool_rows
 from .state import RoundState
 
-POOL_BATCH = 4096
-
 
 class RoundSearch(SearchMethod):
     """The rounds of TNAO with a latent-space search ``strategy``."""
@@ -182,6 +180,7 @@ class RoundSearch(SearchMethod):
             on_batch=on_batch,
             on_epoch=None,
             should_stop=self.hooks.should_stop,
+            bootstrap=self.cfg.picks(self.ctx.table.partial) == "turns",
         )
         if not stage1.uses_cache(self.cfg):
             return Trainer(model, self.cfg.train, **kw)  # type: ignore[arg-type]
@@ -282,27 +281,23 @@ class RoundSearch(SearchMethod):
         )
 
     def _pool_latents(self) -> tuple[np.ndarray, np.ndarray]:
-        """Latents and predicted scores of the whole reconstruction pool."""
+        """Latents and predicted scores (the heads' mean) of the whole reconstruction pool."""
         assert self.trainer is not None
-        if isinstance(self.trainer, stage1.HeadTrainer):
-            return self.trainer.pool_latents()
-        zs, ss = [], []
-        model, dev = self.trainer.model, self.ctx.device
-        model.eval()
-        with torch.no_grad():
-            for i in range(0, len(self.pool), POOL_BATCH):
-                t = torch.as_tensor(self.pool[i : i + POOL_BATCH], device=dev)
-                z = model.encode(t)
-                zs.append(z.float().cpu().numpy())
-                ss.append(model.predict(z).float().cpu().numpy())
-        return np.concatenate(zs).astype(np.float64), np.concatenate(ss).astype(np.float64)
+        return stage1.pool_latents(self.trainer, self.pool, self.ctx.device)
+
+    def _pool_scores(self, mode: str) -> np.ndarray:
+        """The pool's predicted scores: the heads' mean, or ``(heads, n)`` for "turns"."""
+        z, s = self._pool_latents()
+        assert self.trainer is not None
+        return stage1.head_scores(self.trainer.model, z, self.ctx.device) if mode == "turns" else s
 
     def _search(self) -> None:
         st, rnd = self.st, self.st.round
-        if self.front_mode or self.cfg.picks(self.ctx.table.partial) == "pool":  # no latent search:
+        mode = self.cfg.picks(self.ctx.table.partial)
+        if self.front_mode or mode != "swarm":  # no latent search: the picks score the pool
             self._start("search", 0)
             st.phase = "evaluate"
-            picks = "hvi" if self.front_mode else "pool"  # the picks score the whole pool
+            picks = "hvi" if self.front_mode else mode
             s_pool = self._pool_latents()[1]
             self.hooks.emit(pool_leaderboard(self.ctx, self.queried, self.pool_rows, s_pool))
             self.hooks.emit(StageFinished("search", self._seconds(), {"picks": picks}, rnd))
@@ -361,7 +356,7 @@ class RoundSearch(SearchMethod):
             st.before = len(self.queried)
             st.skipped = st.filled = 0
             seq = c.local_steps == "sequential" and not self.front_mode
-            st.local_left = min(c.local_k, st.quota) if seq else 0
+            st.local_left = min(self.cfg.local_k(self.ctx.table.partial), st.quota) if seq else 0
             self._start("evaluate", st.quota)
         scorer = self._round_scorer()
         if self.front_mode:
@@ -373,16 +368,17 @@ class RoundSearch(SearchMethod):
             st.local_left = 0
         q = st.quota - (len(self.queried) - st.before)
         picks = (
-            [] if c.local_steps == "sequential" else self.picker.local(scorer, min(c.local_k, q))
+            []
+            if c.local_steps == "sequential"
+            else self.picker.local(scorer, min(self.cfg.local_k(self.ctx.table.partial), q))
         )
         if c.explore_k and st.stale >= c.explore_after:
             picks += self.picker.explore(scorer, min(c.explore_k, q - len(picks)), picks)
-        if (
-            self.cfg.picks(self.ctx.table.partial) == "pool"
-        ):  # every pool cell by the ranker's score
-            ranked = self.picker.pool_ranked(self.pool_rows, self._pool_latents()[1], picks)
-        else:
+        mode = self.cfg.picks(self.ctx.table.partial)
+        if mode == "swarm":
             ranked = scorer.ranked()
+        else:  # every pool cell by the ranker's score ("turns": each head's)
+            ranked = self.picker.pool_ranked(self.pool_rows, self._pool_scores(mode), picks)
         st.skipped, st.filled = self.picker.complete(picks, q, scorer, ranked)
         return picks
 

@@ -248,6 +248,7 @@ class HeadTrainer(Trainer):
         f_lab = self.features(x)
         t_lab = torch.as_tensor(x, dtype=torch.long, device=dev)
         y_t = torch.as_tensor(y, dtype=torch.float32, device=dev)
+        boot = self.label_weights(len(y))
         last = None
         model.train()
         while self.epoch < epochs:
@@ -263,13 +264,15 @@ class HeadTrainer(Trainer):
                 if len(f_lab) > cfg.label_batch:
                     pick = torch.randperm(len(f_lab), generator=self.gen)[: cfg.label_batch]
                     fl, tl, yl = f_lab[pick], t_lab[pick], y_t[pick]
+                    bl = boot[pick] if boot is not None else None
                 else:
                     fl, tl, yl = f_lab, t_lab, y_t
+                    bl = boot
                 with autocast(dev):
                     z = model.to_z(torch.cat([f_pool[idx], fl]))
                     rec = reconstruction_loss(model.decode(z), torch.cat([t_pool[idx], tl]))
                     s = model.predict_all(z[len(idx) :])
-                    rank = ranking_loss(s, yl, cfg.rank_loss, cfg.margin, cfg.top_weight)
+                    rank = ranking_loss(s, yl, cfg.rank_loss, cfg.margin, cfg.top_weight, bl)
                     loss = rec + cfg.rank_weight * rank
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -320,3 +323,26 @@ def pool_features(model: TNAOModel, pool: np.ndarray, device: str) -> torch.Tens
 
 def uses_cache(config: Config) -> bool:
     return config.train.stage1 == "cached"
+
+
+def pool_latents(trainer: Trainer, pool: np.ndarray, device: str) -> tuple[np.ndarray, np.ndarray]:
+    """Latents and predicted scores (the heads' mean) of every ``pool`` cell."""
+    if isinstance(trainer, HeadTrainer):
+        return trainer.pool_latents()
+    zs, ss = [], []
+    model = trainer.model
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(pool), FEATURE_BATCH):
+            z = model.encode(torch.as_tensor(pool[i : i + FEATURE_BATCH], device=device))
+            zs.append(z.float().cpu().numpy())
+            ss.append(model.predict(z).float().cpu().numpy())
+    return np.concatenate(zs).astype(np.float64), np.concatenate(ss).astype(np.float64)
+
+
+def head_scores(model: TNAOModel, z: np.ndarray, device: str) -> np.ndarray:
+    """Each predictor head's score of the latents ``z``: ``(heads, n)``."""
+    model.eval()
+    with torch.no_grad():
+        zt = torch.as_tensor(z, dtype=torch.float32, device=device)
+        return model.predict_all(zt).T.float().cpu().numpy().astype(np.float64)
