@@ -295,6 +295,30 @@ def test_pool_picks_stay_feasible_and_resume_exactly(nb201_table, picks):
     assert list(o3.queried) == list(oracle.queried)
 
 
+def test_turns_resume_after_a_restart_exactly(nb201_table):
+    """A model trained afresh after a stalled round has a seed of its own, and its
+    bootstrap weights are drawn from it: a run stopped while such a model trains, and
+    resumed, continues to the queries of a run never stopped."""
+    from tnao_app.errors import Stopped
+
+    search = {**TINY_TNAO["search"], "picks": "turns"}
+    cfg = _cfg("tnao", 60, "", seed=3, **{**TINY_TNAO, "search": search})
+    _, oracle, _ = _search(cfg, nb201_table)
+    saved: list = []
+
+    def keep(stage: str, step: int, state: dict) -> None:
+        if stage == "train" and state["method"]["round_state"]["base_round"] > 0:
+            saved.append(state)  # a restarted model in training
+
+    m2, o2 = build(cfg, nb201_table, hooks=Hooks(should_stop=lambda: bool(saved)))
+    with pytest.raises(Stopped):
+        Driver(m2, o2, checkpoint=keep, checkpoint_every=0.0).run()
+    assert saved and len(saved[-1]["queried"]) < 50
+    m3, o3 = build(cfg, nb201_table, hooks=Hooks())
+    Driver(m3, o3).run({"stage": "train", "step": 0, "state": saved[-1]})
+    assert list(o3.queried) == list(oracle.queried)
+
+
 def test_unknown_picks_is_one_sentence():
     with pytest.raises(
         ConfigError, match="picks 'grid' is unknown; expected auto, swarm, pool or turns"

@@ -187,6 +187,12 @@ def test_nsga2_population_of_at_least_two():
         Config.from_dict({"baselines": {"nsga2_population": 1}}).validate()
 
 
+@pytest.mark.parametrize("name", ["nao_steps", "ls_draws", "tpe_startup", "bananas_epochs"])
+def test_every_baseline_count_is_checked(name):
+    with pytest.raises(ConfigError, match=f"baselines.{name} must be a positive integer, got 0"):
+        Config.from_dict({"baselines": {name: 0}}).validate()
+
+
 def test_nsga2_without_objectives_searches_the_signal(nb201_table):
     cfg = Config.from_dict(
         {"run": {"benchmark": "nb201", "method": "nsga2", "budget": 40, "seed": 1}}

@@ -170,7 +170,7 @@ class BaselinesConfig:
 
     def check(self) -> BaselinesConfig:
         """Raise one ``ConfigError`` sentence for the first bad value."""
-        for name in (f.name for f in fields(self) if f.type == "int"):  # every count
+        for name in (f.name for f in fields(self) if f.type in ("int", int)):  # every count
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"baselines.{name} must be a positive integer, got {value!r}.")

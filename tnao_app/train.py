@@ -164,6 +164,7 @@ class Trainer:
             "best_tau": self.best_tau,
             "best_state": copy.deepcopy(self.best_state),
             "bad_epochs": self.bad_epochs,
+            "seed": self.seed,  # a restarted model's own: its bootstrap weights follow it
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -175,6 +176,7 @@ class Trainer:
         self.best_tau = state["best_tau"]
         self.best_state = copy.deepcopy(state["best_state"])
         self.bad_epochs = state["bad_epochs"]
+        self.seed = state.get("seed", self.seed)  # saved before bootstrap: the run's seed
 
     # -- data ------------------------------------------------------------------------
     def split(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -180,7 +180,7 @@ class RoundSearch(SearchMethod):
             on_batch=on_batch,
             on_epoch=None,
             should_stop=self.hooks.should_stop,
-            bootstrap=self.cfg.picks(self.ctx.table.partial) == "turns",
+            bootstrap=not self.front_mode and self.cfg.picks(self.ctx.table.partial) == "turns",
         )
         if not stage1.uses_cache(self.cfg):
             return Trainer(model, self.cfg.train, **kw)  # type: ignore[arg-type]
