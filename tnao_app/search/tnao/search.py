@@ -67,6 +67,9 @@ class RoundSearch(SearchMethod):
         self._pool_rows: np.ndarray | None = None  # table row of each pool cell (constraints)
         #: the signal against one cost: picks by predicted hypervolume gain (front.py)
         self.front_mode = self.searches_goal(ctx)
+        # "auto" settings decided once for this table (a partial one changes both)
+        self.picks_mode = ctx.config.picks(ctx.table.partial)  # swarm, pool or turns
+        self.local_k = ctx.config.local_k(ctx.table.partial)
 
     @classmethod
     def searches_goal(cls, ctx: SearchContext) -> bool:
@@ -180,7 +183,7 @@ class RoundSearch(SearchMethod):
             on_batch=on_batch,
             on_epoch=None,
             should_stop=self.hooks.should_stop,
-            bootstrap=not self.front_mode and self.cfg.picks(self.ctx.table.partial) == "turns",
+            bootstrap=not self.front_mode and self.picks_mode == "turns",
         )
         if not stage1.uses_cache(self.cfg):
             return Trainer(model, self.cfg.train, **kw)  # type: ignore[arg-type]
@@ -285,19 +288,22 @@ class RoundSearch(SearchMethod):
         assert self.trainer is not None
         return stage1.pool_latents(self.trainer, self.pool, self.ctx.device)
 
-    def _pool_scores(self, mode: str) -> np.ndarray:
+    def _pool_scores(self) -> np.ndarray:
         """The pool's predicted scores: the heads' mean, or ``(heads, n)`` for "turns"."""
         z, s = self._pool_latents()
+        if self.picks_mode != "turns":
+            return s
         assert self.trainer is not None
-        return stage1.head_scores(self.trainer.model, z, self.ctx.device) if mode == "turns" else s
+        return stage1.head_scores(self.trainer.model, z, self.ctx.device)
 
     def _search(self) -> None:
         st, rnd = self.st, self.st.round
-        mode = self.cfg.picks(self.ctx.table.partial)
-        if self.front_mode or mode != "swarm":  # no latent search: the picks score the pool
+        if (
+            self.front_mode or self.picks_mode != "swarm"
+        ):  # no latent search: the picks score the pool
             self._start("search", 0)
             st.phase = "evaluate"
-            picks = "hvi" if self.front_mode else mode
+            picks = "hvi" if self.front_mode else self.picks_mode
             s_pool = self._pool_latents()[1]
             self.hooks.emit(pool_leaderboard(self.ctx, self.queried, self.pool_rows, s_pool))
             self.hooks.emit(StageFinished("search", self._seconds(), {"picks": picks}, rnd))
@@ -356,7 +362,7 @@ class RoundSearch(SearchMethod):
             st.before = len(self.queried)
             st.skipped = st.filled = 0
             seq = c.local_steps == "sequential" and not self.front_mode
-            st.local_left = min(self.cfg.local_k(self.ctx.table.partial), st.quota) if seq else 0
+            st.local_left = min(self.local_k, st.quota) if seq else 0
             self._start("evaluate", st.quota)
         scorer = self._round_scorer()
         if self.front_mode:
@@ -367,18 +373,14 @@ class RoundSearch(SearchMethod):
                 return step
             st.local_left = 0
         q = st.quota - (len(self.queried) - st.before)
-        picks = (
-            []
-            if c.local_steps == "sequential"
-            else self.picker.local(scorer, min(self.cfg.local_k(self.ctx.table.partial), q))
-        )
+        seq = c.local_steps == "sequential"
+        picks = [] if seq else self.picker.local(scorer, min(self.local_k, q))
         if c.explore_k and st.stale >= c.explore_after:
             picks += self.picker.explore(scorer, min(c.explore_k, q - len(picks)), picks)
-        mode = self.cfg.picks(self.ctx.table.partial)
-        if mode == "swarm":
+        if self.picks_mode == "swarm":
             ranked = scorer.ranked()
         else:  # every pool cell by the ranker's score ("turns": each head's)
-            ranked = self.picker.pool_ranked(self.pool_rows, self._pool_scores(mode), picks)
+            ranked = self.picker.pool_ranked(self.pool_rows, self._pool_scores(), picks)
         st.skipped, st.filled = self.picker.complete(picks, q, scorer, ranked)
         return picks
 
