@@ -5,7 +5,9 @@ pipeline's checkpoint hook; ``rec.latest_checkpoint()`` is what a resume starts 
 While a run is live a daemon thread refreshes its heartbeat every ``HEARTBEAT_S``
 seconds, so a stage that emits nothing for minutes still reads as running, and a killed
 process reads as interrupted. Progress events (per batch) never cause a write of their
-own: at most one heartbeat per interval.
+own: at most one heartbeat per interval. Generations and leaderboards (a swarm emits
+both every few milliseconds) are written in batches: at most every ``FLUSH_S`` seconds,
+and always before any other write, so the history keeps the events' order.
 
 Resuming re-emits the events after the checkpoint; every table is keyed so a repeated
 event overwrites its earlier row (same epoch, same generation, same n-th query) and the
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 #: checkpoint files kept per run: the latest, and one before it in case the latest is
 #: damaged (a resume falls back to it)
 KEEP_CHECKPOINTS = 2
+#: seconds between batched writes of generations and leaderboards
+FLUSH_S = 1.0
 
 
 class Recorder:
@@ -57,6 +61,10 @@ class Recorder:
         # the stage in flight, by name: (round, when this part began, seconds of the parts
         # before it, summary they recorded, whether it continues an earlier part)
         self._stage: dict[str, tuple[int, float, float, dict, bool]] = {}
+        # generations and the latest leaderboard not yet written (see _flush)
+        self._gens: list[dict] = []
+        self._board: list[dict] | None = None
+        self._flushed = time.monotonic()
 
     @property
     def folder(self) -> Path:
@@ -83,7 +91,10 @@ class Recorder:
             self.store.close()  # this thread's connection
 
     def close(self) -> None:
-        """Stop the heartbeat thread."""
+        """Write what is batched and stop the heartbeat thread."""
+        with contextlib.suppress(StorageError):  # a run's end was recorded: best effort
+            with sql_errors(self.store.path):
+                self._flush()
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
@@ -130,7 +141,27 @@ class Recorder:
         # checks every one has); a run must not fail over it.
         if handler is not None:
             with sql_errors(self.store.path):
-                handler(event)
+                if isinstance(event, (ev.Generation, ev.Leaderboard)):
+                    handler(event)
+                    if time.monotonic() - self._flushed >= FLUSH_S:
+                        self._flush()
+                else:
+                    self._flush()
+                    handler(event)
+
+    def _flush(self) -> None:
+        """Write the batched generations and leaderboard in one transaction."""
+        gens, board = self._gens, self._board
+        self._flushed = time.monotonic()
+        if not gens and board is None:
+            return
+        self._gens, self._board = [], None
+        with self.store.write() as db:
+            if gens:
+                db["generations"].upsert_all(gens, pk=("run_id", "round", "gen"))
+            if board is not None:
+                self._write_leaderboard(db, board)
+            self._update_run(db, heartbeat_at=time.time())
 
     def _update_run(self, db, **values) -> None:
         db["runs"].update(self.run_id, values)
@@ -261,19 +292,14 @@ class Recorder:
             self._update_run(db, heartbeat_at=time.time())
 
     def _generation(self, e: ev.Generation) -> None:
-        with self.store.write() as db:
-            db["generations"].upsert(
-                {"run_id": self.run_id, **rows.row(e)}, pk=("run_id", "round", "gen")
-            )
-            self._update_run(db, heartbeat_at=time.time())
+        self._gens.append({"run_id": self.run_id, **rows.row(e)})  # batched: _flush
 
     def _write_leaderboard(self, db, board: list[dict]) -> None:
         db.execute("DELETE FROM leaderboard WHERE run_id = ?", [self.run_id])
         db["leaderboard"].insert_all([{"run_id": self.run_id, **r} for r in board], batch_size=500)
 
     def _leaderboard(self, e: ev.Leaderboard) -> None:
-        with self.store.write() as db:
-            self._write_leaderboard(db, rows.rows(e))
+        self._board = rows.rows(e)  # batched: _flush writes the latest
 
     def _checkpoint_saved(self, e: ev.CheckpointSaved) -> None:
         pass  # this recorder emits it: checkpoint() has written the row already
@@ -291,6 +317,7 @@ class Recorder:
     def finish(self, result: dict) -> None:
         """Mark the run finished with ``result`` (the pipeline's dict)."""
         with sql_errors(self.store.path):
+            self._flush()
             self._finish(result)
 
     def _finish(self, result: dict) -> None:
@@ -324,6 +351,8 @@ class Recorder:
         self.close()
 
     def _end(self, status: str, message: str) -> None:
+        with sql_errors(self.store.path):
+            self._flush()
         now = time.time()
         with sql_errors(self.store.path), self.store.write() as db:
             self._update_run(db, status=status, message=message, finished_at=now, heartbeat_at=now)
@@ -363,6 +392,8 @@ class Recorder:
         is deleted before its file, so the history never points to a missing or partial
         file.
         """
+        with sql_errors(self.store.path):  # what came before it is in the history with it
+            self._flush()
         data = checkpoints.to_bytes(state)
         digest = checkpoints.sha256_bytes(data)
         path = self.folder / f"{stage}-{int(step):06d}-{time.time_ns():x}.pt"

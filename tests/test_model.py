@@ -11,6 +11,7 @@ from tnao_app.model import (
     ModelShape,
     TNAOModel,
     cpu_attention,
+    rank_pairs,
     ranking_loss,
     reconstruction_loss,
 )
@@ -72,6 +73,25 @@ def test_ranking_loss_prefers_correct_order():
     # no pair with different targets: zero, and still differentiable
     s = torch.zeros(3, requires_grad=True)
     ranking_loss(s, torch.ones(3)).backward()
+
+
+def test_pairs_built_once_give_the_same_loss_and_gradients():
+    """A fit whose batches reuse every label builds the ranking pairs once: bit for bit
+    the loss (and the gradients) of building them at each step."""
+    g = torch.Generator().manual_seed(3)
+    y = torch.randint(0, 6, (30,), generator=g).float()  # ties give no pair
+    w = torch.poisson(torch.ones(30, 4), generator=g)
+    for kind in ("bpr", "hinge"):
+        for top in (False, True):
+            for weights in (None, w):
+                s1 = torch.randn(30, 4, generator=g, requires_grad=True)
+                s2 = s1.detach().clone().requires_grad_()
+                a = ranking_loss(s1, y, kind, 0.1, top, weights)
+                pairs = rank_pairs(y, top, weights)
+                b = ranking_loss(s2, y, kind, 0.1, top, weights, pairs)
+                a.backward(), b.backward()
+                assert torch.equal(a, b) and torch.equal(s1.grad, s2.grad)
+    assert not rank_pairs(torch.ones(5)).any  # all equal: no pair
 
 
 def test_top_weighted_ranking_loss_cares_most_about_the_order_at_the_top():

@@ -190,6 +190,34 @@ def test_replayed_events_overwrite_not_duplicate(store):
     rec.close()
 
 
+def test_generations_and_leaderboards_are_batched_but_never_lost_or_reordered(store, monkeypatch):
+    """A swarm's generations and leaderboards are written together, at most every
+    FLUSH_S seconds, and before anything else: a checkpoint, a query, the run's end or a
+    crash leaves every one of them in the history, the latest leaderboard last."""
+    monkeypatch.setattr(recorder, "FLUSH_S", 3600.0)  # nothing is due by time
+    cfg = _cfg()
+    rid = store.create_run(cfg)
+    rec = store.recorder(rid)
+    rec(_started(rid, cfg))
+    rec(ev.StageStarted("search"))
+    writes = []
+    real = store.write
+    monkeypatch.setattr(store, "write", lambda: (writes.append(1), real())[1])
+    for g in range(1, 41):
+        rec(ev.Generation(g, 40, 1.0 + g, 0.5, g))
+        rec(ev.Leaderboard((ev.LeaderRow(1, ARCH_A if g < 40 else ARCH_B, g, 90.0, 93.0, 99.0),)))
+    assert not writes and store.generations(rid) == []  # batched so far
+    rec.checkpoint("search", 40, {"x": 1})
+    assert [g["gen"] for g in store.generations(rid)] == list(range(1, 41))
+    assert [r["arch"] for r in store.leaderboard(rid)] == [ARCH_B]  # the latest one
+    rec(ev.Generation(41, 50, 2.0, 1.0, 3))
+    rec(ev.Queried(ARCH_A, 91.0, 1, 10))  # any other event writes the batch first
+    assert len(store.generations(rid)) == 41
+    rec(ev.Generation(42, 50, 2.0, 1.0, 3))
+    rec.end_with_exception(RuntimeError("boom"))  # a crash mid-search keeps it too
+    assert len(store.generations(rid)) == 42 and store.get_run(rid)["status"] == "failed"
+
+
 def test_stopped_and_failed(store):
     cfg = _cfg()
     a, b = store.create_run(cfg), store.create_run(cfg)

@@ -159,6 +159,37 @@ def reconstruction_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Ten
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens.reshape(-1))
 
 
+@dataclass
+class RankPairs:
+    """The pairs a ranking loss compares, from the targets alone: a batch that reuses the
+    same labels (every label fits in one) builds them once per fit, not once per step."""
+
+    better: torch.Tensor  # (B, B): row i beats column j
+    any: bool  # at least one pair (all targets equal: none)
+    w: torch.Tensor | None  # (P,) top weights of the pairs, or None
+    pw: torch.Tensor | None  # (P, K) per-head pair weights (with w folded in), or None
+    pw_sum: torch.Tensor | None  # (K,) their sums, clamped away from 0
+
+
+def rank_pairs(
+    target: torch.Tensor, top_weight: bool = False, weights: torch.Tensor | None = None
+) -> RankPairs:
+    """The pairs of ``ranking_loss`` for ``target`` (B,) and per-head ``weights`` (B, K)."""
+    better = target[:, None] > target[None, :]
+    if not bool(better.any()):
+        return RankPairs(better, False, None, None, None)
+    w = None
+    if top_weight:
+        r = torch.argsort(torch.argsort(-target)).float()  # 0 = best (ties: either order)
+        w = (1.0 / torch.log2(2.0 + r))[:, None].expand_as(better)[better]  # (P,)
+    pw = pw_sum = None
+    if weights is not None:
+        pw = (weights[:, None, :] * weights[None, :, :])[better]  # (P, K)
+        pw = pw if w is None else pw * w[:, None]
+        pw_sum = pw.sum(0).clamp_min(1e-12)
+    return RankPairs(better, True, w, pw, pw_sum)
+
+
 def ranking_loss(
     scores: torch.Tensor,
     target: torch.Tensor,
@@ -166,6 +197,7 @@ def ranking_loss(
     margin: float = 0.1,
     top_weight: bool = False,
     weights: torch.Tensor | None = None,
+    pairs: RankPairs | None = None,
 ) -> torch.Tensor:
     """Pairwise ranking loss over every ordered pair with different targets.
 
@@ -175,28 +207,23 @@ def ranking_loss(
     1 / log2(2 + r_i), r_i the rank of its better member among the targets (0 = best),
     as NDCG discounts a list: a search needs the order at the top right first.
     ``weights`` (B, K): each head's weight of each target (bootstrap counts); a pair
-    weighs the product of its members' weights for that head.
+    weighs the product of its members' weights for that head. ``pairs``: those of
+    ``rank_pairs(target, top_weight, weights)``, built before (the same loss).
     """
     if scores.dim() == 1:
         scores = scores[:, None]
     scores = scores.float()
-    better = target[:, None] > target[None, :]  # (B, B): row i beats column j
-    if not bool(better.any()):
+    p = rank_pairs(target, top_weight, weights) if pairs is None else pairs
+    if not p.any:
         return scores.sum() * 0.0
     diff = scores[:, None, :] - scores[None, :, :]  # (B, B, K)
-    d = diff[better]  # (P, K)
+    d = diff[p.better]  # (P, K)
     if kind == "hinge":
         loss = F.relu(margin - d)
     else:
         loss = F.softplus(-d)
-    w = None
-    if top_weight:
-        r = torch.argsort(torch.argsort(-target)).float()  # 0 = best (ties: either order)
-        w = (1.0 / torch.log2(2.0 + r))[:, None].expand_as(better)[better]  # (P,)
-    if weights is not None:
-        pw = (weights[:, None, :] * weights[None, :, :])[better]  # (P, K)
-        pw = pw if w is None else pw * w[:, None]
-        return ((loss * pw).sum(0) / pw.sum(0).clamp_min(1e-12)).mean()
-    if w is not None:
-        return (loss * w[:, None]).sum() / (w.sum() * loss.shape[1])
+    if p.pw is not None and p.pw_sum is not None:
+        return ((loss * p.pw).sum(0) / p.pw_sum).mean()
+    if p.w is not None:
+        return (loss * p.w[:, None]).sum() / (p.w.sum() * loss.shape[1])
     return loss.mean()

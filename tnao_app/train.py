@@ -28,7 +28,7 @@ import torch
 
 from .config import TrainConfig
 from .errors import Stopped
-from .model import TNAOModel, ranking_loss, reconstruction_loss
+from .model import TNAOModel, rank_pairs, ranking_loss, reconstruction_loss
 
 MIN_VAL = 5  # fewer held-out labels than this give no usable tau: train on all of them
 
@@ -223,6 +223,8 @@ class Trainer:
         y_tr = torch.as_tensor(y[tr], dtype=torch.float32, device=dev)
         w_all = self.label_weights(len(x))
         w_tr = None if w_all is None else w_all[torch.as_tensor(tr, device=dev)]
+        # every label in each batch: the same ranking pairs at every step, built once
+        fixed = None if len(x_tr) > cfg.label_batch else rank_pairs(y_tr, cfg.top_weight, w_tr)
         n_batches = max(1, math.ceil(len(pool_t) / cfg.batch_size))
         if max_batches:  # fine-tuning: a part of the pool keeps the decoder in shape
             n_batches = min(n_batches, max_batches)
@@ -252,7 +254,7 @@ class Trainer:
                         logits = self.model.decode(z + noise)
                     rec = reconstruction_loss(logits, toks)
                     rank = ranking_loss(
-                        s[len(idx) :], yl, cfg.rank_loss, cfg.margin, cfg.top_weight, wl
+                        s[len(idx) :], yl, cfg.rank_loss, cfg.margin, cfg.top_weight, wl, fixed
                     )
                     loss = rec + cfg.rank_weight * rank
                 self.opt.zero_grad(set_to_none=True)

@@ -21,6 +21,9 @@ EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), string o
 N_ARCHS = len(OPS) ** len(EDGES)
 
 Cell = tuple[int, ...]  # an op code per edge, in EDGES order
+# "op~src" of each op on each edge: a cell's string is six lookups (a search names
+# every cell it decodes, and a table's index names all 15,625)
+_EDGE_OP = tuple(tuple(f"{op}~{src}" for op in OPS) for _, src in EDGES)
 
 
 class NB201Space(Space[Cell]):
@@ -59,15 +62,8 @@ class NB201Space(Space[Cell]):
         return tuple(min(max(int(t), 0), len(OPS) - 1) for t in toks)
 
     def to_native(self, arch: Cell) -> str:
-        nodes = []
-        k = 0
-        for node in (1, 2, 3):
-            parts = []
-            for src in range(node):
-                parts.append(f"{OPS[arch[k]]}~{src}")
-                k += 1
-            nodes.append("|" + "|".join(parts) + "|")
-        return "+".join(nodes)
+        a, b, c, d, e, f = (_EDGE_OP[k][int(o)] for k, o in enumerate(arch))
+        return f"|{a}|+|{b}|{c}|+|{d}|{e}|{f}|"
 
     def from_native(self, text: str) -> Cell:
         s = text.strip()

@@ -30,7 +30,7 @@ import torch
 from ... import paths
 from ...benchmarks.cache import atomic_write
 from ...config import Config, TrainConfig
-from ...model import ModelShape, TNAOModel, ranking_loss, reconstruction_loss
+from ...model import ModelShape, TNAOModel, rank_pairs, ranking_loss, reconstruction_loss
 from ...train import EpochStats, Trainer, autocast, rank_corr
 from ..method import SearchContext
 from .sampling import pool_is_fixed, reconstruction_pool, table_pool_rows
@@ -249,6 +249,8 @@ class HeadTrainer(Trainer):
         t_lab = torch.as_tensor(x, dtype=torch.long, device=dev)
         y_t = torch.as_tensor(y, dtype=torch.float32, device=dev)
         boot = self.label_weights(len(y))
+        # every label in each batch: the same ranking pairs at every step, built once
+        fixed = None if len(f_lab) > cfg.label_batch else rank_pairs(y_t, cfg.top_weight, boot)
         last = None
         model.train()
         while self.epoch < epochs:
@@ -272,7 +274,7 @@ class HeadTrainer(Trainer):
                     z = model.to_z(torch.cat([f_pool[idx], fl]))
                     rec = reconstruction_loss(model.decode(z), torch.cat([t_pool[idx], tl]))
                     s = model.predict_all(z[len(idx) :])
-                    rank = ranking_loss(s, yl, cfg.rank_loss, cfg.margin, cfg.top_weight, bl)
+                    rank = ranking_loss(s, yl, cfg.rank_loss, cfg.margin, cfg.top_weight, bl, fixed)
                     loss = rec + cfg.rank_weight * rank
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
