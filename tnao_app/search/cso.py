@@ -68,15 +68,19 @@ class RemapScorer:
             return np.zeros((0, self.model.shape.d_latent), np.float32), np.zeros(0)
         toks = np.stack([self.space.to_tokens(a) for a in archs])
         t = torch.as_tensor(toks, dtype=torch.long, device=self.device)
-        self.model.eval()
+        self._eval()
         with autocast(self.device):
             z = self.model.encode(t)
             s = self.model.predict(z)
         return z.float().cpu().numpy(), s.float().cpu().numpy().astype(np.float64)
 
+    def _eval(self) -> None:
+        if self.model.training:  # eval() walks every submodule: twice per generation
+            self.model.eval()
+
     @torch.no_grad()
     def decode(self, z: np.ndarray) -> list[Arch]:
-        self.model.eval()
+        self._eval()
         t = torch.as_tensor(z, dtype=torch.float32, device=self.device)
         with autocast(self.device):
             logits = self.model.decode(t).float().cpu().numpy()

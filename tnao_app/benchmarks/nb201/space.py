@@ -62,8 +62,9 @@ class NB201Space(Space[Cell]):
         return tuple(min(max(int(t), 0), len(OPS) - 1) for t in toks)
 
     def to_native(self, arch: Cell) -> str:
-        a, b, c, d, e, f = (_EDGE_OP[k][int(o)] for k, o in enumerate(arch))
-        return f"|{a}|+|{b}|{c}|+|{d}|{e}|{f}|"
+        e = _EDGE_OP
+        a, b, c, d = e[0][arch[0]], e[1][arch[1]], e[2][arch[2]], e[3][arch[3]]
+        return f"|{a}|+|{b}|{c}|+|{d}|{e[4][arch[4]]}|{e[5][arch[5]]}|"
 
     def from_native(self, text: str) -> Cell:
         s = text.strip()
