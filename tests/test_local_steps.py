@@ -19,7 +19,13 @@ from tnao_app.runs.pipeline import run_pipeline
 def tiny(steps: str = "sequential") -> Config:
     return Config.from_dict(
         {
-            "run": {"benchmark": "analog", "budget": 50, "seed": 3, "device": "cpu"},
+            "run": {
+                "benchmark": "analog",
+                "budget": 50,
+                "seed": 3,
+                "device": "cpu",
+                "checkpoint_every": 0.0,  # every step: each batch of queries is saved
+            },
             "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_latent": 8},
             "train": {"epochs": 1, "head_epochs": 2, "head_batches": 5, "finetune_epochs": 1},
             "search": {"particles": 16, "generations": 4, "local_steps": steps},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from tnao_app import benchmarks, catalogue
 from tnao_app.config import Config
 from tnao_app.errors import ConfigError, NotReadyError, Stopped
 from tnao_app.runs.pipeline import run_pipeline
+from tnao_app.search import driver
 
 try:  # the storage helper's serialisation, when present: checkpoints must survive it
     from tnao_app.storage.checkpoints import from_bytes, to_bytes
@@ -31,6 +33,7 @@ def tiny(method="tnao", **run) -> Config:
                 "seed": 3,
                 "device": "cpu",
                 "threads": 1,
+                "checkpoint_every": 0.0,  # a checkpoint at every step a resume can start from
                 **run,
             },
             "sample": {"n_labelled": 12, "n_unlabelled": 300},
@@ -257,24 +260,25 @@ def test_swarm_picks_of_a_round_are_spaced_apart(nb201_table):
             assert min(gaps) == 1
 
 
-def test_checkpoints_within_a_stage_are_throttled_and_still_resume_exactly(nb201_table):
+def test_checkpoints_are_throttled_by_time_alone_and_still_resume_exactly(nb201_table, monkeypatch):
     every, kept = [], []
-    cfg = tiny()
-    cfg.run.checkpoint_every = 0.0
-    run_pipeline(cfg, checkpoint=lambda st, step, state: every.append((st, step)))
-    cfg = tiny()
-    cfg.run.checkpoint_every = 3600.0  # nothing is due by time: only the forced ones
+    run_pipeline(tiny(), checkpoint=lambda st, step, state: every.append((st, step)))
+    assert {st for st, _ in every} == {"sample", "train", "search", "evaluate"}
+    cfg = tiny(checkpoint_every=3600.0)  # nothing is due by time after the first
     ref = run_pipeline(
         cfg, checkpoint=lambda st, step, state: kept.append((st, step, _roundtrip(state)))
     )
-    firsts = [
-        c
-        for i, c in enumerate(every)
-        if i == 0 or every[i - 1][0] != c[0] or c[0] in ("sample", "evaluate")
-    ]
-    assert [(st, step) for st, step, _ in kept] == firsts
-    assert len(kept) < len(every)
-    st, step, state = next(k for k in kept if k[0] == "search")
+    assert [(st, step) for st, step, _ in kept] == [every[0]] == [("sample", 12)]
+    # the driver's clock moves 1 s a reading (one to decide, one after a save): with
+    # checkpoint_every 2 s, every second step it could save is due, whatever the stage
+    clock = iter(range(10**6))
+    paced = []
+    with monkeypatch.context() as mp:
+        mp.setattr(driver, "time", SimpleNamespace(monotonic=lambda: float(next(clock))))
+        run_pipeline(tiny(checkpoint_every=2.0), checkpoint=lambda st, step, s: paced.append(st))
+    assert len(paced) == (len(every) + 1) // 2
+    assert {"train", "search", "evaluate"} <= set(paced)
+    st, step, state = kept[0]
     resumed = run_pipeline(cfg, resume={"stage": st, "step": step, "state": state})
     assert _strip(resumed) == _strip(ref)
 

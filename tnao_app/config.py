@@ -38,8 +38,8 @@ class RunConfig:
     device: str = "auto"
     name: str = ""
     threads: int = 0  # torch CPU threads; 0 = 1 (fastest for this small model)
-    # seconds between checkpoints within a stage (each stage's first step, and every
-    # query batch, are always saved); 0 = every epoch and every generation
+    # at most one checkpoint per this many seconds (the run's first step is always
+    # saved); 0 = every epoch, every generation and every batch of queries
     checkpoint_every: float = 2.0
 
 

@@ -147,7 +147,8 @@ class Table:
                     for i, k in enumerate(self.ids.tolist())
                 }
             else:
-                self._index = {self.space.canonical_id(self.arch(i)): i for i in range(len(self))}
+                cell, ident = self.space.from_tokens, self.space.canonical_id
+                self._index = {ident(cell(t)): i for i, t in enumerate(self.tokens.tolist())}
         row = self._index.get(self.space.canonical_id(arch))
         if row is not None and self.tokens[row][0] < 0:
             # A row known only by its id: remember the cell (the same one up to

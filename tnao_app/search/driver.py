@@ -5,8 +5,8 @@ Each step asks the method for up to ``budget - queries`` rows (``propose``), que
 new ones through the run's ``Oracle`` (each unique row costs one query; a ``Queried``
 event for each), and tells the method their signals (``observe``). A checkpoint holds the
 oracle's record and the method's ``state_dict``; it is saved after observed batches and
-whenever the method offers a consistent point mid-stage (``Hooks.checkpoint``), at most
-every ``run.checkpoint_every`` seconds within one stage. Resuming loads both and goes on
+whenever the method offers a consistent point mid-stage (``Hooks.checkpoint``): the
+first, then at most one every ``run.checkpoint_every`` seconds. Resuming loads both and goes on
 with the next ``propose``: the method continues exactly where its state stood, so a
 resumed run ends as an uninterrupted one with the same seed.
 """
@@ -53,7 +53,7 @@ class Driver:
         self.emit = emit or (lambda _e: None)
         self.sink = checkpoint
         self.every = checkpoint_every
-        self._saved: tuple[str, float] = ("", float("-inf"))  # stage and time of the last
+        self._saved = float("-inf")  # when the last checkpoint was saved
         method.hooks.checkpoint = self.offer
 
     @property
@@ -77,7 +77,7 @@ class Driver:
             idle = 0 if o.n_queries > before else idle + 1
             if idle >= MAX_IDLE_PROPOSALS:
                 break
-            self._save(m.stage, o.n_queries, force=m.checkpoint_each_batch)
+            self._save(m.stage, o.n_queries)
 
     def _query(self, row: int) -> float:
         o = self.oracle
@@ -90,19 +90,19 @@ class Driver:
     # -- checkpoints -----------------------------------------------------------------
     def offer(self, stage: str, step: int) -> None:
         """The method's state is consistent: save it if a checkpoint is due."""
-        self._save(stage, step, force=False)
+        self._save(stage, step)
 
-    def _save(self, stage: str, step: int, *, force: bool) -> None:
-        # Each stage's first step is always saved; within a stage at most every
-        # ``checkpoint_every`` seconds: a snapshot and its fsync can cost more than a
-        # generation, and a resume is exact from any checkpoint anyway.
+    def _save(self, stage: str, step: int) -> None:
+        # The run's first step is saved, then at most one step every ``checkpoint_every``
+        # seconds, whatever the stage: a snapshot and its fsync cost more than a
+        # generation, an epoch of a head, or a short round's whole stage, and a resume is
+        # exact from any checkpoint (it redoes at most those seconds).
         if self.sink is None:
             return
-        recent = time.monotonic() - self._saved[1] < self.every
-        if not force and stage == self._saved[0] and recent:
+        if time.monotonic() - self._saved < self.every:
             return
         self.sink(stage, step, self.state())
-        self._saved = (stage, time.monotonic())
+        self._saved = time.monotonic()
 
     def state(self) -> dict:
         return {

@@ -115,9 +115,6 @@ class SearchMethod(ABC):
     name: ClassVar[str] = ""
     #: bump when ``state_dict``'s layout changes; older states are refused in one sentence
     STATE_VERSION: ClassVar[int] = 1
-    #: save a checkpoint after every observed batch (costly batches: TNAO's rounds);
-    #: otherwise the driver saves at most every ``run.checkpoint_every`` seconds
-    checkpoint_each_batch: ClassVar[bool] = False
     #: reads every objective of ``ctx.goal`` itself (NSGA-II); otherwise a run with
     #: several objectives tells the method one scalarised signal (``search.scalarise``)
     multi_objective: ClassVar[bool] = False

@@ -48,7 +48,6 @@ class Scalarised(SearchMethod):
         self.inner = inner
         self.ctx, self.hooks, self.rng = inner.ctx, inner.hooks, inner.rng
         self.name = inner.name  # type: ignore[misc]  # the run's method is the inner one
-        self.checkpoint_each_batch = inner.checkpoint_each_batch  # type: ignore[misc]
         self.goal: Goal = goal
         self.mode = inner.ctx.config.goal.scalarise
         self.wrng = np.random.default_rng([int(inner.ctx.config.run.seed), 18])

@@ -57,9 +57,11 @@ class NB201Space(Space[Cell]):
 
     def from_tokens(self, tokens: Sequence[int]) -> Cell:
         # Every 6-tuple of codes is a valid cell, so repair only clips out-of-range codes.
-        toks = list(tokens)[: len(EDGES)]
+        toks = [int(t) for t in tokens][: len(EDGES)]
+        if len(toks) == len(EDGES) and min(toks) >= 0 and max(toks) < len(OPS):
+            return tuple(toks)  # the usual case (every decode, every table row): no repair
         toks += [0] * (len(EDGES) - len(toks))
-        return tuple(min(max(int(t), 0), len(OPS) - 1) for t in toks)
+        return tuple(min(max(t, 0), len(OPS) - 1) for t in toks)
 
     def to_native(self, arch: Cell) -> str:
         e = _EDGE_OP

@@ -46,7 +46,6 @@ class RoundSearch(SearchMethod):
     """The rounds of TNAO with a latent-space search ``strategy``."""
 
     strategy: ClassVar[type[LatentStrategy]]
-    checkpoint_each_batch = True  # a batch follows a whole training and search
 
     def __init__(self, ctx: SearchContext, hooks: Hooks | None = None):
         super().__init__(ctx, hooks)
