@@ -12,8 +12,8 @@ from tnao_app.errors import StorageError
 
 # sqlite-utils imports pandas whenever it is installed (analog-nasbench brings it in),
 # only to map DataFrame types this history never stores: a fifth of a second of every
-# command. While sqlite-utils loads, a None entry makes that import fail (its fallback);
-# pandas imports as usual afterwards.
+# command. While sqlite-utils loads (at import, before any thread of ours runs), a None
+# entry makes that import fail (its fallback); pandas imports as usual afterwards.
 if "sqlite_utils" not in sys.modules and "pandas" not in sys.modules:
     sys.modules["pandas"] = None  # type: ignore[assignment]
     try:

@@ -7,7 +7,9 @@ seconds, so a stage that emits nothing for minutes still reads as running, and a
 process reads as interrupted. Progress events (per batch) never cause a write of their
 own: at most one heartbeat per interval. Generations and leaderboards (a swarm emits
 both every few milliseconds) are written in batches: at most every ``FLUSH_S`` seconds,
-and always before any other write, so the history keeps the events' order.
+and always before any other write, so the history keeps the events' order (a killed
+process loses at most those seconds of them, after its last checkpoint: a resume redoes
+them). ``rec.rewind(checkpoint)`` forgets what a resume from it does again.
 
 Resuming re-emits the events after the checkpoint; every table is keyed so a repeated
 event overwrites its earlier row (same epoch, same generation, same n-th query) and the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import socket
 import threading
@@ -92,9 +95,7 @@ class Recorder:
 
     def close(self) -> None:
         """Write what is batched and stop the heartbeat thread."""
-        with contextlib.suppress(StorageError):  # a run's end was recorded: best effort
-            with sql_errors(self.store.path):
-                self._flush()
+        self._flush_quietly()
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
@@ -146,8 +147,15 @@ class Recorder:
                     if time.monotonic() - self._flushed >= FLUSH_S:
                         self._flush()
                 else:
-                    self._flush()
+                    if not isinstance(event, ev.Progress):  # a heartbeat at most: no write
+                        self._flush()
                     handler(event)
+
+    def _flush_quietly(self) -> None:
+        """``_flush`` where a run's end is being recorded: a busy history must not keep
+        the end (finished, stopped, failed) from being written after it."""
+        with contextlib.suppress(StorageError), sql_errors(self.store.path):
+            self._flush()
 
     def _flush(self) -> None:
         """Write the batched generations and leaderboard in one transaction."""
@@ -155,13 +163,13 @@ class Recorder:
         self._flushed = time.monotonic()
         if not gens and board is None:
             return
-        self._gens, self._board = [], None
         with self.store.write() as db:
             if gens:
                 db["generations"].upsert_all(gens, pk=("run_id", "round", "gen"))
             if board is not None:
                 self._write_leaderboard(db, board)
             self._update_run(db, heartbeat_at=time.time())
+        self._gens, self._board = [], None  # written: a failed write keeps them for the next
 
     def _update_run(self, db, **values) -> None:
         db["runs"].update(self.run_id, values)
@@ -316,8 +324,8 @@ class Recorder:
     # -- ends --------------------------------------------------------------------------
     def finish(self, result: dict) -> None:
         """Mark the run finished with ``result`` (the pipeline's dict)."""
+        self._flush_quietly()
         with sql_errors(self.store.path):
-            self._flush()
             self._finish(result)
 
     def _finish(self, result: dict) -> None:
@@ -351,8 +359,7 @@ class Recorder:
         self.close()
 
     def _end(self, status: str, message: str) -> None:
-        with sql_errors(self.store.path):
-            self._flush()
+        self._flush_quietly()
         now = time.time()
         with sql_errors(self.store.path), self.store.write() as db:
             self._update_run(db, status=status, message=message, finished_at=now, heartbeat_at=now)
@@ -442,12 +449,43 @@ class Recorder:
                         f.unlink()
 
     def latest_checkpoint(self) -> dict | None:
-        """``{"stage", "step", "state"}`` of the newest checkpoint whose file matches its
-        sha256 (an older one if the newest is damaged), or None."""
+        """``{"stage", "step", "state", "saved_at"}`` of the newest checkpoint whose file
+        matches its sha256 (an older one if the newest is damaged), or None."""
         for row in reversed(self.store.artifacts(self.run_id)):
             if row["kind"] != "checkpoint":
                 continue
             state = checkpoints.read_verified(Path(row["path"]), row["sha256"])
             if state is not None:
-                return {"stage": row["stage"], "step": row["step"], "state": state}
+                return {
+                    "stage": row["stage"],
+                    "step": row["step"],
+                    "state": state,
+                    "saved_at": row["created_at"],
+                }
         return None
+
+    def rewind(self, resume: dict | None) -> None:
+        """Before a resume from ``resume`` (``latest_checkpoint``; None: from the start):
+        the run does again what came after that checkpoint, so the history forgets it. A
+        stage begun after it goes, with its epochs or generations (recorded again as they
+        are redone), and so do the queries after it; the stage in flight at it, if it
+        finished since, is running again with the seconds it had at the checkpoint."""
+        saved = float(resume["saved_at"]) if resume and "saved_at" in resume else -math.inf
+        rid = self.run_id
+        with sql_errors(self.store.path), self.store.write() as db:
+            later = db.execute(
+                "SELECT round, stage FROM stages WHERE run_id = ? AND started_at > ?", [rid, saved]
+            ).fetchall()
+            for rnd, stage in later:
+                parts = {"train": "epochs", "search": "generations"}.get(stage)
+                if parts:
+                    db.execute(f"DELETE FROM {parts} WHERE run_id = ? AND round = ?", [rid, rnd])
+            db.execute("DELETE FROM stages WHERE run_id = ? AND started_at > ?", [rid, saved])
+            # a stage that finished after the checkpoint ran on from it without a break
+            db.execute(
+                "UPDATE stages SET seconds = MAX(0, seconds - (finished_at - ?)), "
+                "status = 'running', finished_at = NULL "
+                "WHERE run_id = ? AND status = 'finished' AND finished_at > ?",
+                [saved, rid, saved],
+            )
+            db.execute("DELETE FROM queries WHERE run_id = ? AND at > ?", [rid, saved])

@@ -554,7 +554,7 @@ class _Crash(BaseException):
     """The process dies here (as with kill -9): nothing more is recorded."""
 
 
-def _run_until_crash(db, when) -> str:
+def _run_until_crash(db, when, config: dict = TIMELINE) -> str:
     """Start a run whose process dies at ``when(kind, what)``: 'checkpoint' (stage, step)
     once the file and its row are written, or 'event' once the event is recorded."""
     from tnao_app.runs.session import start_run
@@ -583,7 +583,7 @@ def _run_until_crash(db, when) -> str:
 
     ids = []
     with pytest.raises(_Crash):
-        start_run(Config.from_dict(TIMELINE), DyingStore(db), listeners=[_ids(ids)])
+        start_run(Config.from_dict(config), DyingStore(db), listeners=[_ids(ids)])
     # the dead process: its pid is gone
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -658,6 +658,31 @@ def test_stage_timeline_after_resume_counts_both_parts(
     assert "val_tau" in summary
     if where == "after_train_finished":
         assert summary == want  # the finished stage's summary is kept whole
+
+
+def test_a_stage_redone_after_a_resume_is_counted_once(tnao_home, tmp_path):
+    """Checkpoints come by time, not at every stage: the latest can lie a stage or more
+    before the crash. What came after it is done again, and counted once."""
+    from tnao_app import events as ev
+    from tnao_app.runs.session import resume_run
+
+    config = {**TIMELINE, "run": {**TIMELINE["run"], "checkpoint_every": 3600.0}}
+
+    def when(kind, what) -> bool:
+        return kind == "event" and isinstance(what, ev.StageFinished) and what.stage == "train"
+
+    db = tmp_path / "h.db"
+    rid = _run_until_crash(db, when, config)  # only the run's first step is saved
+    store = Store(db)
+    first = _train_row(store, rid)
+    assert first["status"] == "finished"  # the crash came after it
+    assert [a["stage"] for a in store.artifacts(rid)] == ["sample"]
+    resume_run(rid, Store(db))
+    train = _train_row(store, rid)
+    # the training was done again from the sample's checkpoint: one part, counted once
+    assert train["status"] == "finished" and train["started_at"] > first["finished_at"]
+    assert train["seconds"] <= train["finished_at"] - train["started_at"] + 0.05
+    assert [q["n"] for q in store.queries(rid)] == list(range(1, 31))
 
 
 def test_markup_in_run_name_on_the_app_home(tnao_home):

@@ -192,8 +192,8 @@ def test_replayed_events_overwrite_not_duplicate(store):
 
 def test_generations_and_leaderboards_are_batched_but_never_lost_or_reordered(store, monkeypatch):
     """A swarm's generations and leaderboards are written together, at most every
-    FLUSH_S seconds, and before anything else: a checkpoint, a query, the run's end or a
-    crash leaves every one of them in the history, the latest leaderboard last."""
+    FLUSH_S seconds, and before anything else: a checkpoint, a query, the run's end or an
+    exception leaves every one of them in the history, the latest leaderboard last."""
     monkeypatch.setattr(recorder, "FLUSH_S", 3600.0)  # nothing is due by time
     cfg = _cfg()
     rid = store.create_run(cfg)
@@ -213,9 +213,13 @@ def test_generations_and_leaderboards_are_batched_but_never_lost_or_reordered(st
     rec(ev.Generation(41, 50, 2.0, 1.0, 3))
     rec(ev.Queried(ARCH_A, 91.0, 1, 10))  # any other event writes the batch first
     assert len(store.generations(rid)) == 41
+    monkeypatch.setattr(recorder, "FLUSH_S", 0.0)  # due at once: written as it comes
     rec(ev.Generation(42, 50, 2.0, 1.0, 3))
-    rec.end_with_exception(RuntimeError("boom"))  # a crash mid-search keeps it too
-    assert len(store.generations(rid)) == 42 and store.get_run(rid)["status"] == "failed"
+    assert len(store.generations(rid)) == 42
+    monkeypatch.setattr(recorder, "FLUSH_S", 3600.0)
+    rec(ev.Generation(43, 50, 2.0, 1.0, 3))
+    rec.end_with_exception(RuntimeError("boom"))  # an exception mid-search keeps it too
+    assert len(store.generations(rid)) == 43 and store.get_run(rid)["status"] == "failed"
 
 
 def test_stopped_and_failed(store):

@@ -51,17 +51,7 @@ def main() -> None:
     from ..errors import Stopped, TnaoError
     from ..runs.pipeline import prepare
     from ..runs.session import resume_run, start_run
-
-    # sqlite-utils imports pandas when it can, only to map pandas.Timestamp columns (the
-    # history has none): 0.5 s of the start here. Hidden while it loads, then allowed again.
-    hidden = "pandas" not in sys.modules
-    if hidden:
-        sys.modules["pandas"] = None  # type: ignore[assignment]
-    try:
-        from ..storage import Store
-    finally:
-        if hidden:
-            del sys.modules["pandas"]
+    from ..storage import Store  # without pandas: storage/__init__.py
 
     last = [0.0]
 
