@@ -395,6 +395,11 @@ def test_cli_top_column_in_table_csv_and_show(analog_table, tmp_path, capsys):
         _cli_json(capsys, ["experiment", "show", exp_id, "-f", "json", "--top", "2"])
     )
     assert shown["optimum"]["top_k"]["k"] == 2 and "top_k_share" in shown["summary"][0]
+    # more cells than the table has: all of them, and the table says so
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "show", exp_id, "--top", "99999"])
+    assert exc.value.code == 0
+    assert "fewer than the 99999 asked for" in " ".join(capsys.readouterr().out.split())
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--top", "a lot"])
     assert exc.value.code == 2

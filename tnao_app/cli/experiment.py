@@ -104,10 +104,16 @@ def _top_k_note(exp: ex.Experiment) -> str:
     if not t:
         return ""
     what = "cell" if t["cells"] == 1 else f"{t['cells']} cells"
+    asked = t["target"]
+    capped = (
+        f" (the table has {t['k']} answerable cells, fewer than the {asked} asked for)"
+        if not asked.endswith("%") and float(asked) > t["k"]
+        else ""
+    )
     return (
-        f"\ntop {t['target']}: share of the seeds that queried any of the table's best "
+        f"\ntop {asked}: share of the seeds that queried any of the table's best "
         f"{what} by {exp.signal} ({exp.signal} >= {t['value']:.4f}), with its Wilson 95% "
-        "interval; med q as above."
+        f"interval; med q as above.{capped}"
     )
 
 
