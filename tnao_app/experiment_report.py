@@ -243,10 +243,9 @@ def plot_bytes(exp: Experiment, fmt: str = "png") -> bytes:
     ax.set_xlim(1, top)
     ax.set_xlabel(f"queries (architectures evaluated; search signal: {exp.signal})")
     same = exp.signal == exp.report
+    # two short lines: the signal's name is on the x axis, and a long label is cut off
     ax.set_ylabel(
-        f"best {exp.report} so far"
-        if same
-        else f"{exp.report} of the best-{exp.signal} architecture so far"
+        f"best {exp.report} so far" if same else f"{exp.report}\nof the best-signal cell so far"
     )
     n = len(exp.seeds)
     ax.set_title(
