@@ -222,7 +222,17 @@ def test_native_round_trip_for_every_cell():
         assert SPACE.from_tokens(SPACE.to_tokens(arch)) == arch
         natives.add(s)
     assert len(natives) == 15_625
-    assert sorted(SPACE.code(a) for a in cells) == list(range(15_625))
+    assert [SPACE.code(a) for a in cells] == list(range(15_625))  # base-5 order
+    tokens = SPACE.enumerate_tokens()  # the reconstruction pool, built at once
+    assert tokens.dtype == np.int64
+    assert np.array_equal(tokens, np.stack([SPACE.to_tokens(a) for a in cells]))
+    # the official strings of a few cells, written out (op order: none, skip, 1x1, 3x3, pool)
+    assert SPACE.to_native(cells[1]) == "|none~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"
+    assert SPACE.to_native((3, 3, 3, 1, 3, 2)) == (
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+        "nor_conv_1x1~2|"
+    )
+    assert SPACE.from_tokens([9, -1, 2]) == (4, 0, 2, 0, 0, 0)  # repaired: clipped, padded
 
 
 def test_mutate_gives_a_valid_different_neighbour():

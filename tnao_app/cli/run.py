@@ -6,6 +6,7 @@ The run is recorded in the history database through ``tnao_app.runs.session.star
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from collections.abc import Callable
@@ -235,6 +236,9 @@ def execute(
     from ..runs.session import start_run
     from ..storage import Store
 
+    # torch's import leaves about a million objects that live as long as the process:
+    # frozen, the garbage collector no longer walks them at each of the run's collections
+    gc.freeze()
     return start_run(cfg, lambda: Store(db), listeners=listeners, should_stop=should_stop)
 
 

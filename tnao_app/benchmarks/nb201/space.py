@@ -104,8 +104,11 @@ class NB201Space(Space[Cell]):
 
     def enumerate(self) -> list[Cell]:
         """All 15,625 cells in base-5 order."""
-        grid = np.indices((len(OPS),) * len(EDGES)).reshape(len(EDGES), -1).T
-        return [tuple(int(x) for x in row) for row in grid]
+        return [tuple(row) for row in self.enumerate_tokens().tolist()]
+
+    def enumerate_tokens(self) -> np.ndarray:
+        """The tokens of ``enumerate()``'s cells, (15,625, 6), built at once."""
+        return np.indices((len(OPS),) * len(EDGES)).reshape(len(EDGES), -1).T.astype(np.int64)
 
     def token_relations(self) -> np.ndarray:
         rel = np.zeros((len(EDGES), len(EDGES)), dtype=bool)

@@ -57,6 +57,9 @@ def reconstruction_pool(ctx: SearchContext, seed: int | None = None) -> np.ndarr
     if rows is not None:
         return np.asarray(ctx.table.tokens[rows]).astype(np.int64)
     if pool_is_seedless(ctx):
+        whole = getattr(space, "enumerate_tokens", None)
+        if whole is not None:
+            return whole()  # the same tokens, without 15,625 tuples in between
         archs = list(space.enumerate())  # type: ignore[attr-defined]  # pool_is_seedless
     else:
         rng = np.random.default_rng([ctx.config.run.seed if seed is None else seed, 1])
