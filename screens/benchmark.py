@@ -12,6 +12,9 @@ from textual.widgets.option_list import Option
 
 from .guide import GuideScreen
 from .state import RunState
+from .widgets import fill_table
+
+BENCH_COLUMNS = ("benchmark", "status", "archs")
 
 
 def fetchable() -> tuple[str, ...]:
@@ -61,8 +64,7 @@ class BenchmarkScreen(GuideScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#benchmarks", DataTable)
-        for col in ("benchmark", "status", "archs"):
-            table.add_column(col, key=col)
+        fill_table(table, BENCH_COLUMNS, [])
         self.query_one("#fetch-progress").display = False
         self.fill(self.tnao.data_rows)
         table.focus()
@@ -73,20 +75,23 @@ class BenchmarkScreen(GuideScreen):
             return
         self._rows_seen = rows
         table = self.query_one("#benchmarks", DataTable)
-        table.clear()
-        for r in rows:
-            if r.get("ready"):
-                state = Text("ready", style="green")
-            elif r.get("error"):
-                state = Text("error", style="red")
-            else:
-                state = Text("not ready", style="yellow")
-            table.add_row(
-                r["benchmark"],
-                state,
-                f"{r['archs']:,}" if r.get("ready") else "",
-                key=r["benchmark"],
-            )
+        states = [
+            Text("ready", style="green")
+            if r.get("ready")
+            else Text("error", style="red")
+            if r.get("error")
+            else Text("not ready", style="yellow")
+            for r in rows
+        ]
+        fill_table(
+            table,
+            BENCH_COLUMNS,
+            [
+                (r["benchmark"], state, f"{r['archs']:,}" if r.get("ready") else "")
+                for r, state in zip(rows, states, strict=True)
+            ],
+            keys=[r["benchmark"] for r in rows],
+        )
         want = self.benchmark or self.state.benchmark or default_choice(rows)
         names = [r["benchmark"] for r in rows]
         if want in names:

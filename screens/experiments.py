@@ -45,7 +45,7 @@ from tnao_app.experiment_report import table_cells
 
 from .home import cursor_key
 from .state import fmt_seconds
-from .widgets import status_text
+from .widgets import fill_table, status_text
 
 if TYPE_CHECKING:
     from .app import TnaoApp
@@ -203,8 +203,8 @@ class ExperimentsScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#exp-list", DataTable).add_columns(*LIST_COLUMNS)
-        self.query_one("#exp-seeds", DataTable).add_columns(*SEED_COLUMNS)
+        fill_table(self.query_one("#exp-list", DataTable), LIST_COLUMNS, [])
+        fill_table(self.query_one("#exp-seeds", DataTable), SEED_COLUMNS, [])
         self.refresh_list()
         self.set_interval(POLL_S, self._poll)
         self.query_one("#exp-list", DataTable).focus()
@@ -223,18 +223,23 @@ class ExperimentsScreen(Screen):
         self.listed = listed
         table = self.query_one("#exp-list", DataTable)
         keep = self.selected_id()
-        table.clear()
-        for r in listed:
-            table.add_row(
-                r["id"],
-                status_text(r["status"]),
-                r["benchmark"],
-                r["dataset"],
-                ",".join(r["spec"]["methods"]),
-                Text(str(len(r["spec"]["seeds"])), justify="right"),
-                Text(f"{r['done']}/{r['total']}", justify="right"),
-                key=r["id"],
-            )
+        fill_table(
+            table,
+            LIST_COLUMNS,
+            [
+                (
+                    r["id"],
+                    status_text(r["status"]),
+                    r["benchmark"],
+                    r["dataset"],
+                    ",".join(r["spec"]["methods"]),
+                    Text(str(len(r["spec"]["seeds"])), justify="right"),
+                    Text(f"{r['done']}/{r['total']}", justify="right"),
+                )
+                for r in listed
+            ],
+            keys=[r["id"] for r in listed],
+        )
         ids = [r["id"] for r in listed]
         if keep in ids:
             table.move_cursor(row=ids.index(keep))
@@ -323,25 +328,29 @@ class ExperimentsScreen(Screen):
         self.refresh_bindings()
 
     def _fill(self, head: list[str], body: list[list[str]], seeds_now: list) -> None:
-        table = self.query_one("#exp-table", DataTable)
-        table.clear(columns=True)
-        for i, h in enumerate(head):
-            table.add_column(h, key=f"c{i}")
-        for cells in body:
-            table.add_row(
-                *(Text(c, justify="left" if i == 0 else "right") for i, c in enumerate(cells))
-            )
-        seeds = self.query_one("#exp-seeds", DataTable)
-        seeds.clear()
-        for m, s, best, qt, qs, n in seeds_now:
-            seeds.add_row(
-                m,
-                Text(str(s), justify="right"),
-                Text(f"{best:.3f}", justify="right"),
-                Text(_at(qt), justify="right"),
-                Text(_at(qs), justify="right"),
-                Text(str(n), justify="right"),
-            )
+        fill_table(
+            self.query_one("#exp-table", DataTable),
+            [(h, f"c{i}") for i, h in enumerate(head)],
+            [
+                [Text(c, justify="left" if i == 0 else "right") for i, c in enumerate(cells)]
+                for cells in body
+            ],
+        )
+        fill_table(
+            self.query_one("#exp-seeds", DataTable),
+            SEED_COLUMNS,
+            [
+                (
+                    m,
+                    Text(str(s), justify="right"),
+                    Text(f"{best:.3f}", justify="right"),
+                    Text(_at(qt), justify="right"),
+                    Text(_at(qs), justify="right"),
+                    Text(str(n), justify="right"),
+                )
+                for m, s, best, qt, qs, n in seeds_now
+            ],
+        )
 
     # -- actions -----------------------------------------------------------------------------
     def form_values(self) -> dict[str, str]:

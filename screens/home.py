@@ -6,7 +6,6 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from .benchmark import fetchable
 from .state import fmt_num, fmt_seconds
-from .widgets import status_text
+from .widgets import fill_table, status_text
 
 if TYPE_CHECKING:
     from .app import TnaoApp
@@ -213,18 +212,16 @@ class HomeScreen(Screen):
         for row, values in zip(rows, cells, strict=True):
             if row["run"] in self.marked:  # a mark beside the id: compared with c
                 values[0] = Text.assemble(("● ", "bold yellow"), row["run"])
-        # Columns as wide as their widest cell from the first frame (added as the header
-        # only, they showed cut for a second or more until the table measured its rows).
-        runs.clear(columns=True)
-        for j, col in enumerate(cols):
-            width = max(
-                [len(col) + (2 if col == self.sort_by else 0)]
-                + [cell_len(c) if isinstance(c, str) else c.cell_len for c in (r[j] for r in cells)]
-            )
-            label = col + (" ▼" if self.reverse else " ▲") if col == self.sort_by else col
-            runs.add_column(label, key=col, width=width)
-        for row, values in zip(rows, cells, strict=True):
-            runs.add_row(*values, key=row["run"])
+        # the sort column's label carries its arrow (and is measured with it)
+        fill_table(
+            runs,
+            [
+                (col + (" ▼" if self.reverse else " ▲") if col == self.sort_by else col, col)
+                for col in cols
+            ],
+            cells,
+            keys=[row["run"] for row in rows],
+        )
         ids = [r["id"] for r in self.runs]
         if keep in ids:
             runs.move_cursor(row=ids.index(keep))

@@ -22,7 +22,17 @@ from tnao_app.benchmarks.nb101.describe import LEGEND as NB101_LEGEND
 from .dialogs import arch_lines
 from .guide import GuideScreen
 from .state import RunState, fmt_num, pareto_view
-from .widgets import OP_SHORT, AnytimeChart, ArchTable, HypervolumeChart, pareto_rows, short_arch
+from .widgets import (
+    OP_SHORT,
+    AnytimeChart,
+    ArchTable,
+    HypervolumeChart,
+    fill_table,
+    pareto_rows,
+    short_arch,
+)
+
+RESULT_COLUMNS = ("#", "arch", "valid", "test", "true rank", "pct")
 
 
 class ResultsScreen(GuideScreen):
@@ -54,8 +64,7 @@ class ResultsScreen(GuideScreen):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#results-table", DataTable)
-        for col in ("#", "arch", "valid", "test", "true rank", "pct"):
-            table.add_column(col, key=col)
+        fill_table(table, RESULT_COLUMNS, [])
         table.focus()  # up/down pick a row, enter opens it, c copies it
 
     def show_state(self, state: RunState, force: bool) -> None:
@@ -118,10 +127,10 @@ class ResultsScreen(GuideScreen):
 
     def _fill(self, state: RunState) -> None:
         table = self.query_one("#results-table", ArchTable)
-        table.clear()
         rows = [r for r in state.leaderboard if not math.isnan(r.test)]
         rows.sort(key=lambda r: (-(r.valid if not math.isnan(r.valid) else -1e9), r.rank))
         table.archs = []
+        cells = []
         for i, r in enumerate(rows[:25], 1):
             rank = self.tnao.true_rank(state, r.test)
             table.archs.append(
@@ -135,30 +144,33 @@ class ResultsScreen(GuideScreen):
                     "predicted": fmt_num(r.predicted, 3),
                 }
             )
-            table.add_row(
-                str(i),
-                short_arch(r.arch),
-                fmt_num(r.valid),
-                fmt_num(r.test),
-                str(rank) if rank else "-",
-                fmt_num(r.percentile, 2),
+            cells.append(
+                (
+                    str(i),
+                    short_arch(r.arch),
+                    fmt_num(r.valid),
+                    fmt_num(r.test),
+                    str(rank) if rank else "-",
+                    fmt_num(r.percentile, 2),
+                )
             )
+        fill_table(table, RESULT_COLUMNS, cells)
 
     def _fill_front(self, state: RunState) -> None:
         """The Pareto table: the front of the queried cells, one column per objective."""
         table = self.query_one("#pareto-table", ArchTable)
         names, front = pareto_rows(state.result if state.status == "finished" else None)
         table.display = bool(front)
-        table.clear(columns=True)
         table.archs = []
         if not front:
+            table.clear(columns=True)
             return
-        for col in ("#", "arch", *names):
-            table.add_column(col, key=col)
+        cells = []
         for i, e in enumerate(front, 1):
             values = {n: fmt_num(e.get(n), 4) for n in names}
             table.archs.append({"arch": e["arch"], "title": f"Front cell {i}", **values})
-            table.add_row(str(i), short_arch(e["arch"]), *values.values())
+            cells.append((str(i), short_arch(e["arch"]), *values.values()))
+        fill_table(table, ("#", "arch", *names), cells)
         table.styles.height = min(len(front) + 1, 16)  # the header and every row, to 16
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

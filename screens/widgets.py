@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
@@ -33,6 +35,37 @@ def set_text(widget: Static, text: Text | str, layout: bool = False) -> None:
         return
     widget._tnao_text = key  # type: ignore[attr-defined]
     widget.update(text, layout=layout)
+
+
+def fill_table(
+    table: DataTable,
+    columns: Sequence[str | tuple[str | Text, str]],
+    rows: Iterable[Sequence[str | Text]],
+    keys: Iterable[str] | None = None,
+    keep_wider: bool = False,
+) -> None:
+    """Replace ``table``'s columns and rows, each column as wide as its widest cell.
+
+    A DataTable left to size its columns measures new rows only when it next goes idle;
+    drawn before that, its cached lines keep the header's widths (cells cut) until a later
+    change, so what a user sees depended on timing. Widths given up front draw the same
+    from the first frame. A column is a name (its label and key) or (label, key);
+    ``keep_wider`` keeps a column at least as wide as it was (a table redrawn often then
+    does not jitter).
+    """
+    rows = [list(r) for r in rows]
+    was = {c.key.value: c.width for c in table.columns.values()} if keep_wider else {}
+    table.clear(columns=True)
+    for j, col in enumerate(columns):
+        label, key = (col, col) if isinstance(col, str) else col
+        width = max(
+            [cell_len(label) if isinstance(label, str) else label.cell_len]
+            + [cell_len(c) if isinstance(c, str) else c.cell_len for c in (r[j] for r in rows)]
+            + [was.get(key, 0)]
+        )
+        table.add_column(label, key=key, width=width)
+    for row, key in zip(rows, keys if keys is not None else [None] * len(rows), strict=True):
+        table.add_row(*row, key=key)
 
 
 class StageBar(Static):
@@ -423,13 +456,11 @@ class Leaderboard(ArchTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for col in LEADER_COLUMNS:
-            self.add_column(col, key=col)
+        fill_table(self, LEADER_COLUMNS, [])
 
     def show_rows(self, rows: tuple[ev.LeaderRow, ...], limit: int = 50) -> None:
         # Rebuilt whole: at most `limit` rows once per generation is cheap and keeps the
         # order right when ranks move.
-        self.clear()
         self.archs = [
             {
                 "arch": r.arch,
@@ -441,12 +472,19 @@ class Leaderboard(ArchTable):
             }
             for r in rows[:limit]
         ]
-        for r in rows[:limit]:
-            self.add_row(
-                str(r.rank),
-                short_arch(r.arch),
-                fmt_num(r.predicted, 3),
-                fmt_num(r.valid),
-                fmt_num(r.test),
-                fmt_num(r.percentile, 1),
-            )
+        fill_table(
+            self,
+            LEADER_COLUMNS,
+            [
+                (
+                    str(r.rank),
+                    short_arch(r.arch),
+                    fmt_num(r.predicted, 3),
+                    fmt_num(r.valid),
+                    fmt_num(r.test),
+                    fmt_num(r.percentile, 1),
+                )
+                for r in rows[:limit]
+            ],
+            keep_wider=True,
+        )

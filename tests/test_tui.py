@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("textual")
 
 from rich.cells import cell_len  # noqa: E402
+from rich.text import Text  # noqa: E402
 from textual import events  # noqa: E402
 from textual.command import CommandPalette  # noqa: E402
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static  # noqa: E402
@@ -49,6 +50,7 @@ from tnao_app.screens.widgets import (  # noqa: E402
     LossChart,
     SampleHistogram,
     TauChart,
+    fill_table,
 )
 from tnao_app.storage import Store  # noqa: E402
 
@@ -1153,3 +1155,31 @@ async def test_live_screens_fit_80x24(db):
         assert any("round 1/4  gen 10/10  querying" in t for t in checked)
         assert any("round 2/4  fine-tune epoch 2/3  batch 7/8" in t for t in checked)
         assert any("round 1/4  gen 10/10" in t and "round 2/4 training" in t for t in checked)
+
+
+@sync
+async def test_a_table_drawn_before_it_measured_its_rows_shows_them_whole():
+    # A DataTable sizes its columns when it next goes idle; a frame drawn before that was
+    # cached with the header's widths and the cells stayed cut (a snapshot that failed
+    # now and then). fill_table sizes the columns as it fills them.
+    from textual.app import App
+
+    class One(App):
+        def compose(self):
+            yield DataTable()
+
+    rows = [["evolution", Text("93.06 [92.65-93.40]", justify="right")], ["ls", "1"]]
+    app = One()
+    async with app.run_test(size=(60, 8)) as pilot:
+        table = app.query_one(DataTable)
+        fill_table(table, ["method", ("CI", "ci")], rows)
+        for y in range(3):
+            table.render_line(y)  # a frame before the table goes idle
+        await pilot.pause(0.2)
+        shown = screen_text(app)
+        assert "evolution" in shown and "93.06 [92.65-93.40]" in shown
+        # a table refilled with narrower cells can keep its widths (no jitter per update)
+        fill_table(table, ["method", ("CI", "ci")], [["ls", "1"]], keep_wider=True)
+        assert [c.width for c in table.ordered_columns] == [9, 19]
+        fill_table(table, ["method", ("CI", "ci")], [["ls", "1"]])
+        assert [c.width for c in table.ordered_columns] == [6, 2]
