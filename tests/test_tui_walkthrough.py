@@ -481,6 +481,11 @@ async def test_a_run_driven_elsewhere_is_followed_read_only(db):
         rec.close()
         await until(pilot, lambda: app.state.status == "finished", timeout=10)
         assert not app.state.followed
+        # and its results come up, as for a run the app drove (the app is left settled:
+        # quit while the results screen mounted, it lost its table mid-mount)
+        await until(pilot, lambda: getattr(app.screen, "STEP", "") == "results", timeout=10)
+        await pilot.pause(0.3)
+        assert f"run {rid} finished" in screen_text(app)
 
 
 # --- bug 3: a resumed run's queries, elapsed time and ETA --------------------------------
