@@ -377,6 +377,50 @@ def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb20
     assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)
 
 
+def test_stale_rounds_climb_from_a_random_cell_and_resume_exactly(nb201_table):
+    # the escape (search.escape_after): after a round that found nothing better, the local
+    # picks are one-edit neighbours of the climb's cell, a random cell queried with them
+    # when a climb starts
+    cfg = tiny(budget=70)
+    cfg.search.rounds, cfg.search.top_k, cfg.search.local_k = 10, 8, 4
+    cfg.search.escape_after, cfg.search.explore_k = 1, 0
+    cfg.train.restart_after = 0
+    ref, events, ckpts = _run_keeping_checkpoints(cfg)
+    sp = nb201_table.space
+
+    def edits(a: str, b: str) -> int:
+        x, y = sp.from_native(a), sp.from_native(b)
+        return sum(u != v for u, v in zip(x, y, strict=True))
+
+    queried: list[str] = []
+    best = [max(next(e for e in events if e.kind == "Sampled").signal)]
+    climbing = starts = 0
+    round_q: list[str] = []
+    for e in events:
+        if e.kind == "Queried":
+            round_q.append(e.arch)
+        elif e.kind == "StageStarted" and e.stage == "evaluate":
+            queried += round_q
+            round_q = []
+        elif e.kind == "StageFinished" and e.stage == "evaluate":
+            if len(best) >= 2 and best[-1] == best[-2]:  # the round before found nothing
+                climbing += 1
+                local = round_q[:4]
+                first_is_start = all(edits(local[0], a) == 1 for a in local[1:])
+                if first_is_start and local[0] not in queried:
+                    starts += 1
+                else:  # neighbours of one cell queried before
+                    assert any(all(edits(c, a) == 1 for a in local) for c in queried)
+            best.append(e.summary["best_signal"])
+    assert climbing and starts and ref["summary"]["climbs"] == starts
+    k = next(
+        i
+        for i, c in enumerate(ckpts)
+        if c["stage"] == "search" and c["state"]["method"]["round_state"]["climb"] >= 0
+    )
+    assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)
+
+
 def test_paper_variant_is_one_pass_with_its_config_saved(nb201_table):
     """`tnao-paper` is TNAO as published: one round spends what the sample left, with
     none of the multi-round picks; the config the run announces says so."""

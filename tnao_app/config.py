@@ -134,6 +134,10 @@ class SearchConfig:
     explore_after: int = 2
     explore_k: int = 4
     explore: str = "predicted"
+    # once this many rounds in a row found nothing better, the local picks climb from a
+    # random cell instead of the best queried ones, again at each local optimum, until a
+    # round finds a better cell (0 = never; batch local steps only; docs/method.md)
+    escape_after: int = 0
     # the swarm's picks of one round differ pairwise in at least this many tokens, so one
     # predicted hot spot cannot take the whole batch (1 = no spacing; docs/method.md)
     pick_spacing: int = 2
@@ -383,6 +387,7 @@ class Config:
         need(c.local_k >= -1, f"local_k must be >= 0 (or -1: automatic), got {c.local_k}.")
         need(c.explore_k >= 0, f"explore_k must be >= 0, got {c.explore_k}.")
         need(c.explore_after >= 1, f"explore_after must be >= 1, got {c.explore_after}.")
+        need(c.escape_after >= 0, f"escape_after must be >= 0, got {c.escape_after}.")
         one_of(c.explore, "explore", "maximin", "predicted")
         need(c.local_parents >= 1, f"local_parents must be >= 1, got {c.local_parents}.")
         need(c.pick_spacing >= 1, f"pick_spacing must be >= 1 token, got {c.pick_spacing}.")

@@ -10,6 +10,7 @@ offers a checkpoint after each; a strategy holds only what its steps need.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -235,3 +236,23 @@ def leaderboard(
             )
         )
     return Leaderboard(tuple(rows))
+
+
+def snap_to_answerable(
+    ctx: SearchContext,
+    scorer: RemapScorer,
+    table_rows: np.ndarray | None,
+    pool_rows: Callable[[], np.ndarray],
+    z_pool: np.ndarray,
+    s_pool: np.ndarray,
+) -> None:
+    """Keep the swarm's candidates queryable: on a partial table (``table_rows``, its
+    pool) every visit is a cell the table answers; with constraints on a whole-space pool
+    an infeasible decode scores as its nearest feasible pool cell (``pool_rows()``: the
+    table row of each pool cell, -1 where none)."""
+    if table_rows is not None:
+        scorer.snap_to(table_rows, z_pool, s_pool)
+    elif ctx.goal is not None and ctx.restricted:
+        pr = pool_rows()
+        ok = (pr >= 0) & ctx.answerable_rows[np.maximum(pr, 0)]
+        scorer.snap_to(pr[ok], z_pool[ok], s_pool[ok])

@@ -2,7 +2,8 @@
 (``search.pick_spacing``), a few *local* picks (the best-predicted unqueried one-edit
 neighbours of the best queried cells: the benchmark's own answers anchor the search where
 the predictor is unsure), and, once rounds stop finding better cells, a few *exploration*
-picks far from the best queried ones; *fill* takes the best-predicted table rows when the
+picks far from the best queried ones and, later, an *escape*: the local picks climb from a
+random cell, as local search restarts; *fill* takes the best-predicted table rows when the
 swarm visited too few answerable cells.
 
 Every choice is by the current model's predicted score; ``predicted`` records the score
@@ -81,15 +82,9 @@ class Picker:
             for i in idx
         ]
 
-    def local(self, scorer: RemapScorer, k: int) -> list[int]:
-        """The ``k`` best-predicted unqueried one-edit neighbours of the best queried
-        cells: the swarm follows the predictor's global view, these refine around what
-        the benchmark confirmed, so a predictor wrong near the incumbent cannot keep the
-        run away from it."""
-        if k <= 0:
-            return []
+    def neighbours(self, parents: list[int]) -> dict[int, Arch]:
+        """The unqueried, answerable one-edit neighbours of ``parents`` (drawn by mutation)."""
         ctx, table, space = self.ctx, self.ctx.table, self.ctx.table.space
-        parents = self.best_queried(ctx.config.search.local_parents)
         # NB201 has 24 neighbours: 120 draws see nearly all; NB101's graph moves are capped
         n_mut = min(4 * space.seq_len * max(space.vocab_size, 2), 256)
         cand: dict[int, Arch] = {}
@@ -100,13 +95,57 @@ class Picker:
                 r = table.index_of(m)
                 if r is not None and r not in self.queried and r not in cand and ctx.answerable(r):
                     cand[r] = m
-        if not cand:
+        return cand
+
+    def best_predicted(self, scorer: RemapScorer, cand: dict[int, Arch], k: int) -> list[int]:
+        """The ``k`` of ``cand`` the model scores best (their scores recorded)."""
+        if k <= 0 or not cand:
             return []
         rows = list(cand)
         _, s = scorer.encode_archs([cand[r] for r in rows])
         best = np.argsort(-s, kind="stable")[:k]
         self.predicted.update({rows[i]: float(s[i]) for i in best})
         return [rows[i] for i in best]
+
+    def local(self, scorer: RemapScorer, k: int) -> list[int]:
+        """The ``k`` best-predicted unqueried one-edit neighbours of the best queried
+        cells: the swarm follows the predictor's global view, these refine around what
+        the benchmark confirmed, so a predictor wrong near the incumbent cannot keep the
+        run away from it."""
+        if k <= 0:
+            return []
+        parents = self.best_queried(self.ctx.config.search.local_parents)
+        return self.best_predicted(scorer, self.neighbours(parents), k)
+
+    def climb(self, scorer: RemapScorer, at: int, k: int) -> tuple[list[int], int]:
+        """The escape's ``k`` picks (``search.escape_after``) and the cell they climb from.
+
+        A run whose labels all come from one basin has a ranker and local picks that keep
+        to it; local search leaves such a basin by climbing again from a random cell. So
+        does this: the best-predicted unqueried neighbours of the climb's cell ``at``, or,
+        with no climb or none left to try there (a local optimum), a random unqueried cell
+        and its best-predicted neighbours."""
+        if k <= 0:
+            return [], at
+        if at >= 0:
+            picks = self.best_predicted(scorer, self.neighbours([at]), k)
+            if picks:
+                return picks, at
+        start = self.sampler.uniform_rows(1, set(self.queried))
+        if not start:
+            return [], -1
+        s = start[0]
+        cand = {r: a for r, a in self.neighbours([s]).items() if r != s}
+        _, score = scorer.encode_archs([self.ctx.table.arch(s)])
+        self.predicted[s] = float(score[0])
+        self.summary["climbs"] = self.summary.get("climbs", 0) + 1
+        return [s, *self.best_predicted(scorer, cand, k - 1)], s
+
+    def climbed(self, at: int, picks: list[int]) -> int:
+        """Where the climb stands after its picks were queried: the best of its cell and
+        them (its cell again when none is better: its other neighbours are next)."""
+        seen = [r for r in [at, *picks] if r >= 0 and r in self.queried]
+        return max(seen, key=lambda r: self.queried[r]) if seen else -1
 
     def explore(self, scorer: RemapScorer, k: int, taken: list[int]) -> list[int]:
         """``k`` unqueried cells far from the queried ones (``search.explore``). A run stuck

@@ -36,6 +36,7 @@ from .latent import (
     SwarmSearch,
     live_leaderboard,
     pool_leaderboard,
+    snap_to_answerable,
 )
 from .picks import Picker
 from .sampling import Sampler, reconstruction_pool, table_pool_rows
@@ -309,15 +310,8 @@ class RoundSearch(SearchMethod):
             return
         scorer = self._scorer()
         z_pool, s_pool = self._pool_latents()
-        rows = table_pool_rows(self.ctx)
-        if rows is not None:  # a partial table: every visit is a cell it can answer
-            scorer.snap_to(rows, z_pool, s_pool)
-        elif self.ctx.goal is not None and self.ctx.restricted:
-            # constraints on a whole-space pool: an infeasible decode scores as its
-            # nearest feasible pool cell, so the swarm's candidates stay queryable
-            pr = self.pool_rows
-            ok = (pr >= 0) & self.ctx.answerable_rows[np.maximum(pr, 0)]
-            scorer.snap_to(pr[ok], z_pool[ok], s_pool[ok])
+        part = table_pool_rows(self.ctx)  # a partial table's pool: its answerable cells
+        snap_to_answerable(self.ctx, scorer, part, lambda: self.pool_rows, z_pool, s_pool)
         strategy = self.strategy(self.cfg, scorer, z_pool, s_pool, self.rng, self._labelled())
         self._start("search", strategy.steps)
         if st.strategy is not None:
@@ -372,8 +366,13 @@ class RoundSearch(SearchMethod):
                 return step
             st.local_left = 0
         q = st.quota - (len(self.queried) - st.before)
-        seq = c.local_steps == "sequential"
-        picks = [] if seq else self.picker.local(scorer, min(self.local_k, q))
+        k, seq = min(self.local_k, q), c.local_steps == "sequential"
+        picks: list[int] = []
+        if c.escape_after and st.stale >= c.escape_after and not seq:
+            picks, st.climb = self.picker.climb(scorer, st.climb, k)
+            st.climb_picks = list(picks)
+        elif not seq:
+            picks = self.picker.local(scorer, k)
         if c.explore_k and st.stale >= c.explore_after:
             picks += self.picker.explore(scorer, min(c.explore_k, q - len(picks)), picks)
         if self.picks_mode == "swarm":
@@ -434,6 +433,8 @@ class RoundSearch(SearchMethod):
             improved = bool(new) and max(self.queried[r] for r in new) > max(before)
         st.stall = 0 if improved else st.stall + 1
         st.stale = 0 if improved else st.stale + 1  # not reset by a restart
+        st.climb = -1 if improved else self.picker.climbed(st.climb, st.climb_picks)
+        st.climb_picks = []
         # An honest check of the predictor that chose them: tau on the new labels.
         tau, _ = rank_corr(
             np.array([self.predicted[r] for r in new]), np.array([self.queried[r] for r in new])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 #: a round's phases, in order; "done" ends the run
 PHASES = ("sample", "train", "search", "evaluate", "done")
@@ -33,6 +33,10 @@ class RoundState:
     local_left: int = 0
     skipped: int = 0
     filled: int = 0
+    #: the escape's climb (``search.escape_after``): its cell (-1: none) and this round's
+    #: picks from it
+    climb: int = -1
+    climb_picks: list[int] = field(default_factory=list)
 
     @property
     def restarted(self) -> bool:
