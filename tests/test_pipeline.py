@@ -335,6 +335,36 @@ def test_balanced_first_sample_spreads_every_op_over_every_edge(nb201_table):
         assert bal.max() - bal.min() < uni.max() - uni.min()
 
 
+def _rounds_after_a_stall(events: list) -> list[tuple[list[str], list[str]]]:
+    """Each round that follows a round which found nothing better: the architectures
+    queried before it, and its own queries in order."""
+    best = [max(next(e for e in events if e.kind == "Sampled").signal)]
+    queried: list[str] = []
+    round_q: list[str] = []
+    out = []
+    for e in events:
+        if e.kind == "Queried":
+            round_q.append(e.arch)
+        elif e.kind == "StageStarted" and e.stage == "evaluate":
+            queried, round_q = queried + round_q, []
+        elif e.kind == "StageFinished" and e.stage == "evaluate":
+            if len(best) >= 2 and best[-1] == best[-2]:
+                out.append((queried, list(round_q)))
+            best.append(e.summary["best_signal"])
+    return out
+
+
+def _resumed_where(cfg: Config, ckpts: list[dict], ref: dict, key: str, least: int) -> None:
+    """A resume from the first search checkpoint whose round state has ``key`` >= ``least``
+    ends exactly as the run did."""
+    k = next(
+        i
+        for i, c in enumerate(ckpts)
+        if c["stage"] == "search" and c["state"]["method"]["round_state"][key] >= least
+    )
+    assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)
+
+
 @pytest.mark.parametrize("explore", ["maximin", "predicted"])
 def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb201_table, explore):
     # maximin: far from every queried cell; predicted: the best-predicted cells at least
@@ -346,35 +376,17 @@ def test_stale_rounds_explore_far_from_the_queried_cells_and_resume_exactly(nb20
     cfg.train.restart_after = 0
     ref, events, ckpts = _run_keeping_checkpoints(cfg)
     sp = nb201_table.space
-    queried: list[str] = []
-    best = [max(next(e for e in events if e.kind == "Sampled").signal)]
-    explored_rounds = 0
-    round_q: list[str] = []
-    sig: dict[str, float] = {}
-    for e in events:
-        if e.kind == "Queried":
-            round_q.append(e.arch)
-            sig[e.arch] = e.signal
-        elif e.kind == "StageStarted" and e.stage == "evaluate":
-            queried += round_q
-            round_q = []
-        elif e.kind == "StageFinished" and e.stage == "evaluate":
-            if len(best) >= 2 and best[-1] == best[-2]:  # the round before found nothing
-                explored_rounds += 1
-                cells = [sp.from_native(a) for a in queried]
-                if explore == "predicted":
-                    cells = sorted(cells, key=lambda c: -sig[sp.to_native(c)])[:10]
-                for a in round_q[3:6]:  # after the 3 local picks
-                    c = sp.from_native(a)
-                    assert min(sum(x != y for x, y in zip(c, d, strict=True)) for d in cells) >= 3
-            best.append(e.summary["best_signal"])
-    assert explored_rounds and ref["summary"]["explored"] == 3 * explored_rounds
-    k = next(
-        i
-        for i, c in enumerate(ckpts)
-        if c["stage"] == "search" and c["state"]["method"]["round_state"]["stale"] >= 1
-    )
-    assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)
+    sig = {e.arch: e.signal for e in events if e.kind == "Queried"}
+    stalled = _rounds_after_a_stall(events)
+    for queried, round_q in stalled:
+        cells = [sp.from_native(a) for a in queried]
+        if explore == "predicted":
+            cells = sorted(cells, key=lambda c: -sig[sp.to_native(c)])[:10]
+        for a in round_q[3:6]:  # after the 3 local picks
+            c = sp.from_native(a)
+            assert min(sum(x != y for x, y in zip(c, d, strict=True)) for d in cells) >= 3
+    assert stalled and ref["summary"]["explored"] == 3 * len(stalled)
+    _resumed_where(cfg, ckpts, ref, "stale", 1)
 
 
 def test_stale_rounds_climb_from_a_random_cell_and_resume_exactly(nb201_table):
@@ -392,33 +404,16 @@ def test_stale_rounds_climb_from_a_random_cell_and_resume_exactly(nb201_table):
         x, y = sp.from_native(a), sp.from_native(b)
         return sum(u != v for u, v in zip(x, y, strict=True))
 
-    queried: list[str] = []
-    best = [max(next(e for e in events if e.kind == "Sampled").signal)]
-    climbing = starts = 0
-    round_q: list[str] = []
-    for e in events:
-        if e.kind == "Queried":
-            round_q.append(e.arch)
-        elif e.kind == "StageStarted" and e.stage == "evaluate":
-            queried += round_q
-            round_q = []
-        elif e.kind == "StageFinished" and e.stage == "evaluate":
-            if len(best) >= 2 and best[-1] == best[-2]:  # the round before found nothing
-                climbing += 1
-                local = round_q[:4]
-                first_is_start = all(edits(local[0], a) == 1 for a in local[1:])
-                if first_is_start and local[0] not in queried:
-                    starts += 1
-                else:  # neighbours of one cell queried before
-                    assert any(all(edits(c, a) == 1 for a in local) for c in queried)
-            best.append(e.summary["best_signal"])
-    assert climbing and starts and ref["summary"]["climbs"] == starts
-    k = next(
-        i
-        for i, c in enumerate(ckpts)
-        if c["stage"] == "search" and c["state"]["method"]["round_state"]["climb"] >= 0
-    )
-    assert _strip(run_pipeline(cfg, resume=ckpts[k])) == _strip(ref)
+    stalled = _rounds_after_a_stall(events)
+    starts = 0
+    for queried, round_q in stalled:
+        local = round_q[:4]
+        if local[0] not in queried and all(edits(local[0], a) == 1 for a in local[1:]):
+            starts += 1  # a new climb: a random cell and its neighbours
+        else:  # neighbours of one cell queried before
+            assert any(all(edits(c, a) == 1 for a in local) for c in queried)
+    assert stalled and starts and ref["summary"]["climbs"] == starts
+    _resumed_where(cfg, ckpts, ref, "climb", 0)
 
 
 def test_paper_variant_is_one_pass_with_its_config_saved(nb201_table):
