@@ -12,7 +12,7 @@ from textual.widgets.option_list import Option
 
 from .guide import GuideScreen
 from .state import RunState
-from .widgets import fill_table
+from .widgets import fill_table, readiness_text
 
 BENCH_COLUMNS = ("benchmark", "status", "archs")
 
@@ -75,20 +75,12 @@ class BenchmarkScreen(GuideScreen):
             return
         self._rows_seen = rows
         table = self.query_one("#benchmarks", DataTable)
-        states = [
-            Text("ready", style="green")
-            if r.get("ready")
-            else Text("error", style="red")
-            if r.get("error")
-            else Text("not ready", style="yellow")
-            for r in rows
-        ]
         fill_table(
             table,
             BENCH_COLUMNS,
             [
-                (r["benchmark"], state, f"{r['archs']:,}" if r.get("ready") else "")
-                for r, state in zip(rows, states, strict=True)
+                (r["benchmark"], readiness_text(r), f"{r['archs']:,}" if r.get("ready") else "")
+                for r in rows
             ],
             keys=[r["benchmark"] for r in rows],
         )

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from .benchmark import fetchable
 from .state import fmt_num, fmt_seconds
-from .widgets import fill_table, status_text
+from .widgets import fill_table, readiness_text, status_text
 
 if TYPE_CHECKING:
     from .app import TnaoApp
@@ -248,12 +248,7 @@ class HomeScreen(Screen):
             data.add_row("...", Text("checking", style="dim"), "", "")
             return
         for r in rows:
-            if r.get("ready"):
-                st = Text("ready", style="green")
-            elif r.get("error"):
-                st = Text("error", style="red")
-            else:
-                st = Text("not ready", style="yellow")
+            st = readiness_text(r)
             note = Text(data_note(r, fetchable()), style="" if r.get("ready") else "dim")
             data.add_row(
                 r["benchmark"], st, f"{r['archs']:,}" if r.get("ready") else "", note, height=None

@@ -119,6 +119,15 @@ def status_text(status: str) -> Text:
     return Text(status, style=status_style(status))
 
 
+def readiness_text(row: dict) -> Text:
+    """A benchmark's state as the tables show it (a row of ``benchmarks.status()``)."""
+    if row.get("ready"):
+        return Text("ready", style="green")
+    if row.get("error"):
+        return Text("error", style="red")
+    return Text("not ready", style="yellow")
+
+
 def _ticks(lo: int, hi: int, most: int = 6) -> list[int]:
     """Whole-number ticks lo..hi (epochs and generations are counts)."""
     hi = max(hi, lo + 1)
