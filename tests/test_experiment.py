@@ -380,6 +380,28 @@ def test_top_k_target_counts_any_of_the_best_cells(analog_table):
             ex.summarize(t, "cifar10", results, ["random"], [0, 1], [3], top=bad)
 
 
+def test_a_best_value_stored_with_float_rounding_is_the_same_target(nb201_table):
+    """NB201 cifar100's two best cells by 12-epoch validation hold 61.32 and 61.31999993:
+    the same count of images (5,000 of them: 0.02 points apart at the least). A run that
+    queried either found the best-signal cell; on cifar10 the two cells with test 94.3733
+    are both the top-test target, and nothing else ties them."""
+    t = nb201_table
+    sig = t.metric(t.dataset("cifar100").signal)
+    twins = sorted(np.argsort(-sig)[:2].tolist())
+    assert sig[twins[0]] != sig[twins[1]] and abs(sig[twins[0]] - sig[twins[1]]) < 1e-6
+    results = [
+        {"method": "random", "seed": 0, "budget": 2, "rows": [0, twins[1]], "seconds": 1.0},
+        {"method": "random", "seed": 1, "budget": 2, "rows": [0, twins[0]], "seconds": 1.0},
+    ]
+    for r in results:
+        r["signal"] = [float(sig[x]) for x in r["rows"]]
+    e = ex.summarize(t, "cifar100", results, ["random"], [0, 1], [2])
+    assert sorted(e.optimum["top_signal"]["rows"]) == twins
+    assert e.rows[0]["top_signal_found"] == 2
+    c10 = ex.summarize(t, "cifar10", results, ["random"], [0, 1], [2]).optimum["top_test"]
+    assert len(c10["rows"]) == 2 and c10["value"] == pytest.approx(94.3733, abs=1e-4)
+
+
 def test_cli_top_column_in_table_csv_and_show(analog_table, tmp_path, capsys):
     out = tmp_path / "sum.csv"
     argv = ["experiment", "-m", "random", "-s", "0-3", "--budgets", "40", "-w", "1"]

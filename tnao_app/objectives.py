@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import pareto
-from .benchmarks.base import DatasetSpec, Table
+from .benchmarks.base import DatasetSpec, Table, best_rows
 from .config import Config
 from .errors import ConfigError
 
@@ -289,9 +289,7 @@ class Goal:
         search is asked for, as the unconstrained top-signal target. (The best feasible
         *reported* value need not be it: on NB201 cifar10 under params<=0.5 the best-test
         cell ranks 8th by validation, so no search of the signal aims at it.)"""
-        sig = np.asarray(self.table.metric(self.spec.signal), dtype=np.float64)
-        best = float(np.nanmax(np.where(self.feasible, sig, np.nan)))
-        return np.flatnonzero(self.feasible & (sig == best)).tolist(), best
+        return best_rows(self.table.metric(self.spec.signal), self.feasible)
 
     def constrained_best_reported(self) -> float:
         """The best reported value of any feasible cell (for comparison only)."""

@@ -7,10 +7,10 @@ first b queries; ties: the first queried), its reported metric, and whether the 
 optimum was among those queries, for two optima: the best *reported* value of the whole
 table (``top_test``) and the best *search signal* (``top_signal``; the target where the
 signal is a proxy, e.g. 12-epoch validation for cifar100 / ImageNet16-120). Tied optimum
-values count as one target: any of them found counts. A third target, where the dataset
-names one (NB101: the paper's top 0.02%) or the caller asks (``top``), is *any* of the
-table's best cells by signal: "K" cells or "P%" of the answerable ones, ties at the cut
-included (``top_k``).
+values (equal within ``benchmarks.base.TIE``, which absorbs float rounding) count as one
+target: any of them found counts. A third target, where the dataset names one (NB101: the
+paper's top 0.02%) or the caller asks (``top``), is *any* of the table's best cells by
+signal: "K" cells or "P%" of the answerable ones, ties at the cut included (``top_k``).
 
 A summary of a campaign still running (or stopped) counts the seeds whose runs are in:
 ``seeds`` of a row says how many.
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..benchmarks.base import Table
+from ..benchmarks.base import TIE, Table, best_rows
 from ..config import Config
 from ..errors import ConfigError
 from ..objectives import goal_of
@@ -203,7 +203,7 @@ def top_cells(
     k = math.ceil(value / 100 * len(vals) - 1e-9) if share else int(value)
     k = min(max(k, 1), len(vals))
     cut = vals[k - 1]
-    return np.flatnonzero(answerable & (sig >= cut)).tolist(), k
+    return np.flatnonzero(answerable & (sig >= cut - TIE)).tolist(), k
 
 
 def optima(table: Table, dataset: str, config: dict | None = None, top: str | None = None) -> dict:
@@ -217,10 +217,8 @@ def optima(table: Table, dataset: str, config: dict | None = None, top: str | No
     constraints = _constraints(table, dataset, config)
     if constraints is not None:
         answerable &= constraints[0]
-    best_rep = float(np.nanmax(np.where(answerable, rep, np.nan)))
-    best_sig = float(np.nanmax(np.where(answerable, sig, np.nan)))
-    top_test = np.flatnonzero(answerable & (rep == best_rep)).tolist()
-    top_signal = np.flatnonzero(answerable & (sig == best_sig)).tolist()
+    top_test, best_rep = best_rows(rep, answerable)
+    top_signal, best_sig = best_rows(sig, answerable)
     top = spec.top if top is None else top
     parsed = None if top is None else parse_top(top)
     extra = {}
