@@ -21,7 +21,7 @@ from tnao_app.benchmarks.nb101.describe import LEGEND as NB101_LEGEND
 
 from .dialogs import arch_lines
 from .guide import GuideScreen
-from .state import RunState, fmt_num, pareto_view
+from .state import RunState, fmt_num, fmt_pct, pareto_view
 from .widgets import (
     OP_SHORT,
     AnytimeChart,
@@ -82,7 +82,7 @@ class ResultsScreen(GuideScreen):
             summary.append(
                 f"valid {fmt_num(best.get('valid'))}  test "
                 f"{fmt_num(best.get('test'))}  true rank {best.get('rank', '-')}"
-                f"  percentile {fmt_num(best.get('percentile'), 2)}"
+                f"  percentile {fmt_pct(best.get('percentile'), 2)}"
             )
             opt = (state.result or {}).get("optimum") or {}
             if isinstance(opt, dict) and opt:
@@ -140,7 +140,7 @@ class ResultsScreen(GuideScreen):
                     "valid": fmt_num(r.valid),
                     "test": fmt_num(r.test),
                     "true rank": str(rank) if rank else "-",
-                    "pct": fmt_num(r.percentile, 2),
+                    "pct": fmt_pct(r.percentile, 2),
                     "predicted": fmt_num(r.predicted, 3),
                 }
             )
@@ -151,7 +151,7 @@ class ResultsScreen(GuideScreen):
                     fmt_num(r.valid),
                     fmt_num(r.test),
                     str(rank) if rank else "-",
-                    fmt_num(r.percentile, 2),
+                    fmt_pct(r.percentile, 2),
                 )
             )
         fill_table(table, RESULT_COLUMNS, cells)

@@ -514,6 +514,15 @@ def fmt_num(value, digits: int = 2) -> str:
     return "-" if math.isnan(x) else f"{x:.{digits}f}"
 
 
+def fmt_pct(value, digits: int = 2) -> str:
+    """A percentile cut (not rounded) to ``digits``: only the table's best reads 100."""
+    x = _num(value)
+    if math.isnan(x):
+        return "-"
+    scale = 10**digits
+    return f"{math.floor(x * scale + 1e-9) / scale:.{digits}f}"
+
+
 # --- rebuilding a run from the history store -------------------------------------------
 
 

@@ -14,7 +14,7 @@ from textual_plotext import PlotextPlot
 from tnao_app import events as ev
 from tnao_app.benchmarks import describe
 
-from .state import GUIDE, ParetoView, RunState, fmt_num, histogram
+from .state import GUIDE, ParetoView, RunState, fmt_num, fmt_pct, histogram
 
 TITLES = {
     "benchmark": "Benchmark",
@@ -477,7 +477,7 @@ class Leaderboard(ArchTable):
                 "predicted": fmt_num(r.predicted, 3),
                 "valid": fmt_num(r.valid),
                 "test": fmt_num(r.test),
-                "pct": fmt_num(r.percentile, 1),
+                "pct": fmt_pct(r.percentile, 1),
             }
             for r in rows[:limit]
         ]
@@ -491,7 +491,7 @@ class Leaderboard(ArchTable):
                     fmt_num(r.predicted, 3),
                     fmt_num(r.valid),
                     fmt_num(r.test),
-                    fmt_num(r.percentile, 1),
+                    fmt_pct(r.percentile, 1),
                 )
                 for r in rows[:limit]
             ],

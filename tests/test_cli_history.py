@@ -158,21 +158,22 @@ def test_show_formats_numbers_like_run(capsys, tmp_path):
     assert code == 0
     for raw in ("94.37333", "91.60666", "99.9872", "0.123456", "0.00090133", "91.5704000"):
         assert raw not in out, raw
-    # accuracies with 2 decimals, percentiles as percent, predictor scores with 3
+    # accuracies with 2 decimals, percentiles as percent cut to 2 (only the best reads
+    # 100.00%), predictor scores with 3
     for shown in (
         "94.37",
         "91.61",
-        "99.99%",
+        "99.98%",
         "0.123",
         "93.12",
-        "98.77%",
+        "98.76%",
         "loss=0.0009013",
         "best_signal=91.57",
         "val_tau=-",
     ):
         assert shown in out, shown
     assert "val tau" not in out  # no validation split: nothing to show, not a blank
-    assert "best: test 94.37; rank 3 in the table (percentile 99.99%); 2 queries" in out
+    assert "best: test 94.37; rank 3 in the table (percentile 99.98%); 2 queries" in out
     code, out, _ = cli(capsys, "history", "--db", db)
     assert "94.37" in out and "94.373" not in out
 

@@ -81,8 +81,10 @@ def test_names_checked_against_the_table(nb201_table):
         Goal(nb201_table, _cfg("random", 10, "latency<=3"))
     with pytest.raises(ConfigError, match="not a cost column .* cifar10/flops, cifar10/params"):
         Goal(nb201_table, _cfg("random", 10, "valid<=80"))
-    with pytest.raises(ConfigError, match="No cell of benchmark 'nb201' meets cifar10/params"):
+    smallest = float(np.nanmin(nb201_table.metric("cifar10/params")))
+    with pytest.raises(ConfigError, match="No cell of benchmark 'nb201' meets cifar10/params") as e:
         Goal(nb201_table, _cfg("random", 10, "params<=0.01"))
+    assert f"(its smallest is {smallest:.4g})" in str(e.value)  # how far off the limit is
     g = Goal(nb201_table, _cfg("random", 10, "params<=0.5,flops<=100"))
     p, f = nb201_table.metric("cifar10/params"), nb201_table.metric("cifar10/flops")
     assert (g.feasible == ((p <= 0.5) & (f <= 100))).all()

@@ -144,7 +144,8 @@ def test_show_prints_the_compact_form_and_json_keeps_json(capsys, tnao_home, mon
     code, out = _cli(capsys, "show", rid, "--db", db)
     assert code == 0
     assert FIRST_TEXT in out and describe("nb101", archs[1]) in out
-    assert '"matrix"' not in out and "conv3x3-bn-relu" not in out
+    assert '"matrix"' not in out and '"conv3x3-bn-relu"' not in out  # no JSON form
+    assert "c3 conv3x3-bn-relu" in " ".join(out.split())  # the key to the compact form
     code, out = _cli(capsys, "show", rid, "--db", db, "--json")
     doc = json.loads(out)
     assert [r["arch"] for r in doc["leaderboard"]] == archs
@@ -172,6 +173,7 @@ def test_run_result_and_app_tables_print_the_compact_form(capsys):
     print_result(res)
     out = capsys.readouterr().out
     assert f"Found {FIRST_TEXT}" in out and '"matrix"' not in out
+    assert "c3 conv3x3-bn-relu" in " ".join(out.split())  # the key to the compact form
     from tnao_app.screens.widgets import short_arch
 
     assert short_arch(json.dumps(FIRST)) == FIRST_TEXT

@@ -227,8 +227,11 @@ def test_cli_prints_the_front_and_its_share(nb201_table, tmp_path, capsys):
             res = json.loads(out)
             assert res["front"] and set(res["front"][0]) == {"arch", "valid", "flops"}
             assert 0 < res["hypervolume_share"] <= 1
+            # best first by the first objective (a torch export builds the first), so
+            # on a front by FLOPs too
+            valid = [e["valid"] for e in res["front"]]
             flops = [e["flops"] for e in res["front"]]
-            assert flops == sorted(flops)  # listed by accuracy, so by FLOPs too
+            assert valid == sorted(valid, reverse=True) and flops == sorted(flops, reverse=True)
 
 
 def test_cli_exports_the_front(nb201_table, tmp_path, capsys):

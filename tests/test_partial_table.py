@@ -124,6 +124,35 @@ def test_campaign_tables_count_the_subsets_top_002_percent(nb101_home, monkeypat
     assert target["value"] == pytest.approx(94.8518, abs=1e-3)
 
 
+def test_max_params_means_millions_on_nb101_as_on_nb201(nb101_home, monkeypatch, capsys):
+    """``--max-params 2`` is 2 M parameters on every benchmark: on the subset it keeps the
+    cells whose official trainable_parameters are at most 2,000,000, and a run under it
+    returns one of them."""
+    import csv
+    import gzip
+    import json
+
+    from tnao_app import benchmarks
+    from tnao_app.cli import main
+    from tnao_app.objectives import Goal
+
+    monkeypatch.setenv("TNAO_HOME", str(nb101_home))
+    with gzip.open(SPECS_CSV, "rt") as f:
+        small = sum(int(r["trainable_parameters"]) <= 2_000_000 for r in csv.DictReader(f))
+    cfg = Config.from_dict({"run": {"benchmark": "nb101", "method": "random", "budget": 20}})
+    cfg.goal.constraints = "params<=2"
+    assert 0 < int(Goal(benchmarks.load("nb101"), cfg).feasible.sum()) == small
+    with pytest.raises(SystemExit) as done:
+        main(
+            ["run", "-b", "nb101", "-m", "random", "--budget", "20", "--max-params", "2", "--json"]
+        )
+    assert done.value.code == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["feasible_cells"] == small
+    table = benchmarks.load("nb101")
+    assert table.metric("params")[table.index_of(table.space.from_native(res["best"]["arch"]))] <= 2
+
+
 def test_the_apps_results_say_how_much_of_the_space_the_table_answers(nb101_home, monkeypatch):
     """A finished run on the subset, opened in the app: Results names its coverage."""
     import asyncio

@@ -150,7 +150,7 @@ def _arch_text(benchmark: str, rows: list[dict]) -> str:
         for r in public_rows(rows):
             matrix, ops = nb101_parts(r["arch"])
             out.append({"position": r["position"], "matrix": matrix, "ops": ops})
-        return json.dumps(out, indent=1) + "\n"
+        return "[\n" + ",\n".join(json.dumps(e) for e in out) + "\n]\n"  # a cell a line
     return "".join(f"{r['arch']}\n" for r in rows)
 
 

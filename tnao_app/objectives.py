@@ -176,10 +176,14 @@ class Goal:
         for o in self.objectives:
             self.feasible &= ~np.isnan(table.metric(o.metric))
         if not self.feasible.any():
-            limits = ", ".join(c.spelled() for c in self.constraints)
+            answerable = ~np.isnan(table.metric(spec.signal))
+            smallest = [np.nanmin(table.metric(c.metric)[answerable]) for c in self.constraints]
+            limits = ", ".join(
+                f"{c.spelled()} (its smallest is {m:.4g})"
+                for c, m in zip(self.constraints, smallest, strict=True)
+            )
             raise ConfigError(
-                f"No cell of benchmark '{table.benchmark}' meets {limits}; expected looser "
-                "limits (see the column's range with 'tnao data status')."
+                f"No cell of benchmark '{table.benchmark}' meets {limits}; expected looser limits."
             )
         self._gains = np.stack(
             [self._gain(o) for o in self.objectives], axis=1
@@ -324,8 +328,10 @@ class Goal:
             }
         if self.multi:
             front = self.front(queried)
-            vals = self.values(front)
-            order = np.lexsort(tuple(vals[:, j] for j in reversed(range(vals.shape[1]))))
+            # best first by the first objective (then the next): a torch export's build()
+            # and the first row of every table are the run's best cell by it
+            gains = self.points(front)
+            order = np.lexsort(tuple(-gains[:, j] for j in reversed(range(gains.shape[1]))))
             true_rows, true_hv = self.true_front()
             out["objectives"] = [
                 {"name": o.name, "metric": o.metric, "goal": "max" if o.maximise else "min"}

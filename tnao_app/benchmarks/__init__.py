@@ -27,6 +27,7 @@ __all__ = [
     "Table",
     "NAMES",
     "describe",
+    "legend",
     "load",
     "module",
     "status",
@@ -38,6 +39,15 @@ def module(name: str):
     if name not in NAMES:
         raise ConfigError(f"Unknown benchmark '{name}'; expected one of: {', '.join(NAMES)}.")
     return importlib.import_module(f"{__name__}.{name}")
+
+
+def legend(benchmark: str) -> str:
+    """How to read the form ``describe`` gives (NB101's compact cells); empty elsewhere."""
+    if benchmark != "nb101":
+        return ""
+    from .nb101.describe import LEGEND
+
+    return LEGEND
 
 
 def describe(benchmark: str, native: str) -> str:

@@ -17,11 +17,11 @@ from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
 from .. import events as ev
-from ..benchmarks import describe
+from ..benchmarks import describe, legend
 from ..errors import ConfigError
 from ..export import dumps
 from .plain import esc, plain
-from .run import fmt_acc, fmt_pct, fmt_score, stopped
+from .run import fmt_acc, fmt_pct, fmt_score, print_goal, stopped
 from .signals import StopOnSignals
 
 console = Console()
@@ -227,6 +227,7 @@ def show(
             + " queries",
             highlight=False,
         )
+        print_goal(res)  # constraints and their optimum, the front and its hypervolume
     cfg = RichTable(title="Config", show_header=False)
     cfg.add_column("section")
     cfg.add_column("values", overflow="fold")
@@ -269,7 +270,9 @@ def show(
             title="Leaderboard",
             caption=f"valid = {result.get('signal', 'search signal')}, test = "
             f"{result.get('report', 'reported metric')}; percentile of "
-            "test in the whole table (100% = its best)",
+            "test in the whole table (100% = its best); predicted = the model's score "
+            "(unitless, higher = better)"
+            + (f"\n{legend(r['benchmark'])}" if legend(r["benchmark"]) else ""),
         )
         for col in ("#", "arch", "predicted", "valid", "test", "percentile"):
             t.add_column(col, overflow="fold", justify="left" if col == "arch" else "right")

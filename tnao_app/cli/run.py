@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import events as ev
-from ..benchmarks import describe
+from ..benchmarks import describe, legend
 from ..catalogue import METHODS
 from ..config import Config
 from ..errors import ConfigError, Stopped
@@ -62,8 +62,9 @@ def fmt_acc(v, missing: str = "") -> str:
 
 
 def fmt_pct(v, missing: str = "") -> str:
-    """A percentile (100 = the table's best) as a percent."""
-    return missing if _missing(v) else f"{v:.2f}%"
+    """A percentile (100 = the table's best) as a percent, cut (not rounded) to 2 decimals:
+    the second-best of 30,001 cells (99.9967) reads 99.99%, never the best's 100.00%."""
+    return missing if _missing(v) else f"{math.floor(v * 100 + 1e-9) / 100:.2f}%"
 
 
 def fmt_score(v, missing: str = "") -> str:
@@ -170,6 +171,8 @@ def print_result(res: dict) -> None:
     b = res["best"]
     arch = describe(res.get("benchmark", ""), b["arch"])  # NB101: compact, not JSON
     out.print(f"[bold green]Found[/] {arch}", soft_wrap=True, highlight=False)
+    if legend(res.get("benchmark", "")):
+        out.print(f"  ({legend(res['benchmark'])})", highlight=False)
     # The two labels are padded to one width so the values line up.
     labels = (f"{res['signal']} (search signal):", f"{res['report']} (reported):")
     width = max(map(len, labels))
@@ -223,9 +226,15 @@ def print_goal(res: dict) -> None:
             *(f"{e[o['name']]:.4g}" for o in objs),
         )
     out.print(t)
+    none = (
+        "; no queried cell passes the reference point (the true front's worst value of each "
+        "objective, less 10% of its range) in every objective"
+        if res["hypervolume_share"] == 0
+        else ""
+    )
     out.print(
         f"  hypervolume share {100 * res['hypervolume_share']:.2f}% of the table's true "
-        f"front ({res['true_front_size']} cells)",
+        f"front ({res['true_front_size']} cells){none}",
         highlight=False,
     )
 
