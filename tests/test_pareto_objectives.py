@@ -232,6 +232,12 @@ def test_cli_prints_the_front_and_its_share(nb201_table, tmp_path, capsys):
             valid = [e["valid"] for e in res["front"]]
             flops = [e["flops"] for e in res["front"]]
             assert valid == sorted(valid, reverse=True) and flops == sorted(flops, reverse=True)
+            # the recorded run shows the same front and share again
+            with pytest.raises(SystemExit):
+                main(["show", res["run_id"], "--db", str(tmp_path / "h.db")])
+            shown = " ".join(capsys.readouterr().out.split())
+            assert f"Pareto front of the queried cells ({len(res['front'])})" in shown
+            assert f"hypervolume share {100 * res['hypervolume_share']:.2f}%" in shown
 
 
 def test_cli_exports_the_front(nb201_table, tmp_path, capsys):
