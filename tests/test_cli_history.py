@@ -204,6 +204,7 @@ def test_history_filters_and_default_db(capsys, tnao_home):
     code, out, _ = cli(capsys, "history", "--status", "interrupted")
     assert code == 0 and "No run matches" in out
     fails_with(capsys, "Status 'done' is unknown", "history", "--status", "done")
+    fails_with(capsys, "Unknown benchmark 'nb999'", "history", "--benchmark", "nb999")
 
 
 def test_export_and_delete(capsys, tnao_home, tmp_path):

@@ -86,6 +86,10 @@ def history(
 
     if status and status not in STATUSES:
         raise ConfigError(f"Status '{status}' is unknown; expected one of {', '.join(STATUSES)}.")
+    if benchmark:
+        from ..benchmarks import module
+
+        module(benchmark)  # an unknown name is a mistake, not an empty history
     store = _store(db)
     runs = store.list_runs(benchmark=benchmark, status=status)
     counts = _query_counts(store)

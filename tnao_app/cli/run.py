@@ -290,7 +290,7 @@ def run(
         None,
         "--samples",
         help="Architectures sampled for training "
-        "(default: 20; 30 where the search signal is a 12-epoch "
+        "(default and 0: automatic, 20; 30 where the search signal is a 12-epoch "
         "proxy, as on NB201 cifar100 / imagenet16).",
     ),
     epochs: int = typer.Option(
