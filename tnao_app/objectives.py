@@ -199,7 +199,14 @@ class Goal:
         self._true_hv: float | None = None
 
     def _constraint(self, name: str, limit: float) -> Constraint:
-        metric = resolve_metric(self.table, self.spec, name)
+        try:
+            metric = resolve_metric(self.table, self.spec, name)
+        except ConfigError:  # its message lists every column; a limit takes cost columns only
+            raise ConfigError(
+                f"Constraint metric '{name}' is not a column of benchmark "
+                f"'{self.table.benchmark}'; expected one of its cost columns: "
+                f"{_costs(self.table)}."
+            ) from None
         if not is_cost(metric):
             raise ConfigError(
                 f"Constraint metric '{name}' ({metric}) is not a cost column of benchmark "
