@@ -280,6 +280,14 @@ def test_torch_nb201_module(store, nb201_run, tmp_path):
     assert [type(m).__name__ for m in cell.ops] == [kinds[o] for o in ops]
 
 
+def test_torch_export_refuses_a_weights_file_name(store, nb201_run, tmp_path):
+    """``-o net.pt`` would hold Python source where torch.load expects weights."""
+    for name in ("net.pt", "net.PTH"):
+        with pytest.raises(ConfigError, match=f"expected a .py file name, got {name}"):
+            export_run(store, nb201_run, "torch", out=tmp_path / name)
+        assert not (tmp_path / name).exists()
+
+
 def test_torch_nb201_default_is_the_best_only(store, tnao_home, tmp_path):
     arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
     rid = _record(store, "analog", "cifar10", [arch, NB201.to_native((1,) * 6)])

@@ -188,6 +188,7 @@ def export_run(
         )
     if top is not None and top < 1:
         raise ConfigError(f"--top must be at least 1, got {top}.")
+    check_out(fmt, out)
     run = store.get_run(run_id)
     rows = store.leaderboard(run["id"])
     if top is None and fmt == "torch":
@@ -205,6 +206,19 @@ def export_run(
             )
         write_text(Path(out), text)
     return text
+
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors")
+
+
+def check_out(fmt: str, out: str | os.PathLike | None) -> None:
+    """A torch export is Python source: a ``.pt`` / ``.pth`` name (what ``torch.load``
+    reads) would hold a file that ``torch.load`` cannot read."""
+    if fmt == "torch" and out is not None and Path(out).suffix.lower() in WEIGHT_SUFFIXES:
+        raise ConfigError(
+            f"The torch export is a Python file that defines the network, not saved "
+            f"weights; expected a .py file name, got {Path(out).name}."
+        )
 
 
 def write_text(path: Path, text: str) -> None:
@@ -274,6 +288,7 @@ def front_text(run: dict, fmt: str) -> str:
 
 def export_front(store, run_id: str, fmt: str, out: str | os.PathLike | None = None) -> str:
     """Export the Pareto front of run ``run_id``; write it to ``out`` when given."""
+    check_out(fmt, out)
     text = front_text(store.get_run(run_id), fmt)
     if out is not None:
         write_text(Path(out), text)
