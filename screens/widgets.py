@@ -13,6 +13,7 @@ from textual_plotext import PlotextPlot
 
 from tnao_app import events as ev
 from tnao_app.benchmarks import describe
+from tnao_app.objectives import best_first
 
 from .state import GUIDE, ParetoView, RunState, fmt_num, fmt_pct, histogram
 
@@ -342,9 +343,9 @@ class HypervolumeChart(PlotextPlot):
 def pareto_rows(result: dict | None) -> tuple[list[str], list[dict]]:
     """The objective names and the front entries of a run's result (empty: none)."""
     res = result or {}
-    names = [str(o.get("name")) for o in res.get("objectives") or [] if isinstance(o, dict)]
+    objectives = [o for o in res.get("objectives") or [] if isinstance(o, dict)]
     front = [e for e in res.get("front") or [] if isinstance(e, dict)]
-    return names, front
+    return [str(o.get("name")) for o in objectives], best_first(objectives, front)
 
 
 class SampleHistogram(Vertical):

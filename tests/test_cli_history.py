@@ -403,3 +403,13 @@ def test_show_counts_rounds_from_1(capsys, tmp_path):
     assert code == 0
     stages = [line.split("│")[1:3] for line in out.splitlines() if "│ finished" in line]
     assert [[c.strip() for c in s] for s in stages] == [["1", "train"], ["2", "train"]], out
+
+
+def test_percentiles_are_cut_so_only_the_best_reads_100():
+    from tnao_app.cli.run import fmt_pct
+    from tnao_app.screens.state import fmt_pct as app_pct
+
+    # the second-best of the 30,001-cell NB101 subset, and the best
+    assert fmt_pct(100 * 30_000 / 30_001) == "99.99%" and fmt_pct(100.0) == "100.00%"
+    assert app_pct(100 * 30_000 / 30_001, 1) == "99.9" and app_pct(100.0, 1) == "100.0"
+    assert fmt_pct(0.29) == "0.29%" and fmt_pct(None, "n/a") == "n/a" and app_pct(None) == "-"

@@ -404,3 +404,26 @@ def test_pool_picks_show_the_pools_best_scored_cells(nb201_table):
             assert params[row] <= 0.3
             # known once queried (by the time of that round), else not yet
             assert np.isnan(r.valid) or r.valid == oracle.queried[row]
+
+
+def test_an_nb101_params_limit_saved_as_a_whole_count_reads_in_millions():
+    from tnao_app.stored_config import stored
+
+    old = {"run": {"benchmark": "nb101"}, "goal": {"constraints": "params<=2000000"}}
+    assert stored(old)["goal"]["constraints"] == "params<=2"
+    plan = {"goal": {"constraints": "params<=8555530,params<=40"}}  # a campaign's config
+    assert stored(plan, "nb101")["goal"]["constraints"] == "params<=8.55553,params<=40"
+    nb201 = {"run": {"benchmark": "nb201"}, "goal": {"constraints": "params<=2000000"}}
+    assert stored(nb201)["goal"]["constraints"] == "params<=2000000"  # NB201's were in M
+
+
+def test_a_float_rounding_twin_is_the_same_target_everywhere():
+    """Synthetic values (mechanics only): 5.0 and 5.0 - 7e-8 tie; 4.999 does not."""
+    from tnao_app.benchmarks.base import best_rows
+    from tnao_app.campaign.summary import top_cells
+
+    v = np.array([4.0, 5.0 - 7e-8, 4.999, 5.0, np.nan])
+    ok = ~np.isnan(v)
+    assert best_rows(v, ok) == ([3, 1], 5.0)  # the best first
+    assert top_cells(v, ok, 1, False) == ([1, 3], 1)
+    assert sorted(top_cells(v, ok, 2, False)[0]) == [1, 3]  # the cut is at the twin

@@ -20,6 +20,7 @@ from tnao_app.benchmarks.nb201 import SPACE as NB201
 from tnao_app.config import Config
 from tnao_app.errors import ConfigError, StorageError, UnknownArchError
 from tnao_app.export import (
+    export_front,
     export_run,
     nb101_parts,
     num_classes,
@@ -238,6 +239,8 @@ def test_arch_round_trip_nb101(store, tmp_path):
     assert [nb101_parts(a) for a in parse_arch(out.read_text(), "nb101")] == [
         nb101_parts(a) for a in archs
     ]
+    lines = out.read_text().splitlines()  # a cell a line, between the brackets
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == 2 + len(archs)
 
 
 def _import(path, name):
@@ -285,6 +288,8 @@ def test_torch_export_refuses_a_weights_file_name(store, nb201_run, tmp_path):
     for name in ("net.pt", "net.PTH"):
         with pytest.raises(ConfigError, match=f"expected a .py file name, got {name}"):
             export_run(store, nb201_run, "torch", out=tmp_path / name)
+        with pytest.raises(ConfigError, match=f"expected a .py file name, got {name}"):
+            export_front(store, nb201_run, "torch", out=tmp_path / name)
         assert not (tmp_path / name).exists()
 
 

@@ -261,3 +261,30 @@ def test_cli_exports_the_front(nb201_table, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["export", plain, "--front", "--db", db])
     assert exc.value.code != 0 and "has no Pareto front" in capsys.readouterr().err
+
+
+def test_a_stored_front_shows_best_first_and_a_zero_share_says_why(capsys):
+    """A result as stored (mechanics only: two made-up entries, listed worst first as
+    results were before the front was ordered): the printed table and the app's rows put
+    the best by the first objective first, and a 0% share names the reference point."""
+    from tnao_app.cli.run import print_goal
+    from tnao_app.screens.widgets import pareto_rows
+
+    res = {
+        "benchmark": "nb201",
+        "objectives": [
+            {"name": "valid", "metric": "cifar10-valid/x-valid@200", "goal": "max"},
+            {"name": "flops", "metric": "cifar10/flops", "goal": "min"},
+        ],
+        "front": [
+            {"arch": "A", "valid": 80.0, "flops": 10.0},
+            {"arch": "B", "valid": 90.0, "flops": 50.0},
+        ],
+        "hypervolume_share": 0.0,
+        "true_front_size": 7,
+    }
+    print_goal(res)
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.index("90") < out.index("80")
+    assert "no queried cell passes the reference point" in out
+    assert [e["arch"] for e in pareto_rows(res)[1]] == ["B", "A"]

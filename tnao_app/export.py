@@ -38,6 +38,7 @@ from pathlib import Path
 
 from .benchmarks.cache import atomic_write
 from .errors import ConfigError, StorageError
+from .objectives import best_first
 from .torch_export import nb101_module, nb101_parts, nb201_module
 
 FORMATS = ("json", "csv", "arch", "torch")
@@ -249,7 +250,8 @@ def front_of(run: dict) -> tuple[list[dict], list[dict]]:
             f"Run {run['id']} has no Pareto front (status {run.get('status')}); a run "
             "searched with several objectives (--objectives valid,-flops) has one."
         )
-    return list(res.get("objectives") or []), list(res["front"])
+    objectives = list(res.get("objectives") or [])
+    return objectives, best_first(objectives, list(res["front"]))
 
 
 def front_text(run: dict, fmt: str) -> str:

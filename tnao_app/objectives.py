@@ -176,15 +176,7 @@ class Goal:
         for o in self.objectives:
             self.feasible &= ~np.isnan(table.metric(o.metric))
         if not self.feasible.any():
-            answerable = ~np.isnan(table.metric(spec.signal))
-            smallest = [np.nanmin(table.metric(c.metric)[answerable]) for c in self.constraints]
-            limits = ", ".join(
-                f"{c.spelled()} (its smallest is {m:.4g})"
-                for c, m in zip(self.constraints, smallest, strict=True)
-            )
-            raise ConfigError(
-                f"No cell of benchmark '{table.benchmark}' meets {limits}; expected looser limits."
-            )
+            raise ConfigError(self._nothing_feasible())
         self._gains = np.stack(
             [self._gain(o) for o in self.objectives], axis=1
         )  # (rows, k), every coordinate maximised
@@ -198,10 +190,34 @@ class Goal:
         self.ref = np.full(len(self.objectives), -REF_MARGIN)
         self._true_hv: float | None = None
 
+    def _nothing_feasible(self) -> str:
+        """Why no cell is feasible, in one sentence: each limit with its column's smallest
+        value, or the objectives no cell holds together."""
+        table, spec = self.table, self.spec
+        if not self.constraints:
+            names = ", ".join(o.metric for o in self.objectives)
+            return (
+                f"No cell of benchmark '{table.benchmark}' has a value of every objective "
+                f"({names}); expected objectives its cells hold together."
+            )
+        answerable = ~np.isnan(table.metric(spec.signal))
+        parts = []
+        for c in self.constraints:
+            col = table.metric(c.metric)[answerable]
+            col = col[~np.isnan(col)]
+            low = f"its smallest is {col.min():.4g}" if col.size else "the column has no value"
+            parts.append(f"{c.spelled()} ({low})")
+        return (
+            f"No cell of benchmark '{table.benchmark}' meets {', '.join(parts)}; expected "
+            "looser limits."
+        )
+
     def _constraint(self, name: str, limit: float) -> Constraint:
         try:
             metric = resolve_metric(self.table, self.spec, name)
         except ConfigError:  # its message lists every column; a limit takes cost columns only
+            if name.strip().lower() in ALIASES:
+                raise  # "has no params column": already about cost columns
             raise ConfigError(
                 f"Constraint metric '{name}' is not a column of benchmark "
                 f"'{self.table.benchmark}'; expected one of its cost columns: "
@@ -335,20 +351,27 @@ class Goal:
             }
         if self.multi:
             front = self.front(queried)
-            # best first by the first objective (then the next): a torch export's build()
-            # and the first row of every table are the run's best cell by it
-            gains = self.points(front)
-            order = np.lexsort(tuple(-gains[:, j] for j in reversed(range(gains.shape[1]))))
             true_rows, true_hv = self.true_front()
             out["objectives"] = [
                 {"name": o.name, "metric": o.metric, "goal": "max" if o.maximise else "min"}
                 for o in self.objectives
             ]
-            out["front"] = [self.entry(front[i]) for i in order]
+            out["front"] = best_first(out["objectives"], [self.entry(r) for r in front])
             out["hypervolume"] = self.hypervolume(front)
             out["hypervolume_share"] = out["hypervolume"] / true_hv if true_hv > 0 else 1.0
             out["true_front_size"] = len(true_rows)
         return out
+
+
+def best_first(objectives: list[dict], front: list[dict]) -> list[dict]:
+    """A result's ``front`` entries best first by its first objective (then the next): a
+    torch export's ``build()`` and the first row of every table are the run's best cell
+    by it. Read from a result, so fronts stored in another order show the same way."""
+
+    def key(e: dict) -> tuple:
+        return tuple(-e[o["name"]] if o["goal"] == "max" else e[o["name"]] for o in objectives)
+
+    return sorted(front, key=key)
 
 
 def figures_at(goal: Goal, queried: list[int], budgets: list[int]) -> dict[int, dict]:

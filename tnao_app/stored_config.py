@@ -3,15 +3,27 @@
 
 from __future__ import annotations
 
+import re
 
-def stored(data: dict) -> dict:
+#: an NB101 params limit this large was a whole count: the largest cell has about 50 M
+#: parameters, and the column was read whole until it was read in millions (as NB201's)
+NB101_WHOLE_COUNT = 1000.0
+
+
+def stored(data: dict, benchmark: str | None = None) -> dict:
     """A config as saved by a run or campaign, read back with the defaults it ran under:
     a goal saved before ``goal.front_picks`` existed searched the scalarised signal, and
     a search saved before ``search.picks`` the swarm's visits, and one saved before
     ``search.partial_picks`` the swarm's on a partial table too, and a campaign plan
-    saved before ``search.local_k`` could be automatic its 5 local picks."""
+    saved before ``search.local_k`` could be automatic its 5 local picks; an NB101 params
+    limit saved as a whole count (``params<=2000000``) is read in millions.
+    ``benchmark``: where the config does not name it (a campaign's plan)."""
     if not isinstance(data, dict):
         return data
+    run, goal = data.get("run"), data.get("goal")
+    bench = benchmark or (run.get("benchmark") if isinstance(run, dict) else None)
+    if bench == "nb101" and isinstance(goal, dict) and goal.get("constraints"):
+        data = {**data, "goal": {**goal, "constraints": _nb101_millions(goal["constraints"])}}
     goal, search = data.get("goal"), data.get("search", {})
     if isinstance(goal, dict) and goal.get("objectives") and "front_picks" not in goal:
         data = {**data, "goal": {**goal, "front_picks": "scalarise"}}
@@ -24,3 +36,20 @@ def stored(data: dict) -> dict:
     if isinstance(search, dict) and "local_k" not in search:  # saved before "auto" (-1)
         data = {**data, "search": {**search, "local_k": 5}}
     return data
+
+
+def _nb101_millions(text: str) -> str:
+    """``params<=2000000`` -> ``params<=2``: each params limit of at least
+    ``NB101_WHOLE_COUNT`` read as the whole count it was saved as."""
+
+    def one(part: str) -> str:
+        m = re.match(r"^\s*([^\s<>=!]*params)\s*<=\s*([0-9.eE+-]+)\s*$", part)
+        if m is None:
+            return part
+        try:
+            value = float(m.group(2))
+        except ValueError:
+            return part
+        return f"{m.group(1)}<={value / 1e6:.12g}" if value >= NB101_WHOLE_COUNT else part
+
+    return ",".join(one(p) for p in text.split(","))

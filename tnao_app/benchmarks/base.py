@@ -29,11 +29,12 @@ TIE = 1e-4
 
 
 def best_rows(values: np.ndarray, mask: np.ndarray) -> tuple[list[int], float]:
-    """The rows of ``mask`` whose value ties the best of them (within ``TIE``), and that
-    best: a search that finds any of them found the optimum."""
+    """The rows of ``mask`` whose value ties the best of them (within ``TIE``), the best
+    first, and that best: a search that finds any of them found the optimum."""
     values = np.asarray(values, dtype=np.float64)
     best = float(np.nanmax(np.where(mask, values, np.nan)))
-    return np.flatnonzero(mask & (values >= best - TIE)).tolist(), best
+    rows = np.flatnonzero(mask & (values >= best - TIE))
+    return rows[np.argsort(-values[rows], kind="stable")].tolist(), best
 
 
 class Space(ABC, Generic[A]):
@@ -191,8 +192,8 @@ class Table:
         its percentile (100 = best)."""
         col = self.metric(metric)
         known = col[~np.isnan(col)]
-        rank = int((known > value).sum()) + 1
-        pct = 100.0 * float((known <= value).sum()) / max(len(known), 1)
+        rank = int((known > value + TIE).sum()) + 1  # a float-rounding twin ranks level
+        pct = 100.0 * float((known <= value + TIE).sum()) / max(len(known), 1)
         return rank, pct
 
 

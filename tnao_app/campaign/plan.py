@@ -121,7 +121,7 @@ class Spec:
     def from_dict(cls, data: dict) -> Spec:
         """A stored plan (its config read with the defaults it ran under)."""
         spec = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-        spec.config = stored(spec.config or {})
+        spec.config = stored(spec.config or {}, spec.benchmark)
         return spec
 
     def check(self) -> Spec:

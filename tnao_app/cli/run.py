@@ -23,7 +23,7 @@ from ..config import Config
 from ..errors import ConfigError, Stopped
 from ..events import Event
 from ..export import dumps, public_result
-from ..objectives import parse_constraints, parse_objectives
+from ..objectives import best_first, parse_constraints, parse_objectives
 from .signals import StopOnSignals
 
 console = Console(stderr=True)
@@ -220,7 +220,7 @@ def print_goal(res: dict) -> None:
     t.add_column("architecture", overflow="fold")
     for o in objs:
         t.add_column(f"{o['name']} ({o['goal']})", justify="right")
-    for e in res["front"]:
+    for e in best_first(objs, res["front"]):
         t.add_row(
             describe(res.get("benchmark", ""), e["arch"]),
             *(f"{e[o['name']]:.4g}" for o in objs),

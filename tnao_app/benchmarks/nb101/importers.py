@@ -250,7 +250,8 @@ def import_csv(path: Path) -> Path:
     Each row needs ``module_hash`` or a spec (``adjacency_rowmajor``/``adjacency`` as a
     row-major 0/1 string plus ``operations``/``ops`` comma-separated), or both (then
     they must agree). Metric columns are named as in :data:`METRICS` (accuracies in
-    percent) or as in the shared subset (:data:`CSV_ALIASES`, accuracies as fractions).
+    percent, ``params`` the whole count: the table reads it in millions) or as in the
+    shared subset (:data:`CSV_ALIASES`, accuracies as fractions).
     A row with a hash only has tokens -1: it can be looked up, not decoded.
     """
     path = Path(path)
