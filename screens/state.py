@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from tnao_app import catalogue
 from tnao_app import events as ev
+from tnao_app.stats import cut
 
 #: guide screen that shows each pipeline stage (evaluate is the end of the search)
 STAGE_SCREEN = {"sample": "sampling", "train": "training", "search": "search", "evaluate": "search"}
@@ -515,12 +516,10 @@ def fmt_num(value, digits: int = 2) -> str:
 
 
 def fmt_pct(value, digits: int = 2) -> str:
-    """A percentile cut (not rounded) to ``digits``: only the table's best reads 100."""
+    """A percentile cut (not rounded) to ``digits`` (``stats.cut``): only the table's best
+    reads 100."""
     x = _num(value)
-    if math.isnan(x):
-        return "-"
-    scale = 10**digits
-    return f"{math.floor(x * scale + 1e-9) / scale:.{digits}f}"
+    return "-" if math.isnan(x) else f"{cut(x, digits):.{digits}f}"
 
 
 # --- rebuilding a run from the history store -------------------------------------------

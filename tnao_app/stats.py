@@ -79,3 +79,10 @@ def bootstrap_mean_ci(
     x = np.asarray(values, dtype=float).reshape(-1, 1)
     lo, hi = bootstrap_mean_band(x, level, resamples, seed)
     return (float(lo[0]), float(hi[0]))
+
+
+def cut(x: float, digits: int) -> float:
+    """``x`` cut (not rounded) to ``digits`` decimals: a percentile of 99.9967 (the
+    second-best of 30,001 cells) shows as 99.99, so only the table's best reads 100."""
+    scale = 10**digits
+    return math.floor(x * scale + 1e-9) / scale

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-
 #: an NB101 params limit this large was a whole count: the largest cell has about 50 M
 #: parameters, and the column was read whole until it was read in millions (as NB201's)
 NB101_WHOLE_COUNT = 1000.0
@@ -41,15 +39,10 @@ def stored(data: dict, benchmark: str | None = None) -> dict:
 def _nb101_millions(text: str) -> str:
     """``params<=2000000`` -> ``params<=2``: each params limit of at least
     ``NB101_WHOLE_COUNT`` read as the whole count it was saved as."""
+    from .objectives import parse_constraints
 
-    def one(part: str) -> str:
-        m = re.match(r"^\s*([^\s<>=!]*params)\s*<=\s*([0-9.eE+-]+)\s*$", part)
-        if m is None:
-            return part
-        try:
-            value = float(m.group(2))
-        except ValueError:
-            return part
-        return f"{m.group(1)}<={value / 1e6:.12g}" if value >= NB101_WHOLE_COUNT else part
+    def limit(name: str, value: float) -> float:
+        whole = name.endswith("params") and value >= NB101_WHOLE_COUNT
+        return value / 1e6 if whole else value
 
-    return ",".join(one(p) for p in text.split(","))
+    return ",".join(f"{n}<={limit(n, v):.12g}" for n, v in parse_constraints(text))

@@ -17,7 +17,7 @@ from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
 from .. import events as ev
-from ..benchmarks import describe, legend
+from ..benchmarks import describe, legend, module
 from ..errors import ConfigError
 from ..export import dumps
 from .plain import esc, plain
@@ -87,8 +87,6 @@ def history(
     if status and status not in STATUSES:
         raise ConfigError(f"Status '{status}' is unknown; expected one of {', '.join(STATUSES)}.")
     if benchmark:
-        from ..benchmarks import module
-
         module(benchmark)  # an unknown name is a mistake, not an empty history
     store = _store(db)
     runs = store.list_runs(benchmark=benchmark, status=status)

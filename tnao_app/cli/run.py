@@ -24,6 +24,7 @@ from ..errors import ConfigError, Stopped
 from ..events import Event
 from ..export import dumps, public_result
 from ..objectives import best_first, parse_constraints, parse_objectives
+from ..stats import cut
 from .signals import StopOnSignals
 
 console = Console(stderr=True)
@@ -62,9 +63,8 @@ def fmt_acc(v, missing: str = "") -> str:
 
 
 def fmt_pct(v, missing: str = "") -> str:
-    """A percentile (100 = the table's best) as a percent, cut (not rounded) to 2 decimals:
-    the second-best of 30,001 cells (99.9967) reads 99.99%, never the best's 100.00%."""
-    return missing if _missing(v) else f"{math.floor(v * 100 + 1e-9) / 100:.2f}%"
+    """A percentile (100 = the table's best) as a percent, cut to 2 decimals (``stats.cut``)."""
+    return missing if _missing(v) else f"{cut(v, 2):.2f}%"
 
 
 def fmt_score(v, missing: str = "") -> str:
