@@ -17,8 +17,9 @@ from rich.text import Text
 
 _KEEP = "\n\t"
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# What Rich reads as a tag (rich.markup.RE_TAGS), with the backslashes before it.
-_TAG = re.compile(r"(\\*)(\[[a-z#/@][^\[]*?])")
+# What Rich reads as a tag (rich.markup.RE_TAGS), with the backslashes before it; else
+# any other opening bracket with them (Rich 15 drops one backslash before such a bracket).
+_TAG = re.compile(r"(\\*)(\[[a-z#/@][^\[]*?])|(\\*)\[")
 
 
 def _hidden(c: str) -> bool:
@@ -42,12 +43,19 @@ def plain(value: object, style: str = "") -> Text:
     return Text(visible(value), style=style)
 
 
+def _escaped(m: re.Match) -> str:
+    if m.group(2) is not None:  # a tag: Rich halves the run and reads one more as escape
+        return m.group(1) * 2 + "\\" + m.group(2)
+    return m.group(3) + "\\["  # another bracket: Rich drops one backslash before it
+
+
 def esc(value: object) -> str:
     """User text to put inside a markup string (``f"[bold]{esc(name)}[/]"``).
 
-    Like ``rich.markup.escape``, and also right for text that ends in backslashes: Rich
-    halves a backslash run before a tag, so a trailing run is doubled and given an empty
-    tag of its own, whatever the markup after it."""
-    text = _TAG.sub(lambda m: m.group(1) * 2 + "\\" + m.group(2), visible(value))
+    Like ``rich.markup.escape``, and also right for backslashes: Rich halves a backslash
+    run before a tag and drops one before any other bracket, so each is given what Rich
+    takes away, and a trailing run is doubled and given an empty tag of its own, whatever
+    the markup after it."""
+    text = _TAG.sub(_escaped, visible(value))
     trail = len(text) - len(text.rstrip("\\"))
     return text + "\\" * trail + "[b][/b]" if trail else text
